@@ -1,0 +1,75 @@
+package limiter
+
+import (
+	"context"
+	"time"
+)
+
+// Limiter is a handle on a rate limit store. Every method is safe for
+// concurrent use, takes its context first, and carries the Limit it applies
+// (the store keeps only a timestamp per key, so two callers may use
+// different limits on one key, though they rarely should).
+//
+// Most callers want the package function [Wait]. AllowN is the immediate
+// decision, for work that would rather be dropped than delayed. ReserveN is
+// the primitive under Wait: one round trip takes a FIFO slot and tells how
+// long to sleep until it.
+//
+// Every method fails with an error matching [ErrClosed] after Close, and
+// with one matching [ErrExceedsBurst] when n exceeds the Limit's Burst.
+type Limiter interface {
+	// AllowN takes n tokens for key now, or takes nothing and reports when
+	// to try again.
+	AllowN(ctx context.Context, key string, limit Limit, n int) (Result, error)
+
+	// ReserveN takes a slot for n tokens for key when the slot comes
+	// within maxWait, and reports how long to wait for it. A slot further
+	// away is refused (Reservation.OK false) and nothing is taken. A
+	// granted slot that will not be used must be cancelled.
+	ReserveN(ctx context.Context, key string, limit Limit, n int, maxWait time.Duration) (*Reservation, error)
+
+	// Hold stops key from admitting anything for d, then lets it resume at
+	// the steady rate (not with a burst). Slots granted before the Hold
+	// keep their times. It is what a server's "slow down" (429 with
+	// Retry-After) calls for.
+	Hold(ctx context.Context, key string, limit Limit, d time.Duration) error
+
+	// Reset forgets key: its next request finds a full bucket.
+	Reset(ctx context.Context, key string) error
+
+	// Status reports the state of key under limit without changing it.
+	Status(ctx context.Context, key string, limit Limit) (Status, error)
+
+	// Done returns a channel that is closed when Close is called, so that
+	// waiters can stop and give their slots back.
+	Done() <-chan struct{}
+
+	// Close releases the handle. Waits in flight return [ErrClosed] and
+	// cancel their reservations before the store is released. Clients the
+	// caller passed in are not closed. Close is idempotent.
+	Close() error
+}
+
+// Result is an immediate decision.
+type Result struct {
+	// Allowed reports whether the n tokens were taken.
+	Allowed bool
+	// Remaining is how many tokens could still be taken at once.
+	Remaining int
+	// RetryAfter is, when not Allowed, how long until the same request
+	// would be allowed. It is zero when Allowed.
+	RetryAfter time.Duration
+	// ResetAfter is how long until the bucket is full again.
+	ResetAfter time.Duration
+}
+
+// Status is what a store says of a key, without changing it.
+type Status struct {
+	// Remaining is how many tokens could be taken now.
+	Remaining int
+	// NextAfter is how long until the next token is available; zero when
+	// Remaining > 0.
+	NextAfter time.Duration
+	// FullAfter is how long until the bucket is full (Remaining == Burst).
+	FullAfter time.Duration
+}

@@ -1,0 +1,11 @@
+// Package limitertest is the conformance suite every limiter backend
+// passes: the GCRA of DESIGN.md as step tables, sharing across handles,
+// concurrency within the promised bound, FIFO reservations, cancels that
+// never over-admit, Hold, Wait, Close and bad input. A backend calls [Run]
+// and [Benchmark] from its own tests with a [Harness].
+//
+// [CheckWindows] and [CheckUsage] check recorded admission times against the
+// promise "never more than ceil(Rate*t/Period) + Burst - 1 in any half-open
+// window of length t, and at least 99 % of it used"; multi-process tests
+// use them too.
+package limitertest

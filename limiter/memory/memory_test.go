@@ -1,0 +1,56 @@
+package memory_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
+	"github.com/sharedlimit/sharedlimit/limiter/memory"
+)
+
+// fakeClock is a clock the suite moves with Advance.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func harness(testing.TB) limitertest.Harness {
+	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	st := memory.NewState(clk.Now)
+	return limitertest.Harness{
+		Open:    func(testing.TB) limiter.Limiter { return memory.New(memory.WithState(st)) },
+		Advance: clk.Advance,
+	}
+}
+
+func TestConformance(t *testing.T) { limitertest.Run(t, harness) }
+
+func TestConformanceRealClock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-clock run of the suite skipped in -short mode")
+	}
+	limitertest.Run(t, func(testing.TB) limitertest.Harness {
+		st := memory.NewState(nil)
+		return limitertest.Harness{
+			Open:      func(testing.TB) limiter.Limiter { return memory.New(memory.WithState(st)) },
+			Tolerance: 5 * time.Millisecond,
+			RealUnit:  50 * time.Millisecond,
+		}
+	})
+}
+
+func BenchmarkMemory(b *testing.B) { limitertest.Benchmark(b, harness) }

@@ -1,0 +1,51 @@
+package limiter
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Reservation is a slot taken by [Limiter.ReserveN].
+type Reservation struct {
+	// OK reports whether the slot was granted within the maximum wait.
+	OK bool
+	// Delay is how long to wait before acting on a granted slot.
+	Delay time.Duration
+	// Remaining is how many tokens are left after this slot (0 while
+	// waiters queue).
+	Remaining int
+	// RetryAfter is, when not OK, the wait the slot would have needed.
+	RetryAfter time.Duration
+	// ResetAfter is how long until the bucket is full again.
+	ResetAfter time.Duration
+
+	at     time.Time // local time of the slot
+	once   sync.Once
+	cancel func(context.Context) error
+}
+
+// NewReservation builds a granted Reservation; backends call it. cancel
+// gives the slot back (compare-and-set: only when nothing was taken after
+// it) and is called at most once, and only before the slot's time.
+func NewReservation(delay time.Duration, remaining int, resetAfter time.Duration, cancel func(context.Context) error) *Reservation {
+	return &Reservation{OK: true, Delay: delay, Remaining: remaining, ResetAfter: resetAfter,
+		at: time.Now().Add(delay), cancel: cancel}
+}
+
+// Cancel gives a granted slot back when its time has not come yet, so that
+// the next request can have it. A slot taken after this one, or a Hold, makes
+// Cancel a no-op: a cancel never lets the limit be exceeded. Cancel on a
+// refused reservation, after the slot's time, or a second time does nothing.
+func (r *Reservation) Cancel(ctx context.Context) error {
+	if r == nil || !r.OK || r.cancel == nil {
+		return nil
+	}
+	var err error
+	r.once.Do(func() {
+		if time.Now().Before(r.at) {
+			err = r.cancel(ctx)
+		}
+	})
+	return err
+}

@@ -1,0 +1,59 @@
+package limiter
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// cancelTimeout bounds the round trip that gives a slot back after the
+// caller's context ended.
+const cancelTimeout = 5 * time.Second
+
+// Wait takes n tokens for key from lim, sleeping until they are available.
+//
+// It takes a FIFO slot with one call to ReserveN and sleeps exactly until it.
+// When the slot would come after ctx's deadline it returns at once, takes
+// nothing, and the error matches context.DeadlineExceeded (and
+// [ErrSlotTooLate]). When ctx ends or lim is closed during the sleep, the
+// slot is given back and ctx's error or [ErrClosed] is returned.
+func Wait(ctx context.Context, lim Limiter, key string, limit Limit, n int) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("limiter: Wait(n=%d) for key %q: %w", n, key, err)
+	}
+	maxWait := time.Duration(math.MaxInt64)
+	if dl, ok := ctx.Deadline(); ok {
+		maxWait = max(time.Until(dl), 0)
+	}
+	r, err := lim.ReserveN(ctx, key, limit, n, maxWait)
+	if err != nil {
+		return err
+	}
+	if !r.OK {
+		return &DeadlineError{Key: key, N: n, Needed: r.RetryAfter, Left: maxWait}
+	}
+	if r.Delay <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(r.Delay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		giveBack(ctx, r)
+		return fmt.Errorf("limiter: Wait(n=%d) for key %q: %w", n, key, ctx.Err())
+	case <-lim.Done():
+		giveBack(ctx, r)
+		return ErrClosed
+	}
+}
+
+func giveBack(ctx context.Context, r *Reservation) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
+	defer cancel()
+	// A failed cancel leaves the slot taken: the limit is kept, capacity
+	// is wasted once.
+	_ = r.Cancel(cctx)
+}
