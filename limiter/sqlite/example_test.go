@@ -1,0 +1,41 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/sqlite"
+)
+
+func Example() {
+	dir, err := os.MkdirTemp("", "sqlite-example-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+
+	// Every process that opens this file shares the limit. The URL form
+	// "sqlite:///abs/path" does the same through limiter.Open.
+	l, err := sqlite.New(ctx, filepath.Join(dir, "rate-limit.sqlite"))
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+
+	limit := limiter.PerSecond(2) // Burst 1: one now, the next in 0.5 s
+	for range 2 {
+		r, err := l.AllowN(ctx, "host:api.example.com", limit, 1)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(r.Allowed, r.RetryAfter.Round(100*time.Millisecond))
+	}
+	// Output:
+	// true 0s
+	// false 500ms
+}

@@ -1,0 +1,352 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sharedlimit/sharedlimit/internal/gcra"
+	"github.com/sharedlimit/sharedlimit/internal/lifecycle"
+	"github.com/sharedlimit/sharedlimit/limiter"
+)
+
+// DefaultBusyTimeout is how long a call waits, by default, for another
+// process to release the file's write lock before it fails with
+// limiter.ErrUnavailable.
+const DefaultBusyTimeout = 30 * time.Second
+
+// DefaultCleanupInterval is how often, by default, a handle deletes the rows
+// of idle keys.
+const DefaultCleanupInterval = time.Minute
+
+// Limiter is a handle on a SQLite file. It implements limiter.Limiter. Each
+// handle holds one connection; handles in one or more processes on one file
+// share every limit.
+type Limiter struct {
+	path string
+	cfg  config
+	lc   *lifecycle.Lifecycle
+
+	// sem guards everything below: one call at a time uses the
+	// connection, in FIFO order.
+	sem         chan struct{}
+	db          *sql.DB
+	conn        *sql.Conn
+	st          *stmts
+	lastCleanup int64
+	released    bool
+}
+
+var _ limiter.Limiter = (*Limiter)(nil)
+
+type config struct {
+	now     func() time.Time
+	busy    time.Duration
+	cleanup time.Duration
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithClock sets the clock, for tests. All handles on one file must share
+// one clock. The default value is time.Now.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithBusyTimeout sets how long a call waits for another process to release
+// the file's write lock; then it fails with an error matching
+// limiter.ErrUnavailable. The default value is DefaultBusyTimeout (30 s).
+func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busy = d } }
+
+// WithCleanupInterval sets how often the handle deletes the rows of keys
+// that are idle (whose next request would find a full bucket), so that a
+// file used with many keys stays small. The default value is
+// DefaultCleanupInterval (1 minute).
+func WithCleanupInterval(d time.Duration) Option { return func(c *config) { c.cleanup = d } }
+
+// New opens the SQLite file at path, an absolute path (~ is not expanded),
+// creating it (mode 0600) and its missing parent folders (mode 0700). It
+// fails with a message naming the problem when the path is relative, a
+// parent is not a folder, the file is not writable or is not a SQLite
+// database.
+func New(ctx context.Context, path string, opts ...Option) (*Limiter, error) {
+	cfg := config{now: time.Now, busy: DefaultBusyTimeout, cleanup: DefaultCleanupInterval}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.now == nil || cfg.busy <= 0 || cfg.cleanup <= 0 {
+		return nil, fmt.Errorf("limiter: sqlite: nil clock, or busy timeout (%s) or cleanup interval (%s) not positive: %w",
+			cfg.busy, cfg.cleanup, limiter.ErrInvalidArgument)
+	}
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	path = filepath.Clean(path)
+	if err := createFile(path); err != nil {
+		return nil, err
+	}
+	l := &Limiter{path: path, cfg: cfg, lc: lifecycle.New(), sem: make(chan struct{}, 1)}
+	if err := l.open(ctx); err != nil {
+		return nil, err
+	}
+	l.lastCleanup = l.nowUS()
+	return l, nil
+}
+
+// createFile makes the parent folders and the file, so that their modes
+// are ours and not SQLite's, and so that permission problems are reported
+// by name before SQLite reports them as "unable to open database file".
+func createFile(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("limiter: sqlite: cannot create folder %s for %s: a parent is a file, not a folder: %w", dir, path, err)
+		}
+		return fmt.Errorf("limiter: sqlite: cannot create folder %s for %s: %w", dir, path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	switch {
+	case err == nil:
+		return f.Close()
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("limiter: sqlite: %s is not writable by this user (uid %d): it needs read and write permission: %w", path, os.Getuid(), err)
+	case errors.Is(err, syscall.EISDIR):
+		return fmt.Errorf("limiter: sqlite: %s is a folder, not a file: %w", path, err)
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("limiter: sqlite: %s: a parent is a file, not a folder: %w", path, err)
+	}
+	return fmt.Errorf("limiter: sqlite: cannot open %s: %w", path, err)
+}
+
+// dsn is a SQLite URI for path: percent-escaped, so that '?' and '#' in a
+// file name stay in the name.
+func dsn(path string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath()
+}
+
+func (l *Limiter) open(ctx context.Context) (err error) {
+	db, err := sql.Open("sqlite", dsn(l.path))
+	if err != nil {
+		return fmt.Errorf("limiter: sqlite: open %s: %w", l.path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return l.openError(err)
+	}
+	l.db, l.conn = db, conn
+	for _, q := range setup {
+		err := l.retry(ctx, func() error {
+			if q == "PRAGMA journal_mode = WAL" {
+				var mode string
+				if err := conn.QueryRowContext(context.Background(), q).Scan(&mode); err != nil {
+					return err
+				}
+				if mode != "wal" {
+					return fmt.Errorf("journal_mode is %q, not wal", mode)
+				}
+				return nil
+			}
+			_, err := conn.ExecContext(context.Background(), q)
+			return err
+		})
+		if err != nil {
+			conn.Close()
+			return l.openError(err)
+		}
+	}
+	if l.st, err = prepare(ctx, conn); err != nil {
+		conn.Close()
+		return l.openError(err)
+	}
+	return nil
+}
+
+// openError names the usual causes of a failed Open.
+func (l *Limiter) openError(err error) error {
+	var se *msqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_NOTADB:
+			return fmt.Errorf("limiter: sqlite: %s is not a SQLite database: %w", l.path, err)
+		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN:
+			return fmt.Errorf("limiter: sqlite: cannot write %s or its folder (it needs the -wal and -shm files beside it): %w", l.path, err)
+		case sqlite3.SQLITE_CORRUPT:
+			return fmt.Errorf("limiter: sqlite: %s is corrupt: %w", l.path, err)
+		}
+	}
+	return fmt.Errorf("limiter: sqlite: open %s: %w", l.path, err)
+}
+
+func (l *Limiter) nowUS() int64 { return l.cfg.now().UnixMicro() }
+
+func (l *Limiter) enter(ctx context.Context) error {
+	if err := l.lc.Enter(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		l.lc.Leave()
+		return err
+	}
+	return nil
+}
+
+// AllowN implements limiter.Limiter.
+func (l *Limiter) AllowN(ctx context.Context, key string, limit limiter.Limit, n int) (limiter.Result, error) {
+	if err := limiter.CheckArgs(key, limit, n); err != nil {
+		return limiter.Result{}, err
+	}
+	if err := l.enter(ctx); err != nil {
+		return limiter.Result{}, err
+	}
+	defer l.lc.Leave()
+	p := gcra.ParamsOf(limit)
+	var d gcra.Decision
+	err := l.update(ctx, "AllowN", key, func(tat, now int64) (int64, bool) {
+		d = gcra.Allow(tat, now, p, int64(n))
+		return d.TAT, d.OK
+	})
+	if err != nil {
+		return limiter.Result{}, err
+	}
+	return d.Result(), nil
+}
+
+// ReserveN implements limiter.Limiter.
+func (l *Limiter) ReserveN(ctx context.Context, key string, limit limiter.Limit, n int, maxWait time.Duration) (*limiter.Reservation, error) {
+	if err := limiter.CheckArgs(key, limit, n); err != nil {
+		return nil, err
+	}
+	if err := limiter.CheckMaxWait(maxWait); err != nil {
+		return nil, err
+	}
+	if err := l.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer l.lc.Leave()
+	p := gcra.ParamsOf(limit)
+	var d gcra.Decision
+	err := l.update(ctx, "ReserveN", key, func(tat, now int64) (int64, bool) {
+		d = gcra.Reserve(tat, now, p, int64(n), gcra.MaxWaitUS(maxWait))
+		return d.TAT, d.OK
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !d.OK {
+		return &limiter.Reservation{Remaining: int(d.Remaining), RetryAfter: gcra.US(d.RetryAfter), ResetAfter: gcra.US(d.ResetAfter)}, nil
+	}
+	reserved, give := d.TAT, int64(n)*p.T
+	delay := gcra.US(d.Wait)
+	unpin := func() {}
+	if delay > 0 {
+		// Close waits for the slot to be used or given back before it
+		// closes the file.
+		unpin = l.lc.Pin(delay)
+	}
+	cancel := func(ctx context.Context) error {
+		defer unpin()
+		return l.cancel(ctx, key, reserved, give)
+	}
+	return limiter.NewReservation(delay, int(d.Remaining), gcra.US(d.ResetAfter), cancel), nil
+}
+
+// cancel gives a reservation back: compare-and-set on the stored tat. It
+// runs while Close waits for pinned reservations, so it does not Enter.
+func (l *Limiter) cancel(ctx context.Context, key string, reserved, give int64) error {
+	return l.do(ctx, "Cancel", func(st *stmts) error {
+		_, err := st.cancel.ExecContext(context.Background(), key, give, reserved)
+		return err
+	})
+}
+
+// Hold implements limiter.Limiter.
+func (l *Limiter) Hold(ctx context.Context, key string, limit limiter.Limit, d time.Duration) error {
+	if err := limiter.CheckHold(key, limit, d); err != nil {
+		return err
+	}
+	if err := l.enter(ctx); err != nil {
+		return err
+	}
+	defer l.lc.Leave()
+	p := gcra.ParamsOf(limit)
+	return l.update(ctx, "Hold", key, func(tat, now int64) (int64, bool) {
+		return gcra.Hold(tat, now, p, d.Microseconds()), true
+	})
+}
+
+// Reset implements limiter.Limiter.
+func (l *Limiter) Reset(ctx context.Context, key string) error {
+	if err := limiter.CheckKey(key); err != nil {
+		return err
+	}
+	if err := l.enter(ctx); err != nil {
+		return err
+	}
+	defer l.lc.Leave()
+	return l.do(ctx, "Reset", func(st *stmts) error {
+		_, err := st.reset.ExecContext(context.Background(), key)
+		return err
+	})
+}
+
+// Status implements limiter.Limiter. It reads the row without a write
+// transaction.
+func (l *Limiter) Status(ctx context.Context, key string, limit limiter.Limit) (limiter.Status, error) {
+	if err := limiter.CheckArgs(key, limit, 1); err != nil {
+		return limiter.Status{}, err
+	}
+	if err := l.enter(ctx); err != nil {
+		return limiter.Status{}, err
+	}
+	defer l.lc.Leave()
+	var s limiter.Status
+	err := l.do(ctx, "Status", func(st *stmts) error {
+		tat, at, err := get(st, key)
+		if err != nil {
+			return err
+		}
+		now := l.nowUS()
+		eff, _ := rebase(tat, at, now)
+		s = gcra.Status(eff, now, gcra.ParamsOf(limit))
+		return nil
+	})
+	return s, err
+}
+
+// Done implements limiter.Limiter.
+func (l *Limiter) Done() <-chan struct{} { return l.lc.Done() }
+
+// Close implements limiter.Limiter: Waits in flight give their slots back,
+// then the connection is closed. The file stays for other handles.
+func (l *Limiter) Close() error {
+	return l.lc.Close(func() error {
+		l.sem <- struct{}{}
+		defer func() { <-l.sem }()
+		l.released = true
+		l.st.close()
+		err := l.conn.Close()
+		if e := l.db.Close(); err == nil {
+			err = e
+		}
+		if err != nil {
+			return fmt.Errorf("limiter: sqlite: close %s: %w", l.path, err)
+		}
+		return nil
+	})
+}
