@@ -1,0 +1,294 @@
+package lighter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+)
+
+// Endpoint paths of the typed calls.
+const (
+	PathSystemConfig        = "/api/v1/systemConfig"
+	PathPublicPoolsMetadata = "/api/v1/publicPoolsMetadata"
+	PathAccount             = "/api/v1/account"
+	PathPnL                 = "/api/v1/pnl"
+	PathOrderBooks          = "/api/v1/orderBooks"
+	PathCandles             = "/api/v1/candles"
+)
+
+// PoolsPageSize is the page size PublicPoolsMetadata asks for, the largest
+// Lighter allows.
+const PoolsPageSize = 100
+
+// MaxTimestamp is the largest start or end timestamp Lighter accepts.
+const MaxTimestamp = 5_000_000_000_000
+
+// ErrAccountNotFound is returned by Account when Lighter answers with no
+// account for the index.
+var ErrAccountNotFound = errors.New("lighter: account not found")
+
+// SystemConfig returns the exchange's system configuration
+// (GET /api/v1/systemConfig), among it the LLP's account index.
+func (s *Session) SystemConfig(ctx context.Context) (*SystemConfig, error) {
+	var cfg SystemConfig
+	if err := s.GetJSON(ctx, PathSystemConfig, nil, &cfg); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// PublicPoolsMetadataPage returns one page of public pools
+// (GET /api/v1/publicPoolsMetadata?filter=all&index=...&limit=...): the
+// pools whose account index is at most index, highest first, at most limit
+// (1 to 100) of them. IsLLP is never set: see PublicPoolsMetadata.
+func (s *Session) PublicPoolsMetadataPage(ctx context.Context, index int64, limit int) ([]PoolMetadata, error) {
+	if index < 0 {
+		return nil, fmt.Errorf("lighter: publicPoolsMetadata: invalid index %d: must be >= 0", index)
+	}
+	if limit < 1 || limit > PoolsPageSize {
+		return nil, fmt.Errorf("lighter: publicPoolsMetadata: invalid limit %d: must be 1 to %d", limit, PoolsPageSize)
+	}
+	params := url.Values{
+		"filter": {"all"},
+		"index":  {strconv.FormatInt(index, 10)},
+		"limit":  {strconv.Itoa(limit)},
+	}
+	var page struct {
+		PublicPools []PoolMetadata `json:"public_pools"`
+	}
+	if err := s.GetJSON(ctx, PathPublicPoolsMetadata, params, &page); err != nil {
+		return nil, err
+	}
+	return page.PublicPools, nil
+}
+
+// PublicPoolsMetadata returns every public pool, as the original's
+// fetch_all_pools does: it reads the LLP's index from SystemConfig, pages
+// down from it PoolsPageSize pools at a time, each next page starting
+// below the lowest index of the last, and stops on a short or empty page
+// or when the next index would be below 0. The LLP is not listed by
+// Lighter: when it is missing from the pages, it is added from its
+// Account (an error then is returned, where the original only logged it).
+// The LLP's entry has IsLLP set.
+//
+// A page that does not move downward (its lowest index is above the index
+// asked for) is an error, where the original would loop forever.
+func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, error) {
+	cfg, err := s.SystemConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	llp := cfg.LiquidityPoolIndex
+	var pools []PoolMetadata
+	for index := llp; ; {
+		page, err := s.PublicPoolsMetadataPage(ctx, index, PoolsPageSize)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		lowest := page[0].AccountIndex
+		for _, p := range page {
+			p.IsLLP = llp != 0 && p.AccountIndex == llp
+			pools = append(pools, p)
+			lowest = min(lowest, p.AccountIndex)
+		}
+		if len(page) < PoolsPageSize {
+			break
+		}
+		if lowest > index {
+			return nil, fmt.Errorf("lighter: publicPoolsMetadata: page at index %d starts at %d, above it: paging would not end", index, lowest)
+		}
+		index = lowest - 1
+		if index < 0 {
+			break
+		}
+	}
+	if llp == 0 || slices.ContainsFunc(pools, func(p PoolMetadata) bool { return p.IsLLP }) {
+		return pools, nil
+	}
+	acct, err := s.Account(ctx, llp)
+	if err != nil {
+		return nil, fmt.Errorf("lighter: adding the LLP (account %d) to the public pools: %w", llp, err)
+	}
+	return append(pools, llpMetadata(acct)), nil
+}
+
+// llpMetadata is the LLP's PoolMetadata built from its account, with the
+// original's fixed values for what the account does not say.
+func llpMetadata(a *Account) PoolMetadata {
+	p := PoolMetadata{
+		AccountIndex:    a.AccountIndex,
+		AccountType:     2,
+		Name:            a.Name,
+		TotalAssetValue: a.TotalAssetValue,
+		IsLLP:           true,
+	}
+	if p.Name == "" {
+		p.Name = "LLP"
+	}
+	if info := a.PoolInfo; info != nil {
+		p.AnnualPercentageYield = info.AnnualPercentageYield
+		p.SharpeRatio = info.SharpeRatio
+		p.OperatorFee = info.OperatorFee
+		p.TotalShares = info.TotalShares
+	}
+	return p
+}
+
+// Account returns the account with the given index
+// (GET /api/v1/account?by=index&value=N). It is ErrAccountNotFound when
+// Lighter returns no account, and an error when it returns another index.
+func (s *Session) Account(ctx context.Context, index int64) (*Account, error) {
+	if index < 0 {
+		return nil, fmt.Errorf("lighter: account: invalid index %d: must be >= 0", index)
+	}
+	params := url.Values{"by": {"index"}, "value": {strconv.FormatInt(index, 10)}}
+	var resp struct {
+		Accounts []Account `json:"accounts"`
+	}
+	if err := s.GetJSON(ctx, PathAccount, params, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.Accounts) == 0 {
+		return nil, fmt.Errorf("%w: index %d", ErrAccountNotFound, index)
+	}
+	a := &resp.Accounts[0]
+	if a.AccountIndex != index {
+		return nil, fmt.Errorf("lighter: account: asked for index %d, Lighter returned %d", index, a.AccountIndex)
+	}
+	return a, nil
+}
+
+// PnLQuery selects an account's PnL chart. The original asks for
+// Resolution "1d" from 2025-01-01 to 2030-01-01 in Unix seconds, with
+// CountBack 0 and IgnoreTransfers true.
+type PnLQuery struct {
+	// AccountIndex is the account (by=index, value=AccountIndex).
+	AccountIndex int64
+	// Resolution is the step: 1m, 5m, 15m, 1h, 4h or 1d.
+	Resolution string
+	// StartTimestamp and EndTimestamp bound the chart, in Unix seconds
+	// as the original sends them; 0 <= StartTimestamp <= EndTimestamp <=
+	// MaxTimestamp.
+	StartTimestamp int64
+	EndTimestamp   int64
+	// CountBack is how many points before EndTimestamp to return; 0 for
+	// the whole range.
+	CountBack int64
+	// IgnoreTransfers leaves deposits and transfers out of the PnL.
+	IgnoreTransfers bool
+}
+
+// PnLResolutions are the resolutions /api/v1/pnl accepts.
+var PnLResolutions = []string{"1m", "5m", "15m", "1h", "4h", "1d"}
+
+// CandleResolutions are the resolutions /api/v1/candles accepts.
+var CandleResolutions = []string{"1m", "5m", "15m", "30m", "1h", "4h", "12h", "1d", "1w"}
+
+// PnL returns an account's PnL chart (GET /api/v1/pnl?by=index&value=N&
+// resolution=...&start_timestamp=...&end_timestamp=...&count_back=...&
+// ignore_transfers=...).
+func (s *Session) PnL(ctx context.Context, q PnLQuery) (*PnL, error) {
+	if q.AccountIndex < 0 {
+		return nil, fmt.Errorf("lighter: pnl: invalid AccountIndex %d: must be >= 0", q.AccountIndex)
+	}
+	if err := checkRange("pnl", q.Resolution, PnLResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
+		return nil, err
+	}
+	params := url.Values{
+		"by":               {"index"},
+		"value":            {strconv.FormatInt(q.AccountIndex, 10)},
+		"resolution":       {q.Resolution},
+		"start_timestamp":  {strconv.FormatInt(q.StartTimestamp, 10)},
+		"end_timestamp":    {strconv.FormatInt(q.EndTimestamp, 10)},
+		"count_back":       {strconv.FormatInt(q.CountBack, 10)},
+		"ignore_transfers": {strconv.FormatBool(q.IgnoreTransfers)},
+	}
+	var pnl PnL
+	if err := s.GetJSON(ctx, PathPnL, params, &pnl); err != nil {
+		return nil, err
+	}
+	return &pnl, nil
+}
+
+// OrderBooks returns every market (GET /api/v1/orderBooks).
+func (s *Session) OrderBooks(ctx context.Context) ([]OrderBook, error) {
+	var resp struct {
+		OrderBooks []OrderBook `json:"order_books"`
+	}
+	if err := s.GetJSON(ctx, PathOrderBooks, nil, &resp); err != nil {
+		return nil, err
+	}
+	return resp.OrderBooks, nil
+}
+
+// CandlesQuery selects a market's candles.
+type CandlesQuery struct {
+	// MarketID is the market's index, 0 to 32767.
+	MarketID int
+	// Resolution is the candle width: 1m, 5m, 15m, 30m, 1h, 4h, 12h, 1d
+	// or 1w.
+	Resolution string
+	// StartTimestamp and EndTimestamp bound the candles, in Unix
+	// milliseconds; 0 <= StartTimestamp <= EndTimestamp <= MaxTimestamp.
+	StartTimestamp int64
+	EndTimestamp   int64
+	// CountBack is how many candles before EndTimestamp to return; 0 for
+	// as many as the range holds. Lighter returns at most 500 per call.
+	CountBack int64
+	// SetTimestampToEnd stamps each candle with its closing time instead
+	// of its opening time.
+	SetTimestampToEnd bool
+}
+
+// Candles returns a market's candles (GET /api/v1/candles?market_id=...&
+// resolution=...&start_timestamp=...&end_timestamp=...&count_back=...),
+// at most 500 per call.
+func (s *Session) Candles(ctx context.Context, q CandlesQuery) (*Candles, error) {
+	if q.MarketID < 0 || q.MarketID > 32767 {
+		return nil, fmt.Errorf("lighter: candles: invalid MarketID %d: must be 0 to 32767", q.MarketID)
+	}
+	if err := checkRange("candles", q.Resolution, CandleResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
+		return nil, err
+	}
+	params := url.Values{
+		"market_id":       {strconv.Itoa(q.MarketID)},
+		"resolution":      {q.Resolution},
+		"start_timestamp": {strconv.FormatInt(q.StartTimestamp, 10)},
+		"end_timestamp":   {strconv.FormatInt(q.EndTimestamp, 10)},
+		"count_back":      {strconv.FormatInt(q.CountBack, 10)},
+	}
+	if q.SetTimestampToEnd {
+		params.Set("set_timestamp_to_end", "true")
+	}
+	var c Candles
+	if err := s.GetJSON(ctx, PathCandles, params, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// checkRange validates the query fields /api/v1/pnl and /api/v1/candles
+// share, naming the bad value.
+func checkRange(call, resolution string, resolutions []string, start, end, countBack int64) error {
+	switch {
+	case resolution == "":
+		return fmt.Errorf("lighter: %s: empty Resolution: want one of %v", call, resolutions)
+	case !slices.Contains(resolutions, resolution):
+		return fmt.Errorf("lighter: %s: invalid Resolution %q: want one of %v", call, resolution, resolutions)
+	case start < 0 || start > MaxTimestamp:
+		return fmt.Errorf("lighter: %s: invalid StartTimestamp %d: must be 0 to %d", call, start, int64(MaxTimestamp))
+	case end < 0 || end > MaxTimestamp:
+		return fmt.Errorf("lighter: %s: invalid EndTimestamp %d: must be 0 to %d", call, end, int64(MaxTimestamp))
+	case end < start:
+		return fmt.Errorf("lighter: %s: EndTimestamp %d is before StartTimestamp %d", call, end, start)
+	case countBack < 0:
+		return fmt.Errorf("lighter: %s: invalid CountBack %d: must be >= 0", call, countBack)
+	}
+	return nil
+}

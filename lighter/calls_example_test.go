@@ -1,0 +1,53 @@
+package lighter_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sharedlimit/sharedlimit/lighter"
+	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
+)
+
+// PublicPoolsMetadata pages through every public pool, as the original's
+// fetch_all_pools does, and adds the LLP, which Lighter does not list.
+// Here against a fake Lighter with 250 pools: three pages and the LLP's
+// account.
+func ExampleSession_PublicPoolsMetadata() {
+	srv := lightertest.NewServer(lightertest.Options{Pools: 250})
+	defer srv.Close()
+	ctx := context.Background()
+	s, err := lighter.NewSession(ctx, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: 100})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+
+	pools, err := s.PublicPoolsMetadata(ctx)
+	if err != nil {
+		panic(err)
+	}
+	last := pools[len(pools)-1]
+	fmt.Println(len(pools), "pools; last:", last.Name, last.AccountIndex, last.IsLLP)
+	fmt.Println("pages:", srv.Count(lighter.PathPublicPoolsMetadata), "accounts:", srv.Count(lighter.PathAccount))
+	// Output:
+	// 251 pools; last: LLP 281474976710654 true
+	// pages: 3 accounts: 1
+}
+
+// Candles returns a market's candles; the query is checked before anything
+// is sent.
+func ExampleSession_Candles() {
+	srv := lightertest.NewServer(lightertest.Options{})
+	defer srv.Close()
+	ctx := context.Background()
+	s, err := lighter.NewSession(ctx, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://"})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+
+	_, err = s.Candles(ctx, lighter.CandlesQuery{MarketID: 0, Resolution: "1h", StartTimestamp: 2000, EndTimestamp: 1000})
+	fmt.Println(err)
+	// Output:
+	// lighter: candles: EndTimestamp 1000 is before StartTimestamp 2000
+}

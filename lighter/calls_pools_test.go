@@ -1,0 +1,290 @@
+package lighter_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sharedlimit/sharedlimit/lighter"
+	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
+)
+
+// callsSession starts a fake Lighter for opts and a Session on it with a
+// generous in-memory limit and no retries; both are closed when the test
+// ends.
+func callsSession(t *testing.T, opts lightertest.Options, edit ...func(*lighter.Config)) (*lighter.Session, *lightertest.Server) {
+	t.Helper()
+	srv := lightertest.NewServer(opts)
+	t.Cleanup(srv.Close)
+	cfg := lighter.Config{
+		APIURL:            srv.URL,
+		RateLimitURL:      "memory://",
+		RequestsPerSecond: 1000,
+		Burst:             100,
+		Retries:           lighter.NoRetries,
+	}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	s, err := lighter.NewSession(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, srv
+}
+
+// pageQueries returns the index asked for by each publicPoolsMetadata
+// request, checking the other parameters are the original's.
+func pageQueries(t *testing.T, srv *lightertest.Server) []int64 {
+	t.Helper()
+	var idx []int64
+	for _, r := range srv.Requests() {
+		if r.Path != lighter.PathPublicPoolsMetadata {
+			continue
+		}
+		if r.Query.Get("filter") != "all" || r.Query.Get("limit") != "100" {
+			t.Fatalf("page query %v, want filter=all and limit=100", r.Query)
+		}
+		n, err := strconv.ParseInt(r.Query.Get("index"), 10, 64)
+		if err != nil {
+			t.Fatalf("page query %v: %v", r.Query, err)
+		}
+		idx = append(idx, n)
+	}
+	return idx
+}
+
+func callsSeq(from, to int64) []int64 {
+	var s []int64
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func TestPublicPoolsMetadataPaging(t *testing.T) {
+	const llp = lightertest.DefaultLLPIndex
+	gen := func(i int64) int64 { return lightertest.FirstPoolIndex + i*lightertest.PoolIndexStep }
+	for _, tc := range []struct {
+		name         string
+		opts         lightertest.Options
+		wantPages    []int64 // the index asked for by each page
+		wantAccounts int     // account requests (the LLP's)
+		wantLLP      bool    // the LLP is in the result
+	}{
+		{
+			name:         "three pages, short last",
+			opts:         lightertest.Options{Pools: 250},
+			wantPages:    []int64{llp, gen(150) - 1, gen(50) - 1},
+			wantAccounts: 1, wantLLP: true,
+		},
+		{
+			name:         "full pages then an empty one",
+			opts:         lightertest.Options{Pools: 200},
+			wantPages:    []int64{llp, gen(100) - 1, gen(0) - 1},
+			wantAccounts: 1, wantLLP: true,
+		},
+		{
+			name:         "one short page",
+			opts:         lightertest.Options{Pools: 5},
+			wantPages:    []int64{llp},
+			wantAccounts: 1, wantLLP: true,
+		},
+		{
+			name:         "no pools",
+			opts:         lightertest.Options{PoolIndexes: []int64{}},
+			wantPages:    []int64{llp},
+			wantAccounts: 1, wantLLP: true,
+		},
+		{
+			name:         "LLP listed, not added again",
+			opts:         lightertest.Options{Pools: 150, ListLLP: true},
+			wantPages:    []int64{llp, gen(51) - 1},
+			wantAccounts: 0, wantLLP: true,
+		},
+		{
+			// A full page ending at index 0: the next index would be -1.
+			name:         "stop below 0",
+			opts:         lightertest.Options{PoolIndexes: callsSeq(0, 98), LLPIndex: 99, ListLLP: true},
+			wantPages:    []int64{99},
+			wantAccounts: 0, wantLLP: true,
+		},
+		{
+			// Two full pages down to index 0, the LLP not listed: added.
+			name:         "stop below 0, LLP added",
+			opts:         lightertest.Options{PoolIndexes: callsSeq(0, 199), LLPIndex: 1 << 40},
+			wantPages:    []int64{1 << 40, 99},
+			wantAccounts: 1, wantLLP: true,
+		},
+		{
+			// No LLP: the original starts at index 0 and adds nothing.
+			name:      "no LLP",
+			opts:      lightertest.Options{PoolIndexes: []int64{0, 5}, NoLLP: true},
+			wantPages: []int64{0},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, srv := callsSession(t, tc.opts)
+			pools, err := s.PublicPoolsMetadata(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := pageQueries(t, srv); !slices.Equal(got, tc.wantPages) {
+				t.Fatalf("pages at %v, want %v", got, tc.wantPages)
+			}
+			if got := srv.Count(lighter.PathAccount); got != tc.wantAccounts {
+				t.Fatalf("%d account requests, want %d", got, tc.wantAccounts)
+			}
+			if got := srv.Count(lighter.PathSystemConfig); got != 1 {
+				t.Fatalf("%d systemConfig requests, want 1", got)
+			}
+
+			// Every listed pool once, highest first, then the LLP when it
+			// was added.
+			want := srv.PoolIndexes()
+			if srv.LLPIndex() != 0 && !slices.Contains(want, srv.LLPIndex()) {
+				want = append(want, srv.LLPIndex())
+			}
+			if srv.LLPIndex() == 0 {
+				want = slices.DeleteFunc(want, func(i int64) bool { return i > 0 })
+			}
+			var got []int64
+			nLLP := 0
+			for _, p := range pools {
+				got = append(got, p.AccountIndex)
+				if p.IsLLP {
+					nLLP++
+					if p.AccountIndex != srv.LLPIndex() {
+						t.Fatalf("pool %d marked as the LLP", p.AccountIndex)
+					}
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("pools %v\nwant %v", callsHead(got), callsHead(want))
+			}
+			if wantN := map[bool]int{true: 1, false: 0}[tc.wantLLP]; nLLP != wantN {
+				t.Fatalf("%d pools marked as the LLP, want %d", nLLP, wantN)
+			}
+		})
+	}
+}
+
+func callsHead(s []int64) string {
+	if len(s) > 8 {
+		return fmt.Sprintf("%v ... (%d)", s[:8], len(s))
+	}
+	return fmt.Sprint(s)
+}
+
+func TestPublicPoolsMetadataFields(t *testing.T) {
+	s, srv := callsSession(t, lightertest.Options{Pools: 3})
+	pools, err := s.PublicPoolsMetadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pools) != 4 {
+		t.Fatalf("%d pools, want 3 and the LLP", len(pools))
+	}
+	p := pools[0]
+	tvl, err := p.TotalAssetValue.Float64()
+	if err != nil || tvl <= 0 || p.Name == "" || !strings.HasPrefix(p.L1Address, "0x") || p.OperatorFee == "" || p.AccountType != 2 || p.TotalShares <= 0 || p.CreatedAt <= 0 || p.AnnualPercentageYield == "" || p.SharpeRatio == "" || p.IsLLP {
+		t.Fatalf("pool %+v", p)
+	}
+	// The LLP, added from its account: the original's fixed values.
+	llp := pools[3]
+	acct, err := s.Account(context.Background(), srv.LLPIndex())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !llp.IsLLP || llp.Name != "LLP" || llp.AccountType != 2 || llp.Status != 0 || llp.L1Address != "" ||
+		llp.TotalAssetValue != acct.TotalAssetValue || llp.TotalShares != acct.PoolInfo.TotalShares ||
+		llp.AnnualPercentageYield != acct.PoolInfo.AnnualPercentageYield || llp.OperatorFee != acct.PoolInfo.OperatorFee {
+		t.Fatalf("LLP %+v from account %+v", llp, acct)
+	}
+}
+
+func TestPublicPoolsMetadataErrors(t *testing.T) {
+	t.Run("page API error", func(t *testing.T) {
+		s, srv := callsSession(t, lightertest.Options{})
+		srv.SetPathCode(lighter.PathPublicPoolsMetadata, 20001, "invalid param")
+		_, err := s.PublicPoolsMetadata(context.Background())
+		var apiErr *lighter.APIError
+		if !errors.As(err, &apiErr) || apiErr.Code != 20001 {
+			t.Fatalf("error %v, want an APIError with code 20001", err)
+		}
+	})
+	t.Run("systemConfig fails", func(t *testing.T) {
+		s, srv := callsSession(t, lightertest.Options{})
+		srv.SetPathStatus(lighter.PathSystemConfig, 500)
+		_, err := s.PublicPoolsMetadata(context.Background())
+		var se *lighter.StatusError
+		if !errors.As(err, &se) || se.StatusCode != 500 {
+			t.Fatalf("error %v, want a StatusError 500", err)
+		}
+		if srv.Count(lighter.PathPublicPoolsMetadata) != 0 {
+			t.Fatal("paged without a system config")
+		}
+	})
+	t.Run("LLP account fails", func(t *testing.T) {
+		s, srv := callsSession(t, lightertest.Options{Pools: 3})
+		srv.SetPathStatus(lighter.PathAccount, 500)
+		_, err := s.PublicPoolsMetadata(context.Background())
+		var se *lighter.StatusError
+		if !errors.As(err, &se) || se.StatusCode != 500 || !strings.Contains(err.Error(), strconv.FormatInt(srv.LLPIndex(), 10)) {
+			t.Fatalf("error %v, want a StatusError 500 naming the LLP", err)
+		}
+	})
+	t.Run("page not moving down", func(t *testing.T) {
+		s, srv := callsSession(t, lightertest.Options{LLPIndex: 500})
+		var b strings.Builder
+		b.WriteString(`{"code":200,"public_pools":[`)
+		for i := range 100 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"account_index":%d}`, 1000+i)
+		}
+		b.WriteString(`]}`)
+		srv.SetPathBody(lighter.PathPublicPoolsMetadata, b.String())
+		_, err := s.PublicPoolsMetadata(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "would not end") {
+			t.Fatalf("error %v, want paging refused", err)
+		}
+		if n := srv.Count(lighter.PathPublicPoolsMetadata); n != 1 {
+			t.Fatalf("%d pages fetched, want 1", n)
+		}
+	})
+}
+
+func TestPublicPoolsMetadataPage(t *testing.T) {
+	s, srv := callsSession(t, lightertest.Options{Pools: 5})
+	page, err := s.PublicPoolsMetadataPage(context.Background(), 1006, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 2 || page[0].AccountIndex != 1006 || page[1].AccountIndex != 1003 {
+		t.Fatalf("page %+v", page)
+	}
+	for _, tc := range []struct {
+		index   int64
+		limit   int
+		wantErr string
+	}{
+		{-1, 10, "index -1"},
+		{5, 0, "limit 0"},
+		{5, 101, "limit 101"},
+	} {
+		_, err := s.PublicPoolsMetadataPage(context.Background(), tc.index, tc.limit)
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("index %d limit %d: error %v, want one naming %q", tc.index, tc.limit, err, tc.wantErr)
+		}
+	}
+	if n := srv.Stats().Total; n != 1 {
+		t.Fatalf("%d requests, want 1: invalid pages must not be sent", n)
+	}
+}

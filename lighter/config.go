@@ -1,0 +1,318 @@
+package lighter
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sharedlimit/sharedlimit/limiter"
+)
+
+// Deployments of the Lighter API.
+const (
+	// Mainnet is the production API, the default.
+	Mainnet = "https://mainnet.zklighter.elliot.ai"
+	// Testnet is the test deployment.
+	Testnet = "https://testnet.zklighter.elliot.ai"
+)
+
+// Defaults, those of the Python original.
+const (
+	DefaultRequestsPerSecond = 2.0
+	DefaultBurst             = 1
+	DefaultRetries           = 5
+	DefaultBackoffFactor     = 0.5
+	DefaultPoolMaxSize       = 32
+	DefaultTimeout           = 30 * time.Second
+	DefaultRateLimitURL      = "sqlite://"
+)
+
+// NoRetries in Config.Retries makes one attempt per request.
+const NoRetries = -1
+
+// Config configures a Session. The zero value is the original's setup:
+// mainnet, 2 requests per second with burst 1, the SQLite limiter at its
+// default path, 5 retries with backoff factor 0.5, a pool of 32, and a 30 s
+// timeout per attempt. [ConfigFromEnv] fills it from LIGHTER_* variables.
+type Config struct {
+	// APIURL is the API base URL, or "mainnet" or "testnet". The default
+	// value is Mainnet. Variable: LIGHTER_API_URL.
+	APIURL string
+
+	// RateLimitURL picks the limiter backend: "sqlite://" (the default
+	// path), "sqlite:///abs/path", "redis://...", "rediss://...",
+	// "memory://". Ignored when Limiter is set. The default value is
+	// "sqlite://". Variable: LIGHTER_RATE_LIMIT_URL.
+	RateLimitURL string
+
+	// Limiter is a limiter the caller opened and keeps; the Session does
+	// not close it. The default value is nil: open RateLimitURL.
+	Limiter limiter.Limiter
+
+	// RequestsPerSecond is the steady rate, as a float (0.5 is one request
+	// every 2 s). It must be left zero with an AccountTier. The default
+	// value is 2. Variable: LIGHTER_REQUESTS_PER_SECOND.
+	RequestsPerSecond float64
+
+	// Burst is how many requests may go at once after a quiet spell. It
+	// must be left zero with an AccountTier. The default value is 1 (never
+	// more than RequestsPerSecond in any second). Variable:
+	// LIGHTER_RATE_LIMIT_BURST.
+	Burst int
+
+	// RateLimitKey is the key shared by everything that should count
+	// against one limit (per account, per fleet). The default value is
+	// one key per API host, "host:" + host. Variable:
+	// LIGHTER_RATE_LIMIT_KEY.
+	RateLimitKey string
+
+	// AccountTier selects a preset from Lighter's published limits:
+	// "standard" (60 requests per rolling minute) or "premium" (24,000
+	// weight per rolling minute, weighted per endpoint). See [Tier]. The
+	// default value is "" (RequestsPerSecond and Burst). Variable:
+	// LIGHTER_ACCOUNT_TIER.
+	AccountTier string
+
+	// Retries is the number of retries after the first attempt; NoRetries
+	// (-1) for none. The default value is 5. Variable: LIGHTER_RETRIES
+	// (where 0 means no retries).
+	Retries int
+
+	// BackoffFactor sets the sleeps between attempts: 0, 1, 2, 4, 8 s for
+	// 0.5. The default value is 0.5. Variable: LIGHTER_BACKOFF_FACTOR.
+	BackoffFactor float64
+
+	// PoolMaxSize is the number of idle connections kept per host. The
+	// default value is 32. Variable: LIGHTER_POOL_MAXSIZE.
+	PoolMaxSize int
+
+	// Timeout applies to each attempt: to connect, and to wait for the
+	// response headers. It never spans retries or limiter waits, and
+	// never cuts a body being read. The default value is 30 s. Variable:
+	// LIGHTER_TIMEOUT (a Go duration such as "30s", or seconds).
+	Timeout time.Duration
+
+	// Cost, when set, is the number of tokens a request for path takes,
+	// instead of 1 (or the endpoint weight on a weighted tier). The
+	// default value is nil.
+	Cost func(path string) int
+
+	// Logger receives retries and limiter events. The default value is
+	// nil: slog.Default().
+	Logger *slog.Logger
+
+	// Base sends the requests under the limiter, for tests and custom
+	// dialing. The default value is nil: an http.Transport built from
+	// PoolMaxSize and Timeout.
+	Base http.RoundTripper
+}
+
+// Environment variables read by ConfigFromEnv.
+const (
+	EnvAPIURL            = "LIGHTER_API_URL"
+	EnvRateLimitURL      = "LIGHTER_RATE_LIMIT_URL"
+	EnvRequestsPerSecond = "LIGHTER_REQUESTS_PER_SECOND"
+	EnvBurst             = "LIGHTER_RATE_LIMIT_BURST"
+	EnvRateLimitKey      = "LIGHTER_RATE_LIMIT_KEY"
+	EnvAccountTier       = "LIGHTER_ACCOUNT_TIER"
+	EnvRetries           = "LIGHTER_RETRIES"
+	EnvBackoffFactor     = "LIGHTER_BACKOFF_FACTOR"
+	EnvPoolMaxSize       = "LIGHTER_POOL_MAXSIZE"
+	EnvTimeout           = "LIGHTER_TIMEOUT"
+)
+
+// ConfigFromEnv returns a Config from the LIGHTER_* environment variables;
+// unset ones keep their defaults. An invalid value is an error naming the
+// variable and the value (a limiter URL is shown redacted).
+func ConfigFromEnv() (Config, error) { return Config{}.WithEnv(os.LookupEnv) }
+
+// WithEnv returns c with the settings that lookup finds set (os.LookupEnv,
+// or a map in tests) laid over it.
+func (c Config) WithEnv(lookup func(string) (string, bool)) (Config, error) {
+	str := func(name string, dst *string) {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			*dst = strings.TrimSpace(v)
+		}
+	}
+	var errs []string
+	num := func(name string, parse func(string) error) {
+		v, ok := lookup(name)
+		if !ok || strings.TrimSpace(v) == "" {
+			return
+		}
+		if err := parse(strings.TrimSpace(v)); err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q: %v", name, v, err))
+		}
+	}
+	str(EnvAPIURL, &c.APIURL)
+	str(EnvRateLimitURL, &c.RateLimitURL)
+	str(EnvRateLimitKey, &c.RateLimitKey)
+	str(EnvAccountTier, &c.AccountTier)
+	num(EnvRequestsPerSecond, func(v string) (err error) {
+		c.RequestsPerSecond, err = positiveFloat(v)
+		return err
+	})
+	num(EnvBurst, func(v string) (err error) { c.Burst, err = positiveInt(v); return err })
+	num(EnvRetries, func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want a whole number >= 0")
+		}
+		c.Retries = n
+		if n == 0 {
+			c.Retries = NoRetries
+		}
+		return nil
+	})
+	num(EnvBackoffFactor, func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0) || f > 1e6 {
+			return fmt.Errorf("want a number > 0 (for no retries set %s=0)", EnvRetries)
+		}
+		c.BackoffFactor = f
+		return nil
+	})
+	num(EnvPoolMaxSize, func(v string) (err error) { c.PoolMaxSize, err = positiveInt(v); return err })
+	num(EnvTimeout, func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			f, ferr := strconv.ParseFloat(v, 64)
+			if ferr != nil {
+				return fmt.Errorf("want a duration such as 30s, or seconds")
+			}
+			d = time.Duration(f * float64(time.Second))
+		}
+		if d <= 0 {
+			return fmt.Errorf("want a positive duration")
+		}
+		c.Timeout = d
+		return nil
+	})
+	if len(errs) > 0 {
+		return c, configErrorf("invalid environment: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+func positiveFloat(v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > 0) || f > 1e9 {
+		return 0, fmt.Errorf("want a positive number")
+	}
+	return f, nil
+}
+
+func positiveInt(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("want a whole number > 0")
+	}
+	return n, nil
+}
+
+// resolved is a Config checked and with its defaults filled in.
+type resolved struct {
+	Config
+	base  *url.URL
+	tier  Tier
+	limit limiter.Limit
+	key   string
+}
+
+func (c Config) resolve() (*resolved, error) {
+	r := &resolved{Config: c}
+	switch strings.ToLower(c.APIURL) {
+	case "", "mainnet":
+		r.APIURL = Mainnet
+	case "testnet":
+		r.APIURL = Testnet
+	}
+	u, err := url.Parse(r.APIURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, configErrorf("invalid API URL %q: want mainnet, testnet or an http(s) URL with a host", limiter.Redact(r.APIURL))
+	}
+	r.base = u
+	if r.RateLimitURL == "" {
+		r.RateLimitURL = DefaultRateLimitURL
+	}
+	tier, err := TierByName(c.AccountTier)
+	if err != nil {
+		return nil, err
+	}
+	r.tier = tier
+	if tier.Name != "" {
+		if c.RequestsPerSecond != 0 || c.Burst != 0 {
+			return nil, configErrorf("account tier %q sets the limit itself: leave RequestsPerSecond (%v) and Burst (%d) unset", tier.Name, c.RequestsPerSecond, c.Burst)
+		}
+		r.limit = tier.Limit
+	} else {
+		rps := c.RequestsPerSecond
+		if rps == 0 {
+			rps = DefaultRequestsPerSecond
+		}
+		burst := c.Burst
+		if burst == 0 {
+			burst = DefaultBurst
+		}
+		if burst < 0 {
+			return nil, configErrorf("invalid Burst %d: must be >= 1", burst)
+		}
+		lim, err := limiter.PerSecondFloat(rps)
+		if err != nil {
+			return nil, configErrorf("invalid RequestsPerSecond %v: %v", rps, err)
+		}
+		r.limit = lim.WithBurst(burst)
+		if err := r.limit.Validate(); err != nil {
+			return nil, configErrorf("%v", err)
+		}
+	}
+	r.key = c.RateLimitKey
+	if r.key == "" {
+		r.key = "host:" + u.Host
+	}
+	switch {
+	case c.Retries < NoRetries:
+		return nil, configErrorf("invalid Retries %d: want >= 0, or NoRetries", c.Retries)
+	case c.BackoffFactor < 0 || c.BackoffFactor != c.BackoffFactor:
+		return nil, configErrorf("invalid BackoffFactor %v: want >= 0", c.BackoffFactor)
+	case c.PoolMaxSize < 0:
+		return nil, configErrorf("invalid PoolMaxSize %d: want > 0", c.PoolMaxSize)
+	case c.Timeout < 0:
+		return nil, configErrorf("invalid Timeout %s: want > 0", c.Timeout)
+	}
+	if r.Retries == 0 {
+		r.Retries = DefaultRetries
+	}
+	if r.BackoffFactor == 0 {
+		r.BackoffFactor = DefaultBackoffFactor
+	}
+	if r.PoolMaxSize == 0 {
+		r.PoolMaxSize = DefaultPoolMaxSize
+	}
+	if r.Timeout == 0 {
+		r.Timeout = DefaultTimeout
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	return r, nil
+}
+
+// ErrInvalidConfig is matched by every error NewSession and
+// Config.WithEnv return for a bad setting.
+var ErrInvalidConfig = errors.New("lighter: invalid configuration")
+
+type configError struct{ msg string }
+
+func (e *configError) Error() string        { return "lighter: " + e.msg }
+func (e *configError) Is(target error) bool { return target == ErrInvalidConfig }
+
+func configErrorf(format string, args ...any) error {
+	return &configError{msg: fmt.Sprintf(format, args...)}
+}

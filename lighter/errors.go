@@ -1,0 +1,47 @@
+package lighter
+
+import (
+	"fmt"
+)
+
+// MaxBodyExcerpt is how much of an error response's body a StatusError
+// keeps.
+const MaxBodyExcerpt = 512
+
+// StatusError is a non-2xx answer: the status and the start of the body.
+// After retries were exhausted, Err holds the retry policy's error
+// (*retrypolicy.Error) with the attempts made.
+type StatusError struct {
+	Method     string
+	URL        string
+	StatusCode int
+	// Body is an excerpt of at most MaxBodyExcerpt bytes.
+	Body []byte
+	Err  error
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("lighter: %s %s: status %d", e.Method, e.URL, e.StatusCode)
+	if len(e.Body) > 0 {
+		msg += fmt.Sprintf(": %q", e.Body)
+	}
+	if e.Err != nil {
+		msg += fmt.Sprintf(" (%v)", e.Err)
+	}
+	return msg
+}
+
+// Unwrap returns the retry policy's error, if any.
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// APIError is a 2xx answer whose JSON body carries a Lighter "code" other
+// than 200.
+type APIError struct {
+	Path    string
+	Code    int
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("lighter: %s: API code %d: %s", e.Path, e.Code, e.Message)
+}
