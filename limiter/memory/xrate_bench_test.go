@@ -1,0 +1,50 @@
+package memory_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/memory"
+)
+
+// BenchmarkVsXRate puts golang.org/x/time/rate's Allow beside this backend's
+// AllowN in one run, with a limit that admits nearly everything, serial and
+// parallel. Compare the ns/op of the pairs.
+func BenchmarkVsXRate(b *testing.B) {
+	ctx := context.Background()
+	lim := limiter.Limit{Rate: 1_000_000_000, Period: time.Second, Burst: 1_000_000}
+	b.Run("xrate/serial", func(b *testing.B) {
+		x := rate.NewLimiter(rate.Limit(1e9), 1_000_000)
+		for b.Loop() {
+			x.Allow()
+		}
+	})
+	b.Run("memory/serial", func(b *testing.B) {
+		l := memory.New()
+		defer l.Close()
+		for b.Loop() {
+			l.AllowN(ctx, "k", lim, 1)
+		}
+	})
+	b.Run("xrate/parallel", func(b *testing.B) {
+		x := rate.NewLimiter(rate.Limit(1e9), 1_000_000)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				x.Allow()
+			}
+		})
+	})
+	b.Run("memory/parallel", func(b *testing.B) {
+		l := memory.New()
+		defer l.Close()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				l.AllowN(ctx, "k", lim, 1)
+			}
+		})
+	})
+}
