@@ -3,6 +3,7 @@ package lighter_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/sharedlimit/sharedlimit/lighter"
 	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
@@ -50,4 +51,42 @@ func ExampleSession_Candles() {
 	fmt.Println(err)
 	// Output:
 	// lighter: candles: EndTimestamp 1000 is before StartTimestamp 2000
+}
+
+// A Session against a fake Lighter API, with an in-process limiter: in
+// production leave RateLimitURL empty (SQLite at the original's path) or set
+// LIGHTER_RATE_LIMIT_URL to a Redis URL for a fleet.
+func ExampleNewSession() {
+	srv := lightertest.NewServer(lightertest.Options{Limit: 2, Window: time.Second})
+	defer srv.Close()
+	ctx := context.Background()
+	s, err := lighter.NewSession(ctx, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://"})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	fmt.Println("limit:", s.Limit())
+	for range 3 { // the third waits half a second for its slot
+		if _, err := s.SystemConfig(ctx); err != nil {
+			panic(err)
+		}
+	}
+	fmt.Println("requests:", srv.Stats().Total, "429s:", srv.Stats().TooMany)
+	// Output:
+	// limit: 2/1s (burst 1)
+	// requests: 3 429s: 0
+}
+
+// Configuration from LIGHTER_* variables: a fleet is switched from SQLite
+// to Redis by setting LIGHTER_RATE_LIMIT_URL, without a rebuild.
+func ExampleConfigFromEnv() {
+	cfg, err := lighter.ConfigFromEnv()
+	if err != nil {
+		panic(err) // names the variable and the value
+	}
+	s, err := lighter.NewSession(context.Background(), cfg)
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
 }
