@@ -26,7 +26,7 @@ func Wait(ctx context.Context, lim Limiter, key string, limit Limit, n int) erro
 	if dl, ok := ctx.Deadline(); ok {
 		maxWait = max(time.Until(dl), 0)
 	}
-	r, err := lim.ReserveN(ctx, key, limit, n, maxWait)
+	r, err := lim.ReserveN(context.WithValue(ctx, waitingKey{}, true), key, limit, n, maxWait)
 	if err != nil {
 		return err
 	}
@@ -48,6 +48,17 @@ func Wait(ctx context.Context, lim Limiter, key string, limit Limit, n int) erro
 		giveBack(ctx, r)
 		return ErrClosed
 	}
+}
+
+type waitingKey struct{}
+
+// IsWaiting reports whether ctx is that of a ReserveN called by Wait, whose
+// caller sleeps until the slot and gives it back when its context ends or
+// the Limiter closes. Backends whose Close releases a store keep it open,
+// briefly, for such a slot to be given back.
+func IsWaiting(ctx context.Context) bool {
+	w, _ := ctx.Value(waitingKey{}).(bool)
+	return w
 }
 
 func giveBack(ctx context.Context, r *Reservation) {

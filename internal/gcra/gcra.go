@@ -56,9 +56,11 @@ func Reserve(tat, now int64, p Params, n, maxWait int64) Decision {
 }
 
 // Hold returns the tat after a hold of d: no token for d, then the steady
-// rate.
+// rate. The tat always changes, by one microsecond at least, so that a
+// reservation granted before the hold can no longer be cancelled: its
+// cancel would otherwise take the tat below the hold.
 func Hold(tat, now int64, p Params, d int64) int64 {
-	return max(tat, now+d+p.Tau-p.T)
+	return max(tat+1, now+d+p.Tau-p.T)
 }
 
 // Cancel returns the tat after cancelling a reservation that stored

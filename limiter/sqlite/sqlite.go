@@ -254,9 +254,9 @@ func (l *Limiter) ReserveN(ctx context.Context, key string, limit limiter.Limit,
 	reserved, give := d.TAT, int64(n)*p.T
 	delay := gcra.US(d.Wait)
 	unpin := func() {}
-	if delay > 0 {
-		// Close waits for the slot to be used or given back before it
-		// closes the file.
+	if delay > 0 && limiter.IsWaiting(ctx) {
+		// Close waits for Wait to use the slot or give it back before
+		// it closes the file.
 		unpin = l.lc.Pin(delay)
 	}
 	cancel := func(ctx context.Context) error {
