@@ -1,0 +1,224 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sharedlimit/sharedlimit/internal/gcra"
+	"github.com/sharedlimit/sharedlimit/internal/redistest"
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
+	"github.com/sharedlimit/sharedlimit/limiter/redis"
+)
+
+// benchLimit admits nearly everything, so that the benchmarks measure the
+// cost of a decision, not the limit.
+var benchLimit = limiter.Limit{Rate: 1_000_000_000, Period: time.Second, Burst: 1_000_000}
+
+// benchClient is a client on a loopback redis-server started for b, with a
+// pool large enough for 64 goroutines.
+func benchClient(b *testing.B, srv *redistest.Server) *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), PoolSize: 64, ContextTimeoutEnabled: true})
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+// decide is one immediate decision, by this package or by raw redis_rate.
+type decide func(ctx context.Context, key string) error
+
+func deciders(b *testing.B, c *goredis.Client) map[string]decide {
+	l, err := redis.New(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	raw := redis_rate.NewLimiter(c)
+	p := gcra.ParamsOf(benchLimit)
+	rawLim := redis_rate.Limit{Rate: 1, Period: gcra.US(p.T), Burst: benchLimit.Burst}
+	return map[string]decide{
+		"ours": func(ctx context.Context, key string) error {
+			_, err := l.AllowN(ctx, key, benchLimit, 1)
+			return err
+		},
+		"redis_rate": func(ctx context.Context, key string) error {
+			_, err := raw.AllowN(ctx, redis.RateKey("", key), rawLim, 1)
+			return err
+		},
+	}
+}
+
+// BenchmarkAllowN compares this package's AllowN with raw redis_rate AllowN
+// on one key, side by side in one run, at 16 and 64 goroutines. Compare the
+// ops/s metrics; the redis_rate and ours runs alternate, so that drift of a
+// noisy machine hits both.
+func BenchmarkAllowN(b *testing.B) {
+	srv := redistest.Start(b, redistest.Config{})
+	ds := deciders(b, benchClient(b, srv))
+	for _, g := range []int{16, 64} {
+		for _, name := range []string{"redis_rate", "ours"} {
+			d := ds[name]
+			b.Run(fmt.Sprintf("goroutines=%d/%s", g, name), func(b *testing.B) {
+				key := fmt.Sprintf("bench/%d/%s", g, name)
+				b.SetParallelism((g + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.RunParallel(func(pb *testing.PB) {
+					ctx := context.Background()
+					for pb.Next() {
+						if err := d(ctx, key); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+			})
+		}
+	}
+}
+
+// BenchmarkAllowNRatio measures both at once: rounds of 300 ms of raw
+// redis_rate and 300 ms of ours, alternating (and alternating which goes
+// first), so that a noisy machine's drift hits both alike. It reports each
+// one's throughput and ours/redis_rate. Each run takes about 5 s whatever
+// b.N is.
+func BenchmarkAllowNRatio(b *testing.B) {
+	srv := redistest.Start(b, redistest.Config{})
+	ds := deciders(b, benchClient(b, srv))
+	const rounds, slice = 8, 300 * time.Millisecond
+	for _, g := range []int{16, 64} {
+		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
+			ops := map[string]int64{}
+			spent := map[string]time.Duration{}
+			for b.Loop() {
+				for r := range rounds {
+					order := []string{"redis_rate", "ours"}
+					if r%2 == 1 {
+						order = []string{"ours", "redis_rate"}
+					}
+					for _, name := range order {
+						n, d := hammer(b, ds[name], fmt.Sprintf("ratio/%d/%s", g, name), g, slice)
+						ops[name] += n
+						spent[name] += d
+					}
+				}
+			}
+			raw := float64(ops["redis_rate"]) / spent["redis_rate"].Seconds()
+			ours := float64(ops["ours"]) / spent["ours"].Seconds()
+			b.ReportMetric(raw, "redis_rate-ops/s")
+			b.ReportMetric(ours, "ours-ops/s")
+			b.ReportMetric(ours/raw, "ours/redis_rate")
+		})
+	}
+}
+
+// hammer runs d from g goroutines for about dur and returns how many
+// decisions were made and how long that took.
+func hammer(b *testing.B, d decide, key string, g int, dur time.Duration) (int64, time.Duration) {
+	var total atomic.Int64
+	start := time.Now()
+	stop := start.Add(dur)
+	var wg sync.WaitGroup
+	for range g {
+		wg.Go(func() {
+			ctx := context.Background()
+			n := int64(0)
+			for time.Now().Before(stop) {
+				if err := d(ctx, key); err != nil {
+					b.Error(err)
+					break
+				}
+				n++
+			}
+			total.Add(n)
+		})
+	}
+	wg.Wait()
+	return total.Load(), time.Since(start)
+}
+
+// BenchmarkLatency reports the p50 and p99 latency of one decision, alone
+// and with 16 goroutines deciding at once.
+func BenchmarkLatency(b *testing.B) {
+	srv := redistest.Start(b, redistest.Config{})
+	ds := deciders(b, benchClient(b, srv))
+	for _, g := range []int{1, 16} {
+		for _, name := range []string{"redis_rate", "ours"} {
+			d := ds[name]
+			b.Run(fmt.Sprintf("goroutines=%d/%s", g, name), func(b *testing.B) {
+				key := fmt.Sprintf("lat/%d/%s", g, name)
+				var mu sync.Mutex
+				var lats []time.Duration
+				b.SetParallelism((g + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				if g == 1 {
+					b.SetParallelism(1)
+				}
+				run := func(pb interface{ Next() bool }) {
+					ctx := context.Background()
+					var mine []time.Duration
+					for pb.Next() {
+						t0 := time.Now()
+						if err := d(ctx, key); err != nil {
+							b.Error(err)
+							return
+						}
+						mine = append(mine, time.Since(t0))
+					}
+					mu.Lock()
+					lats = append(lats, mine...)
+					mu.Unlock()
+				}
+				if g == 1 {
+					run(loop{b})
+				} else {
+					b.RunParallel(func(pb *testing.PB) { run(pb) })
+				}
+				slices.Sort(lats)
+				if len(lats) > 0 {
+					b.ReportMetric(float64(lats[len(lats)/2].Microseconds()), "p50-µs")
+					b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-µs")
+				}
+			})
+		}
+	}
+}
+
+// loop adapts b.Loop to the pb.Next shape.
+type loop struct{ b *testing.B }
+
+func (l loop) Next() bool { return l.b.Loop() }
+
+// BenchmarkRoundTrips reports Redis round trips (EVAL and EVALSHA) per
+// admitted request with 64 goroutines on one key over 4 handles, for
+// limiter.Wait and for a loop of AllowN and sleep(RetryAfter). Each run
+// takes 1.5 s of load whatever b.N is.
+func BenchmarkRoundTrips(b *testing.B) {
+	srv := redistest.Start(b, redistest.Config{})
+	lim := limiter.Limit{Rate: 500, Period: time.Second, Burst: 1}
+	for _, mode := range []string{"Wait", "AllowN+sleep"} {
+		b.Run(mode, func(b *testing.B) {
+			var r loadResult
+			for b.Loop() {
+				r = runLoad(b, srv.Addr(), lim, 4, 64, 1500*time.Millisecond, mode != "Wait")
+			}
+			b.ReportMetric(r.perAdmission(), "roundtrips/admission")
+			b.ReportMetric(float64(r.admitted)/1.5, "admitted/s")
+		})
+	}
+}
+
+// BenchmarkSuite runs the shared backend benchmarks against a loopback
+// redis-server.
+func BenchmarkSuite(b *testing.B) {
+	srv := redistest.Start(b, redistest.Config{})
+	limitertest.Benchmark(b, func(tb testing.TB) limitertest.Harness {
+		return limitertest.Harness{Open: func(tb testing.TB) limiter.Limiter { return open(tb, srv.Addr()) }}
+	})
+}

@@ -1,0 +1,63 @@
+package redis_test
+
+import (
+	"context"
+	"net"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// scriptCounter is a go-redis hook counting round trips that run a script
+// (EVAL, EVALSHA and their _RO forms).
+type scriptCounter struct{ n atomic.Int64 }
+
+var _ goredis.Hook = (*scriptCounter)(nil)
+
+func (h *scriptCounter) DialHook(next goredis.DialHook) goredis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
+}
+
+func (h *scriptCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if strings.HasPrefix(strings.ToLower(cmd.Name()), "eval") {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *scriptCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		for _, cmd := range cmds {
+			if strings.HasPrefix(strings.ToLower(cmd.Name()), "eval") {
+				h.n.Add(1)
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// dumpWorst logs the admissions around the fullest window of length w, for
+// a failure message.
+func dumpWorst(t *testing.T, times []time.Duration, w time.Duration) {
+	ts := slices.Clone(times)
+	slices.Sort(ts)
+	best, bi, j := 0, 0, 0
+	for i := range ts {
+		for j < len(ts) && ts[j] < ts[i]+w {
+			j++
+		}
+		if j-i > best {
+			best, bi = j-i, i
+		}
+	}
+	lo, hi := max(0, bi-3), min(len(ts), bi+best+3)
+	for k := lo; k < hi; k++ {
+		t.Logf("%d %v", k, ts[k])
+	}
+}

@@ -1,0 +1,81 @@
+package redis_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sharedlimit/sharedlimit/internal/redistest"
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
+	"github.com/sharedlimit/sharedlimit/limiter/redis"
+)
+
+// miniStart is where miniredis's clock starts: whole seconds, so that the
+// suite's half-second intervals are exact in redis_rate's float seconds.
+var miniStart = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// fakeRedis is a miniredis whose clock (TIME and expiry) the test moves.
+type fakeRedis struct {
+	*miniredis.Miniredis
+	mu  sync.Mutex
+	now time.Time
+}
+
+func startMini(t testing.TB) *fakeRedis {
+	m := &fakeRedis{Miniredis: miniredis.RunT(t), now: miniStart}
+	m.SetTime(m.now)
+	return m
+}
+
+// Advance moves TIME (SetTime fixes it until changed) and the expiry clock
+// (FastForward) by d.
+func (m *fakeRedis) Advance(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = m.now.Add(d)
+	m.SetTime(m.now)
+	m.FastForward(d)
+}
+
+// client returns a go-redis client on addr that t closes at its end.
+func client(t testing.TB, addr string) *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// open returns a Limiter on a client of its own (as another process would
+// have) on addr.
+func open(t testing.TB, addr string, opts ...redis.Option) *redis.Limiter {
+	l, err := redis.New(client(t, addr), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func miniHarness(t testing.TB) limitertest.Harness {
+	m := startMini(t)
+	return limitertest.Harness{
+		Open:      func(t testing.TB) limiter.Limiter { return open(t, m.Addr(), redis.WithPrefix("suite:")) },
+		Advance:   m.Advance,
+		Tolerance: time.Microsecond,
+	}
+}
+
+func TestConformanceMiniredis(t *testing.T) { limitertest.Run(t, miniHarness) }
+
+func TestConformanceRealRedis(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	limitertest.Run(t, func(testing.TB) limitertest.Harness {
+		return limitertest.Harness{
+			Open:      func(t testing.TB) limiter.Limiter { return open(t, srv.Addr(), redis.WithPrefix("suite:")) },
+			Tolerance: 10 * time.Millisecond,
+			RealUnit:  100 * time.Millisecond,
+		}
+	})
+}
