@@ -107,6 +107,9 @@ type Config struct {
 	// nil: slog.Default().
 	Logger *slog.Logger
 
+	// from names the variables WithEnv took settings from, for errors.
+	from map[string]string
+
 	// Base sends the requests under the limiter, for tests and custom
 	// dialing. The default value is nil: an http.Transport built from
 	// PoolMaxSize and Timeout.
@@ -135,9 +138,15 @@ func ConfigFromEnv() (Config, error) { return Config{}.WithEnv(os.LookupEnv) }
 // WithEnv returns c with the settings that lookup finds set (os.LookupEnv,
 // or a map in tests) laid over it.
 func (c Config) WithEnv(lookup func(string) (string, bool)) (Config, error) {
+	from := make(map[string]string, len(c.from)+4)
+	for k, v := range c.from {
+		from[k] = v
+	}
+	c.from = from
 	str := func(name string, dst *string) {
 		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
 			*dst = strings.TrimSpace(v)
+			c.from[name] = *dst
 		}
 	}
 	var errs []string
@@ -200,6 +209,15 @@ func (c Config) WithEnv(lookup func(string) (string, bool)) (Config, error) {
 	return c, nil
 }
 
+// source says where a setting came from, for errors: " (from
+// LIGHTER_X)" when WithEnv read it, else "".
+func (c Config) source(env string) string {
+	if _, ok := c.from[env]; ok {
+		return " (from " + env + ")"
+	}
+	return ""
+}
+
 func positiveFloat(v string) (float64, error) {
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || !(f > 0) || f > 1e9 {
@@ -235,7 +253,7 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	u, err := url.Parse(r.APIURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, configErrorf("invalid API URL %q: want mainnet, testnet or an http(s) URL with a host", limiter.Redact(r.APIURL))
+		return nil, configErrorf("invalid API URL %q%s: want mainnet, testnet or an http(s) URL with a host", limiter.Redact(r.APIURL), c.source(EnvAPIURL))
 	}
 	r.base = u
 	if r.RateLimitURL == "" {
@@ -243,7 +261,7 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	tier, err := TierByName(c.AccountTier)
 	if err != nil {
-		return nil, err
+		return nil, configErrorf("%v%s", strings.TrimPrefix(err.Error(), "lighter: "), c.source(EnvAccountTier))
 	}
 	r.tier = tier
 	if tier.Name != "" {

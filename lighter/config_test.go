@@ -30,10 +30,10 @@ func TestConfigFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := lighter.Config{APIURL: "testnet", RateLimitURL: "memory://", RequestsPerSecond: 0.5, Burst: 3,
-		RateLimitKey: "fleet-a", Retries: lighter.NoRetries, BackoffFactor: 0.25, PoolMaxSize: 8, Timeout: 2500 * time.Millisecond}
-	if !reflect.DeepEqual(cfg, want) {
-		t.Fatalf("WithEnv:\n got %+v\nwant %+v", cfg, want)
+	got := []any{cfg.APIURL, cfg.RateLimitURL, cfg.RequestsPerSecond, cfg.Burst, cfg.RateLimitKey, cfg.Retries, cfg.BackoffFactor, cfg.PoolMaxSize, cfg.Timeout}
+	want := []any{"testnet", "memory://", 0.5, 3, "fleet-a", lighter.NoRetries, 0.25, 8, 2500 * time.Millisecond}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("WithEnv:\n got %v\nwant %v", got, want)
 	}
 	s, err := lighter.NewSession(context.Background(), cfg)
 	if err != nil {
@@ -66,6 +66,28 @@ func TestConfigFromEnvInvalid(t *testing.T) {
 		"LIGHTER_TIMEOUT":             "-3s",
 	} {
 		_, err := lighter.Config{}.WithEnv(env(map[string]string{name: value}))
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), value) {
+			t.Errorf("%s=%s: err = %v, want one naming the variable and the value", name, value, err)
+		}
+	}
+}
+
+// Errors found by NewSession in settings from the environment name the
+// variable too.
+func TestEnvErrorsNameTheVariable(t *testing.T) {
+	for name, value := range map[string]string{
+		"LIGHTER_API_URL":        "ftp://x",
+		"LIGHTER_RATE_LIMIT_URL": "bogus://x",
+		"LIGHTER_ACCOUNT_TIER":   "gold",
+	} {
+		cfg, err := lighter.Config{RateLimitURL: "memory://"}.WithEnv(env(map[string]string{name: value}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := lighter.NewSession(context.Background(), cfg)
+		if err == nil {
+			s.Close()
+		}
 		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), value) {
 			t.Errorf("%s=%s: err = %v, want one naming the variable and the value", name, value, err)
 		}

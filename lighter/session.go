@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/sharedlimit/sharedlimit/internal/redact"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/retrypolicy"
 )
@@ -44,7 +45,7 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 	s := &Session{cfg: r, lim: cfg.Limiter}
 	if s.lim == nil {
 		if s.lim, err = limiter.Open(ctx, r.RateLimitURL); err != nil {
-			return nil, fmt.Errorf("lighter: rate limit URL: %w", err)
+			return nil, fmt.Errorf("lighter: rate limit URL %q%s: %w", limiter.Redact(r.RateLimitURL), cfg.source(EnvRateLimitURL), err)
 		}
 		s.ownsLimiter = true
 	}
@@ -169,7 +170,7 @@ func (s *Session) Get(ctx context.Context, path string, params url.Values) (*htt
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBodyExcerpt))
-		return nil, &StatusError{Method: req.Method, URL: u.Redacted(), StatusCode: resp.StatusCode, Body: body}
+		return nil, &StatusError{Method: req.Method, URL: redact.URL(u), StatusCode: resp.StatusCode, Body: body}
 	}
 	return resp, nil
 }
@@ -185,7 +186,7 @@ func (s *Session) callError(req *http.Request, err error) error {
 	if errors.As(err, &re) && re.StatusCode != 0 {
 		return &StatusError{Method: re.Method, URL: re.URL, StatusCode: re.StatusCode, Body: re.Body, Err: re}
 	}
-	return fmt.Errorf("lighter: %s %s: %w", req.Method, req.URL.Redacted(), err)
+	return fmt.Errorf("lighter: %s %s: %w", req.Method, redact.URL(req.URL), err)
 }
 
 // GetJSON sends a GET for path and params and decodes the JSON answer into

@@ -56,6 +56,10 @@ func PerSecondFloat(r float64) (Limit, error) {
 			return Limit{Rate: int(rk), Period: time.Duration(d) * time.Second, Burst: 1}.checked()
 		}
 	}
+	if float64(time.Second)/r > float64(maxTolerance) {
+		return Limit{}, fmt.Errorf("limiter: invalid rate %s per second: one event per more than %s: %w",
+			strconv.FormatFloat(r, 'g', -1, 64), maxTolerance, ErrInvalidLimit)
+	}
 	interval := time.Duration(math.Round(float64(time.Second) / r))
 	if interval < time.Microsecond {
 		interval = time.Microsecond

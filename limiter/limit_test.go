@@ -75,7 +75,7 @@ func TestPerSecondFloat(t *testing.T) {
 			t.Errorf("PerSecondFloat(%v) = %v, %v; want %v", tt.r, got, err, tt.want)
 		}
 	}
-	for _, bad := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+	for _, bad := range []float64{0, -1, math.NaN(), math.Inf(1), 1e-10, 1e-12} {
 		_, err := limiter.PerSecondFloat(bad)
 		if !errors.Is(err, limiter.ErrInvalidLimit) {
 			t.Errorf("PerSecondFloat(%v): err = %v, want ErrInvalidLimit", bad, err)

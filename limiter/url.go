@@ -2,12 +2,15 @@ package limiter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/sharedlimit/sharedlimit/internal/redact"
 )
 
 // Opener opens a Limiter from a parsed URL. Backends register one per
@@ -55,8 +58,7 @@ func Schemes() []string {
 func Open(ctx context.Context, rawURL string) (Limiter, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		// url.Parse errors quote the whole URL, password included.
-		return nil, fmt.Errorf("limiter: malformed URL %q: %w", Redact(rawURL), ErrInvalidArgument)
+		return nil, malformed(rawURL, err)
 	}
 	if u.Scheme == "" {
 		return nil, fmt.Errorf("limiter: URL %q has no scheme (registered: %s): %w",
@@ -71,6 +73,20 @@ func Open(ctx context.Context, rawURL string) (Limiter, error) {
 	return open(ctx, u)
 }
 
+// malformed is the error for a URL that does not parse. url.Parse errors
+// quote the URL, password included, and may quote a piece of a password
+// that holds '/' (as an "invalid port"): the reason is shown only when the
+// URL carries no credentials.
+func malformed(rawURL string, err error) error {
+	reason := "the reason is not shown, as the URL carries credentials"
+	var ue *url.Error
+	if errors.As(err, &ue) && !redact.HasCredentials(rawURL) {
+		reason = ue.Err.Error()
+	}
+	return fmt.Errorf("limiter: malformed URL %q (%s); want scheme://... with a registered scheme (%s): %w",
+		Redact(rawURL), reason, strings.Join(Schemes(), ", "), ErrInvalidArgument)
+}
+
 type unknownSchemeError struct{ scheme string }
 
 func (e *unknownSchemeError) Error() string {
@@ -82,7 +98,10 @@ func (e *unknownSchemeError) Is(target error) bool { return target == ErrUnknown
 // CheckOptions returns an error naming the first query option of u that is
 // not in accepted, and listing the accepted ones; nil when all are known.
 func CheckOptions(u *url.URL, accepted ...string) error {
-	q := u.Query()
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return fmt.Errorf("limiter: malformed options in %q: %w", Redact(u.String()), ErrInvalidArgument)
+	}
 	keys := make([]string, 0, len(q))
 	for k := range q {
 		keys = append(keys, k)
@@ -101,35 +120,8 @@ func CheckOptions(u *url.URL, accepted ...string) error {
 	return nil
 }
 
-// Redact returns rawURL with any password replaced by "xxxxx". It works on
-// strings that do not parse as URLs too.
-func Redact(rawURL string) string {
-	if u, err := url.Parse(rawURL); err == nil {
-		return u.Redacted()
-	}
-	// Mask everything between "scheme://" and the last "@" of the
-	// authority, which is where a password would be.
-	i := strings.Index(rawURL, "://")
-	if i < 0 {
-		if strings.Contains(rawURL, "@") {
-			return "xxxxx"
-		}
-		return rawURL
-	}
-	rest := rawURL[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
-		return rawURL
-	}
-	user := rest[:at]
-	if c := strings.Index(user, ":"); c >= 0 {
-		user = user[:c+1] + "xxxxx"
-	} else {
-		user = "xxxxx"
-	}
-	return rawURL[:i+3] + user + rest[at:]
-}
+// Redact returns rawURL with any password replaced by "xxxxx", and the
+// values of credential query parameters (password, token, auth, ...)
+// masked. It works on strings that do not parse as URLs too, and on
+// passwords holding '/', '?' or '#'.
+func Redact(rawURL string) string { return redact.String(rawURL) }

@@ -6,6 +6,8 @@ import (
 	"net/url"
 
 	failsaferetry "github.com/failsafe-go/failsafe-go/retrypolicy"
+
+	secrets "github.com/sharedlimit/sharedlimit/internal/redact"
 )
 
 // Error is what NewTransport returns when the last attempt failed too.
@@ -86,5 +88,5 @@ func redact(u *url.URL) string {
 	}
 	c := *u
 	c.User = nil
-	return c.String()
+	return secrets.String(c.String())
 }

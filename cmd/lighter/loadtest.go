@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/limiter"
@@ -71,6 +73,9 @@ func (c *cli) loadtest(ctx context.Context, args []string) int {
 		return code
 	}
 	defer s.Close()
+	if n > s.Limit().Burst {
+		return c.usageError(fs, "invalid --cost %d: more than the burst %d of the limit %s, so no request could ever be sent", n, s.Limit().Burst, s.Limit())
+	}
 
 	var (
 		mu        sync.Mutex
@@ -87,7 +92,9 @@ func (c *cli) loadtest(ctx context.Context, args []string) int {
 		go func() {
 			defer wg.Done()
 			for runCtx.Err() == nil {
-				req, err := http.NewRequestWithContext(runCtx, http.MethodGet, u.String(), nil)
+				var wrote atomic.Bool
+				trace := &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }}
+				req, err := http.NewRequestWithContext(httptrace.WithClientTrace(runCtx, trace), http.MethodGet, u.String(), nil)
 				if err != nil {
 					return
 				}
@@ -99,13 +106,25 @@ func (c *cli) loadtest(ctx context.Context, args []string) int {
 					io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 					resp.Body.Close()
 					key = strconv.Itoa(resp.StatusCode)
-				} else if runCtx.Err() != nil || errors.Is(err, limiter.ErrSlotTooLate) {
+				} else if !wrote.Load() && (runCtx.Err() != nil || errors.Is(err, limiter.ErrSlotTooLate)) {
+					// Its slot came after the end: no later slot
+					// can come sooner, so this worker is done.
 					mu.Lock()
 					notSent++
 					mu.Unlock()
-					continue
+					return
+				} else if runCtx.Err() != nil {
+					key = "cut at the end"
 				} else {
 					key = "error: " + errorKind(err)
+					if limiter.IsPermanent(err) {
+						// The limiter will say the same to every
+						// request: stop, don't spin.
+						mu.Lock()
+						statuses[key]++
+						mu.Unlock()
+						return
+					}
 				}
 				mu.Lock()
 				statuses[key]++
@@ -131,6 +150,16 @@ func (c *cli) loadtest(ctx context.Context, args []string) int {
 	}
 	if ctx.Err() != nil {
 		return exitFailed
+	}
+	answered := 0
+	for k, v := range statuses {
+		if !strings.HasPrefix(k, "error: ") && k != "cut at the end" {
+			answered += v
+		}
+	}
+	if answered == 0 && len(latencies) > 0 {
+		fmt.Fprintf(c.stderr, "lighter: loadtest: no request to %s got an answer\n", r.URL)
+		return exitUnreachable
 	}
 	return exitOK
 }
