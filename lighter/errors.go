@@ -12,14 +12,20 @@ const MaxBodyExcerpt = 512
 // After retries were exhausted, Err holds the retry policy's error
 // (*retrypolicy.Error) with the attempts made.
 type StatusError struct {
-	Method     string
-	URL        string
+	// Method is the request method.
+	Method string
+	// URL is the request URL, credentials masked.
+	URL string
+	// StatusCode is the status of the (last) answer.
 	StatusCode int
 	// Body is an excerpt of at most MaxBodyExcerpt bytes.
 	Body []byte
-	Err  error
+	// Err is the retry policy's error when retries were exhausted, else
+	// nil.
+	Err error
 }
 
+// Error names the request, the status and the start of the body.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("lighter: %s %s: status %d", e.Method, e.URL, e.StatusCode)
 	if len(e.Body) > 0 {
@@ -37,11 +43,15 @@ func (e *StatusError) Unwrap() error { return e.Err }
 // APIError is a 2xx answer whose JSON body carries a Lighter "code" other
 // than 200.
 type APIError struct {
-	Path    string
-	Code    int
+	// Path is the API path called.
+	Path string
+	// Code is Lighter's code from the body.
+	Code int
+	// Message is Lighter's message from the body.
 	Message string
 }
 
+// Error names the path, the code and the message.
 func (e *APIError) Error() string {
 	return fmt.Sprintf("lighter: %s: API code %d: %s", e.Path, e.Code, e.Message)
 }

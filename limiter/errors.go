@@ -36,11 +36,15 @@ var (
 // ExceedsBurstError is the error for n larger than the Limit's Burst. It
 // matches [ErrExceedsBurst].
 type ExceedsBurstError struct {
-	Key   string
-	N     int
+	// Key is the limit key of the request.
+	Key string
+	// N is the number of tokens asked for.
+	N int
+	// Limit is the limit whose Burst N exceeds.
 	Limit Limit
 }
 
+// Error says what was asked and the burst it exceeds.
 func (e *ExceedsBurstError) Error() string {
 	return fmt.Sprintf("limiter: n=%d exceeds burst %d of %s for key %q: it can never be admitted",
 		e.N, e.Limit.Burst, e.Limit, e.Key)
@@ -53,14 +57,17 @@ func (e *ExceedsBurstError) Is(target error) bool { return target == ErrExceedsB
 // context's deadline; nothing was taken. It matches both [ErrSlotTooLate]
 // and context.DeadlineExceeded.
 type DeadlineError struct {
+	// Key is the limit key of the request.
 	Key string
-	N   int
+	// N is the number of tokens asked for.
+	N int
 	// Needed is the wait the slot would have required.
 	Needed time.Duration
 	// Left is what was left until the deadline.
 	Left time.Duration
 }
 
+// Error says how far the slot was and how far the deadline.
 func (e *DeadlineError) Error() string {
 	return fmt.Sprintf("limiter: Wait(n=%d) for key %q: slot in %s would exceed the context deadline (in %s)",
 		e.N, e.Key, e.Needed, e.Left)
@@ -80,6 +87,7 @@ type UnavailableError struct {
 	Err error
 }
 
+// Error names the operation and the store's error.
 func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("limiter: store unavailable in %s: %v", e.Op, e.Err)
 }
@@ -101,50 +109,4 @@ func IsPermanent(err error) bool {
 		}
 	}
 	return false
-}
-
-// CheckArgs validates the arguments every Limiter call shares: a non-empty
-// key, a valid limit and 1 <= n <= limit.Burst. Backends call it first, so
-// that every backend rejects bad input with the same errors.
-func CheckArgs(key string, limit Limit, n int) error {
-	if key == "" {
-		return fmt.Errorf("limiter: empty key: %w", ErrInvalidArgument)
-	}
-	if err := limit.Validate(); err != nil {
-		return err
-	}
-	if n <= 0 {
-		return fmt.Errorf("limiter: n must be >= 1, got %d (key %q): %w", n, key, ErrInvalidArgument)
-	}
-	if n > limit.Burst {
-		return &ExceedsBurstError{Key: key, N: n, Limit: limit}
-	}
-	return nil
-}
-
-// CheckKey validates a key for calls that take no limit (Reset).
-func CheckKey(key string) error {
-	if key == "" {
-		return fmt.Errorf("limiter: empty key: %w", ErrInvalidArgument)
-	}
-	return nil
-}
-
-// CheckHold validates the arguments of Hold.
-func CheckHold(key string, limit Limit, d time.Duration) error {
-	if err := CheckArgs(key, limit, 1); err != nil {
-		return err
-	}
-	if d < 0 || d > maxTolerance {
-		return fmt.Errorf("limiter: Hold duration must be between 0 and %s, got %s (key %q): %w", maxTolerance, d, key, ErrInvalidArgument)
-	}
-	return nil
-}
-
-// CheckMaxWait validates the maxWait of ReserveN.
-func CheckMaxWait(maxWait time.Duration) error {
-	if maxWait < 0 {
-		return fmt.Errorf("limiter: maxWait must be >= 0, got %s: %w", maxWait, ErrInvalidArgument)
-	}
-	return nil
 }
