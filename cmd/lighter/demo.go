@@ -35,6 +35,7 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 	duration := fs.Duration("duration", 10*time.Second, "how long the workers run")
 	procs := fs.Int("processes", 3, "worker processes")
 	goroutines := fs.Int("goroutines", 4, "goroutines per worker process")
+	rps := fs.Float64("requests-per-second", 2, "the workers' limit; above 2 the server answers 429s")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -47,6 +48,8 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 		return c.usageError(fs, "invalid --processes %d: want 1 to 64", *procs)
 	case *goroutines < 1 || *goroutines > 256:
 		return c.usageError(fs, "invalid --goroutines %d: want 1 to 256", *goroutines)
+	case !(*rps > 0) || *rps > 1000:
+		return c.usageError(fs, "invalid --requests-per-second %v: want more than 0 and at most 1000", *rps)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -65,8 +68,8 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 	defer srv.Close()
 
 	fmt.Fprintf(c.stdout, "fake Lighter API at %s: 429 above 2 requests in any rolling second (50 ms jitter forgiven)\n", srv.URL)
-	fmt.Fprintf(c.stdout, "%d worker processes x %d goroutines, limiter %s, 2 requests per second, burst 1, for %s\n",
-		*procs, *goroutines, limiterURL, *duration)
+	fmt.Fprintf(c.stdout, "%d worker processes x %d goroutines, limiter %s, %v requests per second, burst 1, for %s\n",
+		*procs, *goroutines, limiterURL, *rps, *duration)
 
 	start := time.Now().Add(time.Second) // all workers begin together
 	results := make([]workerResult, *procs)
@@ -75,7 +78,7 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = c.runWorker(ctx, exe, srv.URL, limiterURL, start, *duration, *goroutines)
+			results[i] = c.runWorker(ctx, exe, srv.URL, limiterURL, *rps, start, *duration, *goroutines)
 		}()
 	}
 	wg.Wait()
@@ -110,12 +113,12 @@ func suffix(s string) string {
 }
 
 // runWorker runs one worker process and reads its result.
-func (c *cli) runWorker(ctx context.Context, exe, apiURL, limiterURL string, start time.Time, d time.Duration, goroutines int) workerResult {
+func (c *cli) runWorker(ctx context.Context, exe, apiURL, limiterURL string, rps float64, start time.Time, d time.Duration, goroutines int) workerResult {
 	cctx, cancel := context.WithTimeout(ctx, d+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, exe,
 		"--api-url", apiURL, "--rate-limit-url", limiterURL,
-		"--requests-per-second", "2", "--burst", "1", "--rate-limit-key", "demo",
+		"--requests-per-second", strconv.FormatFloat(rps, 'g', -1, 64), "--burst", "1", "--rate-limit-key", "demo",
 		demoWorkerCmd, "--start", strconv.FormatInt(start.UnixNano(), 10),
 		"--duration", d.String(), "--goroutines", strconv.Itoa(goroutines))
 	// The worker's settings come from its flags, not the user's LIGHTER_*.

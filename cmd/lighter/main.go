@@ -9,7 +9,7 @@
 //	lighter [flags] get PATH [key=value ...]
 //	lighter [flags] limiter status [KEY]
 //	lighter [flags] loadtest --url URL --workers N --duration D [--cost C] [--json]
-//	lighter demo [--duration D] [--workers N]
+//	lighter demo [--duration D] [--processes N] [--goroutines N] [--requests-per-second R]
 //
 // Every setting has a flag and an environment variable (see lighter -help);
 // flags win. Exit codes: 0 success, 1 the call failed (API error, 429s in
@@ -22,9 +22,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Exit codes.
@@ -37,10 +40,20 @@ const (
 )
 
 func main() {
+	// go-redis logs dial failures to stderr by itself; the command
+	// reports them once, as its own error.
+	goredis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
 	os.Exit(code)
+}
+
+// quietRedis sends go-redis's own log lines to slog at Debug level.
+type quietRedis struct{}
+
+func (quietRedis) Printf(ctx context.Context, format string, v ...any) {
+	slog.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }
 
 // env is how the command reads its environment (os.LookupEnv, or a map in

@@ -174,6 +174,14 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
+// Set above the server's limit, the demo sees 429s and says so with exit 1.
+func TestDemoTooFast(t *testing.T) {
+	code, out, errs := runCmd(t, nil, "demo", "--duration", "2s", "--requests-per-second", "6")
+	if code != exitFailed || strings.Contains(out, "429s:     0 ") {
+		t.Fatalf("demo at 6/s against a 2/s server: exit %d, want %d with 429s\n%s\n%s", code, exitFailed, out, errs)
+	}
+}
+
 func TestDemo(t *testing.T) {
 	start := time.Now()
 	code, out, errs := runCmd(t, nil, "demo", "--duration", "3s")
