@@ -40,6 +40,11 @@ type Transport struct {
 	// Now is the clock used to read HTTP-date Retry-After values. The
 	// default value is time.Now.
 	Now func() time.Time
+	// Observer receives the Transport's admissions, refusals, waits and
+	// 429 holds. The default value is the Limiter's own Observer (see
+	// [Observed]), if any; set it only to observe the Transport apart,
+	// since holds are then reported by both.
+	Observer Observer
 }
 
 // HostKey is the default Transport key: one per API host, like the
@@ -51,7 +56,11 @@ func HostKey(req *http.Request) string { return "host:" + req.URL.Host }
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	key, n, err := t.admission(req)
 	if err == nil {
-		err = Wait(req.Context(), t.Limiter, key, t.Limit, n)
+		obs := t.Observer
+		if obs == nil {
+			obs = observerOf(t.Limiter)
+		}
+		err = wait(req.Context(), t.Limiter, key, t.Limit, n, obs)
 	}
 	if err != nil {
 		if req.Body != nil {
@@ -67,7 +76,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
 		// A failed Hold must not hide the server's answer: the
 		// limiter still spaces the next requests.
-		_ = t.Limiter.Hold(context.WithoutCancel(req.Context()), key, t.Limit, t.holdFor(resp))
+		d := t.holdFor(resp)
+		herr := t.Limiter.Hold(context.WithoutCancel(req.Context()), key, t.Limit, d)
+		if herr == nil && t.Observer != nil {
+			t.Observer.Observe(req.Context(), Event{Kind: EventHeld, Op: "Transport", Key: key, N: n, Limit: t.Limit, Duration: d})
+		}
 	}
 	return resp, err
 }

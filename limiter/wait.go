@@ -18,7 +18,15 @@ const cancelTimeout = 5 * time.Second
 // nothing, and the error matches context.DeadlineExceeded (and
 // [ErrSlotTooLate]). When ctx ends or lim is closed during the sleep, the
 // slot is given back and ctx's error or [ErrClosed] is returned.
+//
+// When lim reports to an [Observer] (see [Observed]), Wait reports its
+// admission (and how long it waited) or its refusal.
 func Wait(ctx context.Context, lim Limiter, key string, limit Limit, n int) error {
+	return wait(ctx, lim, key, limit, n, observerOf(lim))
+}
+
+// wait is Wait reporting to obs, which may be nil.
+func wait(ctx context.Context, lim Limiter, key string, limit Limit, n int, obs Observer) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("limiter: Wait(n=%d) for key %q: %w", n, key, err)
 	}
@@ -31,15 +39,26 @@ func Wait(ctx context.Context, lim Limiter, key string, limit Limit, n int) erro
 		return err
 	}
 	if !r.OK {
-		return &DeadlineError{Key: key, N: n, Needed: r.RetryAfter, Left: maxWait}
+		err := &DeadlineError{Key: key, N: n, Needed: r.RetryAfter, Left: maxWait}
+		if obs != nil {
+			obs.Observe(ctx, Event{Kind: EventRefused, Op: "Wait", Key: key, N: n, Limit: limit, Duration: r.RetryAfter, Err: err})
+		}
+		return err
 	}
 	if r.Delay <= 0 {
+		if obs != nil {
+			obs.Observe(ctx, Event{Kind: EventAdmitted, Op: "Wait", Key: key, N: n, Limit: limit})
+		}
 		return nil
 	}
 	timer := time.NewTimer(r.Delay)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
+		if obs != nil {
+			obs.Observe(ctx, Event{Kind: EventWaited, Op: "Wait", Key: key, N: n, Limit: limit, Duration: r.Delay})
+			obs.Observe(ctx, Event{Kind: EventAdmitted, Op: "Wait", Key: key, N: n, Limit: limit, Duration: r.Delay})
+		}
 		return nil
 	case <-ctx.Done():
 		giveBack(ctx, r)

@@ -69,15 +69,22 @@ func Binary(tb testing.TB) string {
 	if err == nil {
 		return path
 	}
-	msg := fmt.Sprintf("redistest: %s not found (%v): tests against a real Redis are NOT RUN; "+
+	missing(tb, fmt.Sprintf("%s (%v)", name, err))
+	return ""
+}
+
+// missing skips tb, or fails it when SHAREDLIMIT_REQUIRE_REDIS=1, for a
+// missing binary.
+func missing(tb testing.TB, what string) {
+	tb.Helper()
+	msg := fmt.Sprintf("redistest: %s not found: tests against a real Redis are NOT RUN; "+
 		"install redis-server (apt-get install redis-server) or set %s, and set %s=1 to make this a failure",
-		name, err, EnvBinary, EnvRequire)
+		what, EnvBinary, EnvRequire)
 	if os.Getenv(EnvRequire) == "1" {
 		tb.Fatal(msg)
 	}
 	warnOnce.Do(func() { fmt.Fprintln(os.Stderr, "*** "+msg+" ***") })
 	tb.Skip(msg)
-	return ""
 }
 
 var warnOnce sync.Once

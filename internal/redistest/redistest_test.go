@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +98,31 @@ func TestTwoServers(t *testing.T) {
 	do(t, a.Addr(), "SET", "only-a", "1")
 	if got := do(t, b.Addr(), "GET", "only-a"); got != "$-1" {
 		t.Fatalf("servers share data: %q", got)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	for _, n := range c.Nodes {
+		if n.Port() == 6379 {
+			t.Fatal("a node on 6379")
+		}
+		info, err := redistest.Do(n.Addr(), "", "CLUSTER", "INFO")
+		if err != nil || !strings.Contains(info, "cluster_known_nodes:3") {
+			t.Fatalf("CLUSTER INFO on %s: %v\n%s", n.Addr(), err, info)
+		}
+	}
+	if !strings.HasPrefix(c.URL(), "redis+cluster://127.0.0.1:") || strings.Count(c.URL(), ",") != 2 {
+		t.Errorf("URL %q", c.URL())
+	}
+}
+
+func TestSentinel(t *testing.T) {
+	m := redistest.Start(t, redistest.Config{})
+	r := redistest.StartReplica(t, m)
+	s := redistest.StartSentinel(t, "mymaster", m, r)
+	out, err := redistest.Do(s.Addr(), "", "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+	if err != nil || out != "127.0.0.1\n"+strconv.Itoa(m.Port()) {
+		t.Fatalf("sentinel's master: %q, %v", out, err)
 	}
 }

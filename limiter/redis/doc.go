@@ -1,5 +1,5 @@
 // Package redis is the multi-host backend of package limiter (URLs
-// "redis://" and "rediss://"): the GCRA of DESIGN.md on one key per limit
+// "redis://", "rediss://", "redis+cluster://", "redis+sentinel://"): the GCRA of DESIGN.md on one key per limit
 // in Redis, with Redis's own clock (TIME), so that hosts whose clocks
 // disagree still share one limit.
 //
@@ -17,9 +17,22 @@
 // from a URL through [limiter.Open]:
 //
 //	redis://[:password@]host[:port][/db][?prefix=app:&timeout=2s&<go-redis options>]
-//	rediss://... (TLS)
+//	redis+cluster://[:password@]host1:port1,host2:port2,...[/][?addr=host3:port3&<options>]
+//	redis+sentinel://[:password@]sentinel1:26379,sentinel2:26379/<master name>[/db][?<options>]
+//	rediss://, rediss+cluster://, rediss+sentinel:// (TLS)
 //
 // The query accepts "prefix" and "timeout" (see [WithPrefix] and
-// [WithTimeout]) and every option of go-redis's ParseURL. A password never
-// appears in an error.
+// [WithTimeout]), "on_failure" (wait, open or fallback),
+// "fallback_share" and "unavailable_after" (see [WithPolicy] and
+// [limiter.Policy]; unavailable_after=0 gives up at the first failure),
+// and every option of go-redis's ParseURL, ParseClusterURL or
+// ParseFailoverURL respectively. In the cluster and sentinel forms every
+// host carries its port; IPv6 hosts go in addr options. The sentinel form's
+// user info is the master's (and replicas') credentials; the sentinels are
+// asked without any (give New a FailoverClient for sentinels that need a
+// password). A password never appears in an error.
+//
+// When Redis cannot answer, the failure policy decides (see [WithPolicy]):
+// by default callers wait for it, retried with backoff, up to their
+// deadline or 30 s, and then get an error matching limiter.ErrUnavailable.
 package redis

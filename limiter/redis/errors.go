@@ -15,7 +15,7 @@ import (
 // When the caller's own context ended, that is the error. Anything else
 // (network, timeout, a refusing server) means the store could not decide:
 // an *limiter.UnavailableError, with any password masked.
-func (l *Limiter) wrap(op string, ctx context.Context, err error) error {
+func (l *store) wrap(op string, ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("limiter: redis %s: %w", op, cerr)
 	}
@@ -35,7 +35,7 @@ func (l *Limiter) wrap(op string, ctx context.Context, err error) error {
 
 // redact returns err, or a copy of its text with every known password
 // masked when it contains one.
-func (l *Limiter) redact(err error) error {
+func (l *store) redact(err error) error {
 	return redactErr(err, l.secrets)
 }
 

@@ -141,11 +141,11 @@ func TestEveryCallHasATimeout(t *testing.T) {
 		var l limiter.Limiter
 		if how == "URL" {
 			var err error
-			if l, err = limiter.Open(ctx, "redis://"+addr+"?timeout=200ms&max_retries=-1"); err != nil {
+			if l, err = limiter.Open(ctx, "redis://"+addr+"?timeout=200ms&max_retries=-1&unavailable_after=0"); err != nil {
 				t.Fatal(err)
 			}
 		} else {
-			l = open(t, addr, redis.WithTimeout(timeout))
+			l = open(t, addr, redis.WithTimeout(timeout), redis.WithPolicy(limiter.Policy{UnavailableAfter: -1}))
 		}
 		for i, err := range everyCallTimed(t, l, 5*timeout) {
 			if !errors.Is(err, limiter.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {

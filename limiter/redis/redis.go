@@ -15,6 +15,7 @@ import (
 	"github.com/sharedlimit/sharedlimit/internal/gcra"
 	"github.com/sharedlimit/sharedlimit/internal/lifecycle"
 	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
 
 // DefaultTimeout bounds each Redis call when the caller's context allows
@@ -23,7 +24,24 @@ const DefaultTimeout = 2 * time.Second
 
 // Limiter is a handle on limits kept in Redis. It implements
 // limiter.Limiter; its methods are safe for concurrent use.
+//
+// Every call goes through a [limiter.Guard] with the Limiter's failure
+// policy (see [WithPolicy]): by default, a Redis that cannot answer is
+// retried with backoff up to the caller's deadline or 30 s, then the call
+// fails with an error matching limiter.ErrUnavailable.
 type Limiter struct {
+	s      *store
+	g      *limiter.Guard
+	policy limiter.Policy
+}
+
+var (
+	_ limiter.Limiter  = (*Limiter)(nil)
+	_ limiter.Observed = (*Limiter)(nil)
+)
+
+// store is the Limiter without its policy: each call is one round trip.
+type store struct {
 	client  goredis.UniversalClient
 	rate    *redis_rate.Limiter
 	prefix  string
@@ -36,28 +54,47 @@ type Limiter struct {
 	shared   atomic.Pointer[sharedDeadline]
 }
 
-var _ limiter.Limiter = (*Limiter)(nil)
-
 // Option configures New.
 type Option func(*Limiter)
 
 // WithPrefix puts prefix before every limit key (see [Key]), so that
 // programs sharing one Redis keep their limits apart. The default value is
 // "" (no prefix).
-func WithPrefix(prefix string) Option { return func(l *Limiter) { l.prefix = prefix } }
+func WithPrefix(prefix string) Option { return func(l *Limiter) { l.s.prefix = prefix } }
 
 // WithTimeout bounds each Redis call: a call that gets no answer within d
 // fails with an error matching limiter.ErrUnavailable (not the caller's
-// context.DeadlineExceeded). A shorter deadline of the caller's context
-// applies as it is. Calls whose context can never be cancelled share one
-// deadline renewed every d/8, so they are cut after between 7/8 of d and d.
-// The default value is DefaultTimeout (2 s).
+// context.DeadlineExceeded), and the failure policy decides what follows.
+// A shorter deadline of the caller's context applies as it is. Calls whose
+// context can never be cancelled share one deadline renewed every d/8, so
+// they are cut after between 7/8 of d and d. The default value is
+// DefaultTimeout (2 s).
 //
 // go-redis applies a context's deadline to network reads and writes only
 // when its Options.ContextTimeoutEnabled is set; clients opened from a URL
 // set it, and a client given to New should too (otherwise its ReadTimeout
 // and WriteTimeout bound a stuck call instead).
-func WithTimeout(d time.Duration) Option { return func(l *Limiter) { l.timeout = d } }
+func WithTimeout(d time.Duration) Option { return func(l *Limiter) { l.s.timeout = d } }
+
+// WithPolicy sets what the Limiter does when Redis cannot answer (see
+// [limiter.Policy]): wait for it (the default), admit without it, or fall
+// back to an in-process limiter. Under limiter.FailFallback without a
+// Policy.Fallback, a limiter/memory Limiter of its own is used. The
+// default value is limiter.Policy{} (FailWait, 30 s).
+func WithPolicy(p limiter.Policy) Option {
+	return func(l *Limiter) {
+		obs := l.policy.Observer
+		l.policy = p
+		if p.Observer == nil {
+			l.policy.Observer = obs
+		}
+	}
+}
+
+// WithObserver reports the Limiter's decisions, store errors and policy
+// switches to o (see [limiter.Observer]); limiter.Wait reports its waits
+// to it too. The default value is none.
+func WithObserver(o limiter.Observer) Option { return func(l *Limiter) { l.policy.Observer = o } }
 
 // New returns a Limiter on client, which may be any go-redis client (single
 // node, cluster, sentinel failover, ring). Close does not close client.
@@ -65,16 +102,77 @@ func New(client goredis.UniversalClient, opts ...Option) (*Limiter, error) {
 	if client == nil {
 		return nil, fmt.Errorf("limiter: redis.New: nil client: %w", limiter.ErrInvalidArgument)
 	}
-	l := &Limiter{client: client, rate: redis_rate.NewLimiter(client), timeout: DefaultTimeout, lc: lifecycle.New()}
+	s := &store{client: client, rate: redis_rate.NewLimiter(client), timeout: DefaultTimeout, lc: lifecycle.New()}
+	l := &Limiter{s: s}
 	for _, o := range opts {
 		o(l)
 	}
-	if l.timeout <= 0 {
-		return nil, fmt.Errorf("limiter: redis.New: timeout must be > 0, got %s: %w", l.timeout, limiter.ErrInvalidArgument)
+	if s.timeout <= 0 {
+		return nil, fmt.Errorf("limiter: redis.New: timeout must be > 0, got %s: %w", s.timeout, limiter.ErrInvalidArgument)
 	}
-	l.secrets = passwords(client)
+	s.secrets = passwords(client)
+	p := l.policy
+	if p.OnFailure == limiter.FailFallback && p.Fallback == nil {
+		p.Fallback = memory.New()
+	}
+	g, err := limiter.NewGuard(s, p)
+	if err != nil {
+		if p.Fallback != nil && l.policy.Fallback == nil {
+			p.Fallback.Close()
+		}
+		return nil, fmt.Errorf("limiter: redis.New: %w", err)
+	}
+	l.g = g
 	return l, nil
 }
+
+// Prefix is the prefix of the Limiter's keys.
+func (l *Limiter) Prefix() string { return l.s.prefix }
+
+// Client is the go-redis client the Limiter uses.
+func (l *Limiter) Client() goredis.UniversalClient { return l.s.client }
+
+// Policy is the Limiter's failure policy, defaults filled in.
+func (l *Limiter) Policy() limiter.Policy { return l.g.Policy() }
+
+// Degraded reports whether Redis is down and the policy (open, fallback)
+// decides without it.
+func (l *Limiter) Degraded() bool { return l.g.Degraded() }
+
+// Observer implements limiter.Observed.
+func (l *Limiter) Observer() limiter.Observer { return l.g.Observer() }
+
+// AllowN implements limiter.Limiter. It runs redis_rate's AllowN on the
+// Limiter's key, with the emission interval rounded up to the microsecond
+// as everywhere else, and recomputes Remaining from ResetAfter.
+func (l *Limiter) AllowN(ctx context.Context, key string, limit limiter.Limit, n int) (limiter.Result, error) {
+	return l.g.AllowN(ctx, key, limit, n)
+}
+
+// ReserveN implements limiter.Limiter with one round trip.
+func (l *Limiter) ReserveN(ctx context.Context, key string, limit limiter.Limit, n int, maxWait time.Duration) (*limiter.Reservation, error) {
+	return l.g.ReserveN(ctx, key, limit, n, maxWait)
+}
+
+// Hold implements limiter.Limiter.
+func (l *Limiter) Hold(ctx context.Context, key string, limit limiter.Limit, d time.Duration) error {
+	return l.g.Hold(ctx, key, limit, d)
+}
+
+// Reset implements limiter.Limiter.
+func (l *Limiter) Reset(ctx context.Context, key string) error { return l.g.Reset(ctx, key) }
+
+// Status implements limiter.Limiter.
+func (l *Limiter) Status(ctx context.Context, key string, limit limiter.Limit) (limiter.Status, error) {
+	return l.g.Status(ctx, key, limit)
+}
+
+// Done implements limiter.Limiter.
+func (l *Limiter) Done() <-chan struct{} { return l.g.Done() }
+
+// Close implements limiter.Limiter. It closes the client only when the
+// Limiter opened it from a URL.
+func (l *Limiter) Close() error { return l.g.Close() }
 
 // passwords lists the passwords client was configured with, so that they
 // can be masked in errors.
@@ -91,17 +189,11 @@ func passwords(client goredis.UniversalClient) []string {
 	return ps
 }
 
-// Prefix is the prefix of the Limiter's keys.
-func (l *Limiter) Prefix() string { return l.prefix }
-
-// Client is the go-redis client the Limiter uses.
-func (l *Limiter) Client() goredis.UniversalClient { return l.client }
-
-func (l *Limiter) key(key string) string { return Key(l.prefix, key) }
+func (l *store) key(key string) string { return Key(l.prefix, key) }
 
 // call starts a Redis call: it enters the lifecycle and bounds ctx by the
 // timeout. done must be called after the call.
-func (l *Limiter) call(ctx context.Context) (context.Context, func(), error) {
+func (l *store) call(ctx context.Context) (context.Context, func(), error) {
 	if err := l.lc.Enter(); err != nil {
 		return nil, nil, err
 	}
@@ -121,7 +213,7 @@ func (l *Limiter) call(ctx context.Context) (context.Context, func(), error) {
 // share the CPUs. The shared deadline is renewed every eighth of the
 // timeout, so such a call is cut after between 7/8 of the timeout and all
 // of it.
-func (l *Limiter) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+func (l *store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	now := time.Now()
 	if dl, ok := ctx.Deadline(); ok && dl.Sub(now) <= l.timeout {
 		return ctx, func() {}
@@ -134,7 +226,7 @@ func (l *Limiter) bound(ctx context.Context) (context.Context, context.CancelFun
 
 // deadline returns the shared deadline context, renewing it when less than
 // 7/8 of the timeout is left.
-func (l *Limiter) deadline(now time.Time) context.Context {
+func (l *store) deadline(now time.Time) context.Context {
 	if d := l.shared.Load(); d != nil && d.end.Sub(now) >= l.timeout-l.timeout/8 {
 		return d.ctx
 	}
@@ -170,10 +262,8 @@ func (c sharedCtx) Deadline() (time.Time, bool) { return c.d.Deadline() }
 func (c sharedCtx) Done() <-chan struct{}       { return c.d.Done() }
 func (c sharedCtx) Err() error                  { return c.d.Err() }
 
-// AllowN implements limiter.Limiter. It runs redis_rate's AllowN on the
-// Limiter's key, with the emission interval rounded up to the microsecond
-// as everywhere else, and recomputes Remaining from ResetAfter.
-func (l *Limiter) AllowN(ctx context.Context, key string, limit limiter.Limit, n int) (limiter.Result, error) {
+// AllowN is one round trip of redis_rate's AllowN.
+func (l *store) AllowN(ctx context.Context, key string, limit limiter.Limit, n int) (limiter.Result, error) {
 	if err := limiter.CheckArgs(key, limit, n); err != nil {
 		return limiter.Result{}, err
 	}
@@ -212,8 +302,8 @@ func fromRedisRate(res *redis_rate.Result, p gcra.Params) limiter.Result {
 // roundUS rounds a duration to whole microseconds.
 func roundUS(d time.Duration) int64 { return d.Round(time.Microsecond).Microseconds() }
 
-// ReserveN implements limiter.Limiter with one round trip.
-func (l *Limiter) ReserveN(ctx context.Context, key string, limit limiter.Limit, n int, maxWait time.Duration) (*limiter.Reservation, error) {
+// ReserveN is one round trip of reserveScript.
+func (l *store) ReserveN(ctx context.Context, key string, limit limiter.Limit, n int, maxWait time.Duration) (*limiter.Reservation, error) {
 	if err := limiter.CheckArgs(key, limit, n); err != nil {
 		return nil, err
 	}
@@ -283,7 +373,7 @@ func reply(v []any, want int) ([]int64, string, error) {
 }
 
 // Hold implements limiter.Limiter.
-func (l *Limiter) Hold(ctx context.Context, key string, limit limiter.Limit, d time.Duration) error {
+func (l *store) Hold(ctx context.Context, key string, limit limiter.Limit, d time.Duration) error {
 	if err := limiter.CheckHold(key, limit, d); err != nil {
 		return err
 	}
@@ -300,7 +390,7 @@ func (l *Limiter) Hold(ctx context.Context, key string, limit limiter.Limit, d t
 }
 
 // Reset implements limiter.Limiter.
-func (l *Limiter) Reset(ctx context.Context, key string) error {
+func (l *store) Reset(ctx context.Context, key string) error {
 	if err := limiter.CheckKey(key); err != nil {
 		return err
 	}
@@ -316,7 +406,7 @@ func (l *Limiter) Reset(ctx context.Context, key string) error {
 }
 
 // Status implements limiter.Limiter.
-func (l *Limiter) Status(ctx context.Context, key string, limit limiter.Limit) (limiter.Status, error) {
+func (l *store) Status(ctx context.Context, key string, limit limiter.Limit) (limiter.Status, error) {
 	if err := limiter.CheckArgs(key, limit, 1); err != nil {
 		return limiter.Status{}, err
 	}
@@ -338,11 +428,10 @@ func (l *Limiter) Status(ctx context.Context, key string, limit limiter.Limit) (
 }
 
 // Done implements limiter.Limiter.
-func (l *Limiter) Done() <-chan struct{} { return l.lc.Done() }
+func (l *store) Done() <-chan struct{} { return l.lc.Done() }
 
-// Close implements limiter.Limiter. It closes the client only when the
-// Limiter opened it from a URL.
-func (l *Limiter) Close() error {
+// Close closes the client only when the Limiter opened it from a URL.
+func (l *store) Close() error {
 	return l.lc.Close(func() error {
 		if d := l.shared.Load(); d != nil {
 			d.cancel()
@@ -354,7 +443,7 @@ func (l *Limiter) Close() error {
 	})
 }
 
-func (l *Limiter) wrapClose(err error) error {
+func (l *store) wrapClose(err error) error {
 	if err == nil || errors.Is(err, goredis.ErrClosed) {
 		return nil
 	}

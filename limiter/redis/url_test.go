@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -114,10 +116,17 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
+// stderrLogger is go-redis's log on stderr, as it is by default. It must
+// not write to os.Stdout: go-redis dials in the background and may log
+// after a test, while an example swaps os.Stdout (a data race).
 type stderrLogger struct{}
 
+// stderr is read once, so that no goroutine reads os.Stderr while a test
+// could swap it.
+var stderr io.Writer = os.Stderr
+
 func (stderrLogger) Printf(_ context.Context, format string, v ...any) {
-	fmt.Printf("redis: "+format+"\n", v...)
+	fmt.Fprintf(stderr, "redis: "+format+"\n", v...)
 }
 
 // everyCall runs each Limiter call once and returns the errors.
@@ -163,7 +172,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	}
 
 	// Nothing listens on port 1.
-	l, err := limiter.Open(ctx, "redis://:"+wrong+"@127.0.0.1:1/0?timeout=300ms")
+	l, err := limiter.Open(ctx, "redis://:"+wrong+"@127.0.0.1:1/0?timeout=300ms&unavailable_after=0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +185,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	l.Close()
 
 	srv := redistest.Start(t, redistest.Config{Password: right})
-	l, err = limiter.Open(ctx, "redis://:"+wrong+"@"+srv.Addr()+"/0?timeout=1s")
+	l, err = limiter.Open(ctx, "redis://:"+wrong+"@"+srv.Addr()+"/0?timeout=1s&unavailable_after=0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +200,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	// The same with a client passed in.
 	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Password: wrong, ContextTimeoutEnabled: true})
 	defer c.Close()
-	l2, err := redis.New(c)
+	l2, err := redis.New(c, redis.WithPolicy(limiter.Policy{UnavailableAfter: -1}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,5 +221,134 @@ func TestPasswordNeverShown(t *testing.T) {
 	l.Close()
 	if out := logs.String(); strings.Contains(out, right) || strings.Contains(out, wrong) {
 		t.Errorf("go-redis's log shows a password:\n%s", out)
+	}
+}
+
+// pol is the comparable part of a limiter.Policy.
+type pol struct {
+	mode  limiter.FailureMode
+	share float64
+	after time.Duration
+}
+
+// TestOpenTopologyURLs: the cluster and sentinel forms, the policy
+// options, and their errors (which name the accepted options).
+func TestOpenTopologyURLs(t *testing.T) {
+	type want struct {
+		kind   string // "cluster", "sentinel", "single"
+		addrs  int    // cluster nodes
+		db     int
+		pw     string
+		prefix string
+		tls    bool
+		policy pol
+	}
+	def := pol{after: limiter.DefaultUnavailableAfter, share: limiter.DefaultFallbackShare}
+	tests := []struct {
+		url     string
+		want    want
+		wantErr string
+	}{
+		{url: "redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002/?prefix=c:",
+			want: want{kind: "cluster", addrs: 3, prefix: "c:", policy: def}},
+		{url: "redis+cluster://:pw@h1:7000?addr=h2:7001&addr=[::1]:7002&read_only=true",
+			want: want{kind: "cluster", addrs: 3, pw: "pw", policy: def}},
+		{url: "rediss+cluster://h1:7000,h2:6379", want: want{kind: "cluster", addrs: 2, tls: true, policy: def}},
+		{url: "redis+sentinel://:pw@s1:26379,s2:26379/mymaster/2?prefix=s:&on_failure=fallback&fallback_share=0.25",
+			want: want{kind: "sentinel", db: 2, pw: "pw", prefix: "s:",
+				policy: pol{limiter.FailFallback, 0.25, limiter.DefaultUnavailableAfter}}},
+		{url: "redis+sentinel://s1/mymaster?unavailable_after=0&on_failure=wait",
+			want: want{kind: "sentinel", policy: pol{limiter.FailWait, limiter.DefaultFallbackShare, -1}}},
+		{url: "redis://h:1?on_failure=open&unavailable_after=5s",
+			want: want{kind: "single", policy: pol{limiter.FailOpen, limiter.DefaultFallbackShare, 5 * time.Second}}},
+		{url: "redis+cluster://h1:7000/0", wantErr: "takes no path"},
+		{url: "redis+cluster://h1:7000?bogus=1", wantErr: "options: prefix, timeout, on_failure, fallback_share, unavailable_after and those of go-redis's ParseClusterURL"},
+		{url: "redis+sentinel://s1:26379?bogus=1", wantErr: "<master name>"},
+		{url: "redis+sentinel://s1:26379/m?bogus=1", wantErr: "unavailable_after and those of go-redis's ParseFailoverURL"},
+		{url: "redis+sentinel://s1:26379/m?password=x", wantErr: "credentials in the user info"},
+		{url: "redis+sentinel://s1:26379/m/notadb", wantErr: "invalid database"},
+		{url: "redis://h:1?on_failure=close", wantErr: "want wait, open or fallback"},
+		{url: "redis://h:1?fallback_share=2", wantErr: "(0, 1]"},
+		{url: "redis://h:1?unavailable_after=-1s", wantErr: "such as 30s"},
+		{url: "redis://h:1?bogus=1", wantErr: "those of go-redis's ParseURL"},
+	}
+	for _, tc := range tests {
+		l, err := limiter.Open(context.Background(), tc.url)
+		if tc.wantErr != "" {
+			if !errors.Is(err, limiter.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Open(%q): %v, want ErrInvalidArgument saying %q", tc.url, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Open(%q): %v", tc.url, err)
+			continue
+		}
+		rl := l.(*redis.Limiter)
+		var got want
+		got.prefix = rl.Prefix()
+		switch c := rl.Client().(type) {
+		case *goredis.ClusterClient:
+			o := c.Options()
+			got.kind, got.addrs, got.pw, got.tls = "cluster", len(o.Addrs), o.Password, o.TLSConfig != nil
+			if !o.ContextTimeoutEnabled {
+				t.Errorf("Open(%q): ContextTimeoutEnabled off", tc.url)
+			}
+		case *goredis.Client:
+			o := c.Options()
+			got.kind, got.db, got.pw, got.tls = "single", o.DB, o.Password, o.TLSConfig != nil
+			if o.Addr == "FailoverClient" {
+				got.kind = "sentinel"
+			}
+			if !o.ContextTimeoutEnabled {
+				t.Errorf("Open(%q): ContextTimeoutEnabled off", tc.url)
+			}
+		}
+		p := rl.Policy()
+		got.policy = pol{p.OnFailure, p.FallbackShare, p.UnavailableAfter}
+		if got != tc.want {
+			t.Errorf("Open(%q):\n got %+v\nwant %+v", tc.url, got, tc.want)
+		}
+		if err := l.Close(); err != nil {
+			t.Errorf("Close of %q: %v", tc.url, err)
+		}
+	}
+}
+
+// TestTopologyPasswordNeverShown: the cluster and sentinel forms keep the
+// password out of errors too, malformed or unreachable.
+func TestTopologyPasswordNeverShown(t *testing.T) {
+	const pw = "Secret-Pass-5521"
+	ctx := context.Background()
+	for _, u := range []string{
+		"redis+cluster://:" + pw + "@127.0.0.1:1,127.0.0.1:badport/",
+		"redis+cluster://:" + pw + "@127.0.0.1:1/" + pw,
+		"redis+cluster://:" + pw + "@127.0.0.1:1?bogus=" + pw,
+		"redis+cluster://:" + pw + "@127.0.0.1:1?addr=" + pw,
+		"redis+sentinel://:" + pw + "@127.0.0.1:1/m/" + pw,
+		"redis+sentinel://:" + pw + "@127.0.0.1:1/m?timeout=" + pw,
+		"redis+sentinel://:" + pw + "@127.0.0.1:1/m?on_failure=" + pw,
+		"redis+sentinel://:" + pw + "@127.0.0.1:1/?x=1",
+	} {
+		if _, err := limiter.Open(ctx, u); err == nil || strings.Contains(err.Error(), pw) {
+			t.Errorf("Open(%s): %v", limiter.Redact(u), err)
+		}
+	}
+	for _, u := range []string{
+		"redis+cluster://:" + pw + "@127.0.0.1:1,127.0.0.1:2/?timeout=200ms&unavailable_after=0",
+		"redis+sentinel://:" + pw + "@127.0.0.1:1/mymaster?timeout=200ms&unavailable_after=0",
+	} {
+		l, err := limiter.Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for _, err := range everyCall(l) {
+			if !errors.Is(err, limiter.ErrUnavailable) || strings.Contains(err.Error(), pw) {
+				t.Errorf("%s: %v, want ErrUnavailable without the password", limiter.Redact(u), err)
+			}
+		}
+		t.Logf("%s: %s", limiter.Redact(u), time.Since(start))
+		l.Close()
 	}
 }

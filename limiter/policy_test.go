@@ -1,0 +1,431 @@
+package limiter_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/memory"
+)
+
+// flaky is a store that fails while failing is set (or for the next
+// failNext calls) with an UnavailableError, as a Redis that is down would.
+type flaky struct {
+	limiter.Limiter
+	failing  atomic.Bool
+	failNext atomic.Int64
+	calls    atomic.Int64
+	mu       sync.Mutex
+	maxWaits []time.Duration // of every ReserveN that reached the store
+}
+
+func (f *flaky) down(op string) error {
+	if op != "Status" { // the probe's
+		f.calls.Add(1)
+	}
+	if f.failing.Load() || f.failNext.Add(-1) >= 0 {
+		return &limiter.UnavailableError{Op: op, Err: errors.New("connection refused")}
+	}
+	return nil
+}
+
+func (f *flaky) AllowN(ctx context.Context, key string, limit limiter.Limit, n int) (limiter.Result, error) {
+	if err := f.down("AllowN"); err != nil {
+		return limiter.Result{}, err
+	}
+	return f.Limiter.AllowN(ctx, key, limit, n)
+}
+
+func (f *flaky) ReserveN(ctx context.Context, key string, limit limiter.Limit, n int, maxWait time.Duration) (*limiter.Reservation, error) {
+	f.mu.Lock()
+	f.maxWaits = append(f.maxWaits, maxWait)
+	f.mu.Unlock()
+	if err := f.down("ReserveN"); err != nil {
+		return nil, err
+	}
+	return f.Limiter.ReserveN(ctx, key, limit, n, maxWait)
+}
+
+func (f *flaky) Hold(ctx context.Context, key string, limit limiter.Limit, d time.Duration) error {
+	if err := f.down("Hold"); err != nil {
+		return err
+	}
+	return f.Limiter.Hold(ctx, key, limit, d)
+}
+
+func (f *flaky) Status(ctx context.Context, key string, limit limiter.Limit) (limiter.Status, error) {
+	if err := f.down("Status"); err != nil {
+		return limiter.Status{}, err
+	}
+	return f.Limiter.Status(ctx, key, limit)
+}
+
+// fakeTime is the clock and sleeper of a Policy: Sleep moves the clock
+// and records the pause instead of sleeping (a millisecond of real time,
+// so that a probe loop does not spin).
+type fakeTime struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+	onSlp  func(n int) // called with the number of sleeps so far
+}
+
+func newFakeTime() *fakeTime { return &fakeTime{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *fakeTime) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeTime) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.sleeps = append(c.sleeps, d)
+	n, on := len(c.sleeps), c.onSlp
+	c.mu.Unlock()
+	if on != nil {
+		on(n)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Millisecond):
+		return nil
+	}
+}
+
+func (c *fakeTime) Sleeps() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.sleeps...)
+}
+
+// recorder is an Observer that keeps every event.
+type recorder struct {
+	mu     sync.Mutex
+	events []limiter.Event
+}
+
+func (r *recorder) Observe(_ context.Context, e limiter.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) count(k limiter.EventKind) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// logBuf is a slog text log in memory.
+type logBuf struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *logBuf) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+
+type fixture struct {
+	store *flaky
+	clock *fakeTime
+	obs   *recorder
+	log   *logBuf
+	g     *limiter.Guard
+}
+
+func newFixture(t *testing.T, p limiter.Policy) *fixture {
+	t.Helper()
+	f := &fixture{store: &flaky{Limiter: memory.New()}, clock: newFakeTime(), obs: &recorder{}, log: &logBuf{}}
+	p.Now, p.Sleep, p.Observer, p.Logger = f.clock.Now, f.clock.Sleep, f.obs, f.log.logger()
+	g, err := limiter.NewGuard(f.store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.g = g
+	t.Cleanup(func() { g.Close() })
+	return f
+}
+
+var lim = limiter.Limit{Rate: 10, Period: time.Second, Burst: 4}
+
+// TestWaitPolicyRetries: under the default policy, three failures then an
+// answer: the caller gets the store's answer, after backoff pauses that
+// double from MinBackoff (jittered to half..all), and the outage is logged
+// once each way.
+func TestWaitPolicyRetries(t *testing.T) {
+	f := newFixture(t, limiter.Policy{})
+	f.store.failNext.Store(3)
+	r, err := f.g.AllowN(context.Background(), "k", lim, 1)
+	if err != nil || !r.Allowed {
+		t.Fatalf("AllowN after 3 failures: %+v, %v", r, err)
+	}
+	sleeps := f.clock.Sleeps()
+	if len(sleeps) != 3 {
+		t.Fatalf("%d pauses, want 3: %v", len(sleeps), sleeps)
+	}
+	for i, d := range sleeps {
+		hi := limiter.DefaultMinBackoff << i
+		if d < hi/2 || d > hi {
+			t.Errorf("pause %d = %s, want between %s and %s", i, d, hi/2, hi)
+		}
+	}
+	out := f.log.String()
+	if strings.Count(out, "callers wait for it") != 1 || strings.Count(out, "store answers again") != 1 {
+		t.Errorf("want one line per switch:\n%s", out)
+	}
+	if got := [3]int{f.obs.count(limiter.EventStoreError), f.obs.count(limiter.EventPolicySwitch), f.obs.count(limiter.EventAdmitted)}; got != [3]int{3, 2, 1} {
+		t.Errorf("store errors, switches, admissions = %v, want [3 2 1]", got)
+	}
+}
+
+// TestWaitPolicyGivesUp: a store that never answers: the caller gets an
+// error matching ErrUnavailable after UnavailableAfter (on the fake clock),
+// with backoff capped at MaxBackoff, and nothing was admitted.
+func TestWaitPolicyGivesUp(t *testing.T) {
+	f := newFixture(t, limiter.Policy{UnavailableAfter: 5 * time.Second})
+	f.store.failing.Store(true)
+	start := f.clock.Now()
+	_, err := f.g.AllowN(context.Background(), "k", lim, 1)
+	if !errors.Is(err, limiter.ErrUnavailable) {
+		t.Fatalf("AllowN on a dead store: %v, want ErrUnavailable", err)
+	}
+	if spent := f.clock.Now().Sub(start); spent != 5*time.Second {
+		t.Errorf("gave up after %s of backoff, want exactly the bound 5s", spent)
+	}
+	for _, d := range f.clock.Sleeps() {
+		if d > limiter.DefaultMaxBackoff {
+			t.Errorf("pause %s above MaxBackoff", d)
+		}
+	}
+	t.Logf("%v", err)
+	if _, err := f.g.ReserveN(context.Background(), "k", lim, 1, time.Second); !errors.Is(err, limiter.ErrUnavailable) {
+		t.Errorf("ReserveN: %v", err)
+	}
+	if err := f.g.Hold(context.Background(), "k", lim, time.Second); !errors.Is(err, limiter.ErrUnavailable) {
+		t.Errorf("Hold: %v", err)
+	}
+	f.store.failing.Store(false)
+	if st, err := f.g.Status(context.Background(), "k", lim); err != nil || st.Remaining != lim.Burst {
+		t.Errorf("something was admitted without the store: %+v, %v", st, err)
+	}
+
+	// The caller's context ends first: ErrUnavailable and the context's
+	// error.
+	f.store.failing.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	base := len(f.clock.Sleeps())
+	f.clock.mu.Lock()
+	f.clock.onSlp = func(n int) {
+		if n >= base+2 {
+			cancel()
+		}
+	}
+	f.clock.mu.Unlock()
+	_, err = f.g.AllowN(ctx, "k", lim, 1)
+	if !errors.Is(err, limiter.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Errorf("AllowN whose context ends while the store is down: %v, want ErrUnavailable and Canceled", err)
+	}
+
+	// A negative bound gives up at once.
+	g, err := limiter.NewGuard(f.store, limiter.Policy{UnavailableAfter: -1, Sleep: f.clock.Sleep, Logger: f.log.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.store.calls.Load()
+	if _, err := g.AllowN(context.Background(), "k", lim, 1); !errors.Is(err, limiter.ErrUnavailable) || f.store.calls.Load() != before+1 {
+		t.Errorf("UnavailableAfter < 0: %v after %d calls, want ErrUnavailable after 1", err, f.store.calls.Load()-before)
+	}
+}
+
+// TestWaitPolicyReserveSpent: the time spent retrying is taken off
+// ReserveN's maxWait, so that a Wait cannot sleep past its deadline.
+func TestWaitPolicyReserveSpent(t *testing.T) {
+	f := newFixture(t, limiter.Policy{MinBackoff: 300 * time.Millisecond, MaxBackoff: 300 * time.Millisecond})
+	f.store.failNext.Store(2)
+	r, err := f.g.ReserveN(context.Background(), "k", lim, 1, time.Second)
+	if err != nil || !r.OK {
+		t.Fatalf("ReserveN: %+v, %v", r, err)
+	}
+	spent := f.clock.Sleeps()[0] + f.clock.Sleeps()[1]
+	if got := f.store.maxWaits; len(got) != 3 || got[0] != time.Second || got[2] != time.Second-spent {
+		t.Errorf("maxWait of the attempts: %v, want 1s then 1s minus the %s spent", got, spent)
+	}
+}
+
+// TestNotRetried: errors that are not the store's (the caller's context,
+// Close, bad input) return at once.
+func TestNotRetried(t *testing.T) {
+	f := newFixture(t, limiter.Policy{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.g.AllowN(ctx, "k", lim, 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
+	if _, err := f.g.AllowN(context.Background(), "k", lim, 5); !errors.Is(err, limiter.ErrExceedsBurst) {
+		t.Errorf("n > burst: %v", err)
+	}
+	f.g.Close()
+	if _, err := f.g.AllowN(context.Background(), "k", lim, 1); !errors.Is(err, limiter.ErrClosed) {
+		t.Errorf("closed: %v", err)
+	}
+	if n := len(f.clock.Sleeps()); n != 0 {
+		t.Errorf("%d pauses for errors that are not the store's", n)
+	}
+}
+
+// TestOpenPolicy: while the store is down, everything is admitted at once
+// without asking it again (one probe retries it in the background); one
+// Warn line per switch, not per request; the probe switches back; Close
+// leaves no goroutine.
+func TestOpenPolicy(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := newFixture(t, limiter.Policy{OnFailure: limiter.FailOpen})
+	f.store.failing.Store(true)
+	ctx := context.Background()
+	for i := range 100 {
+		r, err := f.g.AllowN(ctx, "k", lim, 1)
+		if err != nil || !r.Allowed {
+			t.Fatalf("AllowN %d with the store down: %+v, %v", i, r, err)
+		}
+	}
+	res, err := f.g.ReserveN(ctx, "k", lim, 1, 0)
+	if err != nil || !res.OK || res.Delay != 0 {
+		t.Fatalf("ReserveN with the store down: %+v, %v", res, err)
+	}
+	if err := limiter.Wait(ctx, f.g, "k", lim, 1); err != nil {
+		t.Fatalf("Wait with the store down: %v", err)
+	}
+	if !f.g.Degraded() {
+		t.Error("not Degraded")
+	}
+	f.store.failing.Store(false)
+	waitFor(t, func() bool { return !f.g.Degraded() && f.obs.count(limiter.EventPolicySwitch) == 2 })
+	out := f.log.String()
+	if n := strings.Count(out, "level=WARN"); n != 2 {
+		t.Errorf("%d Warn lines, want 2 (one per switch):\n%s", n, out)
+	}
+	if !strings.Contains(out, "ADMITTING WITHOUT A LIMIT") || !strings.Contains(out, "admitted_without_store=102") {
+		t.Errorf("the log does not say what fail-open did:\n%s", out)
+	}
+	if r, err := f.g.AllowN(ctx, "k", lim, 1); err != nil || !r.Allowed || r.Remaining != lim.Burst-1 {
+		t.Errorf("the store does not decide again: %+v, %v", r, err)
+	}
+	if got := f.obs.count(limiter.EventPolicySwitch); got != 2 {
+		t.Errorf("%d switch events, want 2", got)
+	}
+	f.g.Close()
+}
+
+// TestFallbackPolicy: while the store is down, an in-process limiter
+// decides at the share of the limit (Rate 10 -> 5, Burst 4 -> 2);
+// reservations it granted are cancelled on it; after the probe the store
+// decides again (a fresh burst there: the caveat the doc states).
+func TestFallbackPolicy(t *testing.T) {
+	fb := memory.New()
+	f := newFixture(t, limiter.Policy{OnFailure: limiter.FailFallback, Fallback: fb, FallbackShare: 0.5})
+	ctx := context.Background()
+	f.store.failing.Store(true)
+	var allowed int
+	for range 3 {
+		r, err := f.g.AllowN(ctx, "k", lim, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 2 {
+		t.Errorf("fallback admitted %d of 3 at once, want 2 (half of burst 4)", allowed)
+	}
+	r, err := f.g.ReserveN(ctx, "k", lim, 1, time.Second)
+	if err != nil || !r.OK || r.Delay < 150*time.Millisecond || r.Delay > 200*time.Millisecond {
+		t.Fatalf("ReserveN on the fallback: %+v, %v, want a slot in about 200 ms (5/s)", r, err)
+	}
+	if err := r.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := fb.Status(ctx, "k", limiter.Limit{Rate: 5, Period: time.Second, Burst: 2}); st.NextAfter > 200*time.Millisecond || st.Remaining != 0 {
+		t.Errorf("the cancel did not reach the fallback: %+v", st)
+	}
+	if got := f.store.calls.Load(); got != 1 {
+		t.Errorf("the store was asked %d times while down (the probe aside), want 1", got)
+	}
+	f.store.failing.Store(false)
+	waitFor(t, func() bool { return !f.g.Degraded() && f.obs.count(limiter.EventPolicySwitch) == 2 })
+	if r, err := f.g.AllowN(ctx, "k", lim, 1); err != nil || !r.Allowed || r.Remaining != lim.Burst-1 {
+		t.Errorf("after the switch back the store decides: %+v, %v", r, err)
+	}
+	out := f.log.String()
+	if !strings.Contains(out, "in-process limiter decides") || !strings.Contains(out, "one extra burst") {
+		t.Errorf("both switches are not logged:\n%s", out)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met after 5 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestNewGuardRejects(t *testing.T) {
+	m := memory.New()
+	defer m.Close()
+	for _, p := range []limiter.Policy{
+		{OnFailure: limiter.FailFallback},
+		{FallbackShare: 1.5},
+		{FallbackShare: -1},
+		{OnFailure: 7},
+	} {
+		if _, err := limiter.NewGuard(m, p); !errors.Is(err, limiter.ErrInvalidArgument) {
+			t.Errorf("NewGuard(%+v): %v", p, err)
+		}
+	}
+	if _, err := limiter.NewGuard(nil, limiter.Policy{}); !errors.Is(err, limiter.ErrInvalidArgument) {
+		t.Errorf("NewGuard(nil): %v", err)
+	}
+	for _, s := range []string{"wait", "open", "fallback"} {
+		m, err := limiter.ParseFailureMode(s)
+		if err != nil || m.String() != s {
+			t.Errorf("ParseFailureMode(%q) = %v, %v", s, m, err)
+		}
+	}
+	if _, err := limiter.ParseFailureMode("close"); err == nil || !strings.Contains(err.Error(), "wait, open, fallback") {
+		t.Errorf("ParseFailureMode(close): %v", err)
+	}
+}

@@ -1,0 +1,319 @@
+package redis_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/sharedlimit/sharedlimit/internal/redistest"
+	"github.com/sharedlimit/sharedlimit/internal/tcpproxy"
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
+	"github.com/sharedlimit/sharedlimit/limiter/redis"
+)
+
+// faultLimit has a tolerance (Burst x T = 2 s) as long as the outages, so
+// that the stored tat is still ahead when Redis comes back: a Redis that
+// lost it then gives a whole fresh Burst, one that kept it does not.
+var faultLimit = limiter.Limit{Rate: 10, Period: time.Second, Burst: 20}
+
+const outage = 2 * time.Second
+
+// faultRun is what a load through an outage did.
+type faultRun struct {
+	times   []time.Duration // admissions, from the start
+	errs    []error         // errors of the waiting callers
+	unavail error           // the error of a caller whose bound is shorter than the outage
+	took    time.Duration   // how long that caller took to get it
+}
+
+// runThroughOutage runs 8 goroutines of limiter.Wait (10 s deadline each,
+// the default wait policy) on one key through l for 800 ms, calls down,
+// sleeps the outage, calls up, and goes on for 1.2 s. During the outage a
+// Limiter opened from shortURL (unavailable_after shorter than the outage)
+// calls AllowN once.
+func runThroughOutage(t *testing.T, l limiter.Limiter, shortURL string, down, up func()) faultRun {
+	t.Helper()
+	ctx := context.Background()
+	var run faultRun
+	var mu sync.Mutex
+	start := time.Now()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				err := limiter.Wait(wctx, l, "k", faultLimit, 1)
+				cancel()
+				mu.Lock()
+				if err != nil {
+					run.errs = append(run.errs, err)
+				} else {
+					run.times = append(run.times, time.Since(start))
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(800 * time.Millisecond)
+	down()
+	short, err := limiter.Open(ctx, shortURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	_, run.unavail = short.AllowN(ctx, "k", faultLimit, 1)
+	run.took = time.Since(t0)
+	short.Close()
+	time.Sleep(outage - time.Since(t0))
+	up()
+	time.Sleep(1200 * time.Millisecond)
+	close(done)
+	wg.Wait()
+	return run
+}
+
+// check asserts the documented outcome of an outage shorter than the
+// callers' deadlines under the wait policy: no waiting caller gets an
+// error, admissions go on after it, windows hold Bound + extra, and a
+// caller whose bound is shorter gets ErrUnavailable within its bound.
+func (run faultRun) check(t *testing.T, extra int, bound time.Duration) {
+	t.Helper()
+	for _, err := range run.errs {
+		t.Errorf("a waiting caller got an error through a %s outage: %v", outage, err)
+	}
+	if !errors.Is(run.unavail, limiter.ErrUnavailable) {
+		t.Errorf("a caller with unavailable_after=%s during the outage: %v, want ErrUnavailable", bound, run.unavail)
+	}
+	if run.took < bound || run.took > bound+time.Second {
+		t.Errorf("that caller gave up after %s, want about %s", run.took, bound)
+	}
+	var afterUp int
+	for _, at := range run.times {
+		if at > 800*time.Millisecond+outage {
+			afterUp++
+		}
+	}
+	t.Logf("%d admissions, %d after the outage; max in 1 s: %d, in 4.5 s: %d (limit %s)", len(run.times), afterUp,
+		maxIn(run.times, time.Second), maxIn(run.times, 4500*time.Millisecond), faultLimit)
+	if afterUp < 5 {
+		t.Errorf("only %d admissions after the outage: decisions did not go on", afterUp)
+	}
+	checkWindowsPlus(t, run.times, faultLimit, extra, 20*time.Millisecond, 4500*time.Millisecond)
+}
+
+// TestRestartWithAOF: Redis with appendonly yes and appendfsync always is
+// killed (SIGKILL, as a crash) 800 ms into a load and started again 2 s
+// later. The tat survives: no window ever holds more than the limit
+// allows, and no waiting caller sees an error.
+func TestRestartWithAOF(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{Conf: []string{"appendonly yes", "appendfsync always"}})
+	l := openURL(t, srv.URL()+"?prefix=aof:&timeout=500ms")
+	defer l.Close()
+	run := runThroughOutage(t, l, srv.URL()+"?prefix=aof:&timeout=200ms&unavailable_after=300ms",
+		func() { must(t, srv.Kill()) }, func() { must(t, srv.Start()) })
+	run.check(t, 0, 300*time.Millisecond)
+}
+
+// TestRestartWithoutPersistence: the same with a Redis that keeps nothing
+// (stopped, started empty): the key's tat is lost, so at most one extra
+// Burst is admitted; never more.
+func TestRestartWithoutPersistence(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	l := openURL(t, srv.URL()+"?prefix=mem:&timeout=500ms")
+	defer l.Close()
+	run := runThroughOutage(t, l, srv.URL()+"?prefix=mem:&timeout=200ms&unavailable_after=300ms",
+		func() { must(t, srv.Stop()) }, func() { must(t, srv.Start()) })
+	run.check(t, faultLimit.Burst, 300*time.Millisecond)
+}
+
+// TestConnectionCut: a TCP proxy between the Limiter and Redis cuts every
+// connection and refuses new ones for 2 s. Redis keeps its data: no window
+// holds more than the limit (a slot granted whose answer was cut is lost
+// to the caller, who takes another: capacity is wasted, never exceeded),
+// and no waiting caller sees an error.
+func TestConnectionCut(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	p := tcpproxy.Start(t, srv.Addr())
+	l := openURL(t, "redis://"+p.Addr()+"?prefix=cut:&timeout=500ms")
+	defer l.Close()
+	run := runThroughOutage(t, l, "redis://"+p.Addr()+"?prefix=cut:&timeout=200ms&unavailable_after=300ms", p.Cut, p.Restore)
+	run.check(t, 0, 300*time.Millisecond)
+}
+
+// TestPolicyThroughCut: the open and fallback policies on a real Redis
+// behind a proxy cut for 1 s. AllowN keeps answering at once during the
+// cut (open: everything admitted; fallback: at most the share of the
+// limit), both switches are logged, and after the cut the store decides
+// again.
+func TestPolicyThroughCut(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	lim := limiter.Limit{Rate: 20, Period: time.Second, Burst: 10}
+	for _, mode := range []limiter.FailureMode{limiter.FailOpen, limiter.FailFallback} {
+		t.Run(mode.String(), func(t *testing.T) {
+			p := tcpproxy.Start(t, srv.Addr())
+			var logs lockedLog
+			var switches atomic.Int64
+			l := open(t, p.Addr(), redis.WithPrefix("pol:"+mode.String()+":"), redis.WithTimeout(300*time.Millisecond),
+				redis.WithPolicy(limiter.Policy{OnFailure: mode, FallbackShare: 0.5, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+					MaxBackoff: 100 * time.Millisecond}),
+				redis.WithObserver(limiter.ObserverFunc(func(_ context.Context, e limiter.Event) {
+					if e.Kind == limiter.EventPolicySwitch {
+						switches.Add(1)
+					}
+				})))
+			defer l.Close()
+			ctx := context.Background()
+			if _, err := l.AllowN(ctx, "k", lim, 1); err != nil {
+				t.Fatal(err)
+			}
+			p.Cut()
+			admitted := 0
+			end := time.Now().Add(time.Second)
+			for time.Now().Before(end) {
+				t0 := time.Now()
+				r, err := l.AllowN(ctx, "k", lim, 1)
+				if err != nil {
+					t.Fatalf("AllowN during the cut: %v", err)
+				}
+				if d := time.Since(t0); d > 400*time.Millisecond {
+					t.Errorf("AllowN during the cut took %s", d)
+				}
+				if r.Allowed {
+					admitted++
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if !l.Degraded() {
+				t.Errorf("not degraded during the cut")
+			}
+			p.Restore()
+			redistest.WaitFor(t, 3*time.Second, "the store decides again", func() bool { return !l.Degraded() && switches.Load() == 2 })
+			if r, err := l.AllowN(ctx, "k", lim, 1); err != nil {
+				t.Fatalf("AllowN after the cut: %v (%+v)", err, r)
+			}
+			t.Logf("%s: %d admitted during a 1 s cut (limit %s)\n%s", mode, admitted, lim, logs.String())
+			switch mode {
+			case limiter.FailOpen:
+				if admitted < 100 {
+					t.Errorf("open: only %d admitted during the cut, want all (about 150)", admitted)
+				}
+			case limiter.FailFallback:
+				// Share 0.5: 10/s with burst 5 for 1 s: at most 15.
+				if admitted < 5 || admitted > 15 {
+					t.Errorf("fallback: %d admitted during the cut, want 5 to 15 (half of %s)", admitted, lim)
+				}
+			}
+			out := logs.String()
+			if !strings.Contains(out, "store unavailable") || !strings.Contains(out, "store answers again") {
+				t.Errorf("the two switches are not both logged:\n%s", out)
+			}
+			if n := strings.Count(out, "level=WARN"); n > 4 {
+				t.Errorf("%d Warn lines for one outage: the log should be per switch, not per request", n)
+			}
+			if switches.Load() != 2 {
+				t.Errorf("%d policy-switch events, want 2", switches.Load())
+			}
+		})
+	}
+}
+
+// TestNoGoroutineLeft: after Close, no goroutine of the Limiter, its
+// client (when it owns it) or its policy's probe is left: for a Limiter
+// opened from a URL, and for one given a client (closed by the test). The
+// probe is started by a fallback Limiter on a port where nothing listens.
+// Goroutines that existed before (the test servers' process waiters, the
+// testing package's) are ignored with IgnoreCurrent.
+func TestNoGoroutineLeft(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	dead := redistest.Start(t, redistest.Config{})
+	deadAddr := dead.Addr()
+	must(t, dead.Stop())
+	ignore := goleak.IgnoreCurrent()
+	ctx := context.Background()
+	for _, u := range []string{
+		srv.URL() + "?prefix=leak:",
+		srv.URL() + "?prefix=leak:&on_failure=fallback",
+		"redis://" + deadAddr + "?on_failure=fallback&timeout=100ms",
+		"redis://" + deadAddr + "?on_failure=open&timeout=100ms",
+	} {
+		l, err := limiter.Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = everyCall(l)
+		wctx, cancel := context.WithTimeout(ctx, time.Second)
+		_ = limiter.Wait(wctx, l, "w", limiter.PerSecond(100), 1)
+		cancel()
+		if err := l.Close(); err != nil {
+			t.Errorf("Close of %s: %v", u, err)
+		}
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	l, err := redis.New(c, redis.WithPolicy(limiter.Policy{OnFailure: limiter.FailFallback}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range everyCall(l) {
+		if err != nil {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	must(t, l.Close())
+	must(t, c.Close())
+	goleak.VerifyNone(t, ignore)
+}
+
+func openURL(t *testing.T, u string) limiter.Limiter {
+	t.Helper()
+	l, err := limiter.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func maxIn(times []time.Duration, w time.Duration) int { return limitertest.MaxInWindow(times, w) }
+
+// lockedLog is an io.Writer safe for concurrent use.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedLog) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedLog) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
