@@ -66,8 +66,10 @@ func TestProcesses(t *testing.T) {
 		times = append(times, ts...)
 	}
 	t.Logf("%d admissions in %s at %s, per process %v", len(times), duration, lim, counts)
-	// Admissions are stamped when Wait returns: allow for wake-up jitter.
-	const tol = 20 * time.Millisecond
+	// Admissions are stamped when Wait returns: allow for wake-up jitter
+	// of a process descheduled on 2 busy cores (as limiter/redis does; a
+	// shared state that did not work would admit 4 times the bound).
+	const tol = 40 * time.Millisecond
 	limitertest.CheckWindows(t, times, lim, tol)
 	limitertest.CheckUsage(t, times, lim, tol)
 	limitertest.CheckShares(t, counts, 0.10)
