@@ -214,3 +214,10 @@ func TestIsPermanent(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitNilLimiter(t *testing.T) {
+	err := limiter.Wait(context.Background(), nil, "k", limiter.PerSecond(1), 1)
+	if !errors.Is(err, limiter.ErrInvalidArgument) {
+		t.Fatalf("Wait on a nil Limiter: %v", err)
+	}
+}

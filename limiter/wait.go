@@ -27,6 +27,9 @@ func Wait(ctx context.Context, lim Limiter, key string, limit Limit, n int) erro
 
 // wait is Wait reporting to obs, which may be nil.
 func wait(ctx context.Context, lim Limiter, key string, limit Limit, n int, obs Observer) error {
+	if lim == nil {
+		return fmt.Errorf("limiter: Wait(n=%d) for key %q: nil Limiter: %w", n, key, ErrInvalidArgument)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("limiter: Wait(n=%d) for key %q: %w", n, key, err)
 	}
