@@ -44,7 +44,7 @@ func openURL(ctx context.Context, u *url.URL) (limiter.Limiter, error) {
 	red := u.Redacted()
 	switch {
 	case u.User != nil || u.Host != "":
-		hint := ""
+		hint := " (a relative path is not accepted: the path must be absolute)"
 		if strings.HasPrefix(u.Host, "~") {
 			hint = " (~ is not expanded)"
 		}
