@@ -52,6 +52,8 @@ type store struct {
 
 	sharedMu sync.Mutex
 	shared   atomic.Pointer[sharedDeadline]
+
+	floors floors // latest slots granted, by key (see floor.go)
 }
 
 // Option configures New.
@@ -320,7 +322,7 @@ func (l *store) ReserveN(ctx context.Context, key string, limit limiter.Limit, n
 	// that long means "no limit" anyway.
 	mw := min(gcra.MaxWaitUS(maxWait), 1<<53)
 	rkey := l.key(key)
-	v, err := reserveScript.Run(cctx, l.client, []string{rkey}, p.T, p.Tau, n, mw).Slice()
+	v, err := reserveScript.Run(cctx, l.client, []string{rkey}, p.T, p.Tau, n, mw, l.floors.get(rkey)).Slice()
 	if err != nil {
 		return nil, l.wrap("ReserveN", ctx, err)
 	}
@@ -332,6 +334,7 @@ func (l *store) ReserveN(ctx context.Context, key string, limit limiter.Limit, n
 		return &limiter.Reservation{Remaining: int(ints[2]), RetryAfter: gcra.US(ints[1]), ResetAfter: gcra.US(ints[3])}, nil
 	}
 	delay := gcra.US(ints[1])
+	l.floors.raise(rkey, tat, delay)
 	unpin := func() {}
 	if delay > 0 && limiter.IsWaiting(ctx) {
 		// Close waits for Wait to use this slot or give it back.
@@ -344,8 +347,12 @@ func (l *store) ReserveN(ctx context.Context, key string, limit limiter.Limit, n
 		// after Close started.
 		cctx, stop := l.bound(ctx)
 		defer stop()
-		if err := cancelScript.Run(cctx, l.client, []string{rkey}, tat, back).Err(); err != nil {
+		given, err := cancelScript.Run(cctx, l.client, []string{rkey}, tat, back).Int()
+		if err != nil {
 			return l.wrap("Cancel", ctx, err)
+		}
+		if given == 1 {
+			l.floors.lower(rkey, tat, int64(n)*p.T)
 		}
 		return nil
 	}
@@ -402,6 +409,7 @@ func (l *store) Reset(ctx context.Context, key string) error {
 	if err := resetScript.Run(cctx, l.client, []string{l.key(key)}).Err(); err != nil {
 		return l.wrap("Reset", ctx, err)
 	}
+	l.floors.forget(l.key(key))
 	return nil
 }
 

@@ -42,13 +42,16 @@ end
 `
 
 // reserveScript takes a slot for n tokens when it comes within maxWait.
-// ARGV: T, tau, n, maxWait. Returns {1, wait, remaining, resetAfter, tat}
+// ARGV: T, tau, n, maxWait, floor: the latest slot this handle holds (0 for
+// none), below which tat is never taken, so that a Redis that lost the key
+// does not hand out a queued waiter's slot again. Returns {1, wait, remaining, resetAfter, tat}
 // when granted, where tat is the exact string stored (for cancel), or
 // {0, retryAfter, remaining, resetAfter} when refused.
 var reserveScript = goredis.NewScript(prelude + `
 local T, tau = tonumber(ARGV[1]), tonumber(ARGV[2])
 local n, maxwait = tonumber(ARGV[3]), tonumber(ARGV[4])
-local base = math.max(tat, now)
+local floor = tonumber(ARGV[5]) or 0
+local base = math.max(tat, now, floor)
 local new = base + n * T
 local wait = math.max(0, new - now - tau)
 if wait <= maxwait then
