@@ -103,6 +103,12 @@ type Config struct {
 	// default value is nil.
 	Cost func(path string) int
 
+	// Observer receives the limiter's events for every attempt:
+	// admissions, refusals, waits and how long, 429 holds (see
+	// limiter.Observer; limiter.SlogObserver logs them). The default
+	// value is nil: the limiter's own observer, if it has one.
+	Observer limiter.Observer
+
 	// Logger receives retries and limiter events. The default value is
 	// nil: slog.Default().
 	Logger *slog.Logger

@@ -55,11 +55,12 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 		base = s.pool
 	}
 	limited := &limiter.Transport{
-		Base:    base,
-		Limiter: s.lim,
-		Limit:   r.limit,
-		Key:     func(*http.Request) string { return r.key },
-		Cost:    s.cost,
+		Base:     base,
+		Limiter:  s.lim,
+		Limit:    r.limit,
+		Key:      func(*http.Request) string { return r.key },
+		Cost:     s.cost,
+		Observer: cfg.Observer,
 	}
 	retries := r.Retries
 	if retries == NoRetries {

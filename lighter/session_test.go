@@ -257,3 +257,30 @@ func TestCloseKeepsCallersLimiter(t *testing.T) {
 		t.Fatalf("the Session's own limiter is still open after Close: %v", err)
 	}
 }
+
+// The Observer of the Config sees every attempt's admission and a 429's
+// hold.
+func TestObserver(t *testing.T) {
+	srv, _ := scripted(t, 429)
+	var admitted, held atomic.Int64
+	obs := limiter.ObserverFunc(func(_ context.Context, e limiter.Event) {
+		switch e.Kind {
+		case limiter.EventAdmitted:
+			admitted.Add(1)
+		case limiter.EventHeld:
+			held.Add(1)
+		}
+	})
+	s := newSession(t, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: 1000, Burst: 5,
+		Retries: lighter.NoRetries, Observer: obs})
+	ctx := context.Background()
+	if _, err := s.Get(ctx, "/a", nil); err == nil {
+		t.Fatal("want the 429 as an error")
+	}
+	if err := s.GetJSON(ctx, "/b", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if admitted.Load() != 2 || held.Load() != 1 {
+		t.Fatalf("observer saw %d admissions and %d holds, want 2 and 1", admitted.Load(), held.Load())
+	}
+}

@@ -55,11 +55,11 @@ func HostKey(req *http.Request) string { return "host:" + req.URL.Host }
 // returned as they are, so errors.Is works through an http.Client.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	key, n, err := t.admission(req)
+	obs := t.Observer
+	if obs == nil && err == nil {
+		obs = observerOf(t.Limiter)
+	}
 	if err == nil {
-		obs := t.Observer
-		if obs == nil {
-			obs = observerOf(t.Limiter)
-		}
 		err = wait(req.Context(), t.Limiter, key, t.Limit, n, obs)
 	}
 	if err != nil {
@@ -78,8 +78,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// limiter still spaces the next requests.
 		d := t.holdFor(resp)
 		herr := t.Limiter.Hold(context.WithoutCancel(req.Context()), key, t.Limit, d)
-		if herr == nil && t.Observer != nil {
-			t.Observer.Observe(req.Context(), Event{Kind: EventHeld, Op: "Transport", Key: key, N: n, Limit: t.Limit, Duration: d})
+		if herr == nil && obs != nil {
+			obs.Observe(req.Context(), Event{Kind: EventHeld, Op: "Transport", Key: key, N: n, Limit: t.Limit, Duration: d})
 		}
 	}
 	return resp, err

@@ -9,6 +9,7 @@
 //	lighter [flags] get PATH [key=value ...]
 //	lighter [flags] limiter status [KEY]
 //	lighter [flags] loadtest --url URL --workers N --duration D [--cost C] [--json]
+//	lighter fake-server [--addr :8080] [--limit 20]
 //	lighter demo [--duration D] [--processes N] [--goroutines N] [--requests-per-second R]
 //
 // Every setting has a flag and an environment variable (see lighter -help);
@@ -86,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 		return c.loadtest(ctx, cmdArgs)
 	case "demo":
 		return c.demo(ctx, cmdArgs)
+	case "fake-server":
+		return c.fakeServer(ctx, cmdArgs)
 	case demoWorkerCmd:
 		return c.demoWorker(ctx, cmdArgs)
 	case "help":
@@ -107,6 +110,7 @@ Commands:
   limiter status [KEY]        what the limiter store says of a key
   loadtest --url URL ...      N workers GET a URL through a Session for D
   demo                        offline: 3 processes share one SQLite limit
+  fake-server --addr :8080    a fake Lighter API with a rolling-window limit
 
 Run 'lighter COMMAND -help' for a command's flags, 'lighter -help' for the
 global flags and their environment variables.
