@@ -1,0 +1,75 @@
+package integration
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/sharedlimit/sharedlimit/internal/redistest"
+)
+
+// fleetDuration is the length of the main runs.
+const fleetDuration = 10 * time.Second
+
+// backend is a shared store for a fleet: it starts the store for t and
+// returns the limiter URL.
+type backend struct {
+	name  string
+	start func(t *testing.T) string
+}
+
+var backends = []backend{
+	{"sqlite", func(t *testing.T) string {
+		return "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "rate-limit.sqlite"))
+	}},
+	{"redis", func(t *testing.T) string {
+		return redistest.Start(t, redistest.Config{}).URL() + "/0?prefix=it:"
+	}},
+	{"miniredis", func(t *testing.T) string {
+		return "redis://" + startMiniredisProc(t, 0) + "/0?prefix=it:"
+	}},
+}
+
+// startMiniredis runs a miniredis server in this process on 127.0.0.1
+// until t ends.
+func startMiniredis(t testing.TB) *miniredis.Miniredis {
+	t.Helper()
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+// TestFleet is the main run, for each shared store: 3 worker
+// processes x 8 goroutines, each process with its own lighter.Session at
+// 20 requests per second with burst 1, against a fake Lighter API that
+// answers 429 above 20 requests in any rolling second, for 10 s. No 429,
+// no rolling window over the limit, at least 95 % of the allowed rate
+// answered, and every call accounted for: answered, or failed with a
+// reason (the only one allowed: its slot came after the end of the run),
+// and the server saw exactly the attempts the workers made.
+func TestFleet(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			if workerChild(t) {
+				return
+			}
+			t.Parallel()
+			srv := newAPI(t)
+			f := startFleet(t, srv, b.start(t), 3, fleetDuration, nil)
+			rs := f.wait()
+			s := f.checkAccounted(rs, reasonRunEnded)
+			f.checkBudget()
+			want := 0.95 * rate * fleetDuration.Seconds()
+			if float64(s.answered) < want {
+				t.Errorf("%d answered in %s: want at least %.0f (95 %% of %d per second)", s.answered, fleetDuration, want, rate)
+			}
+			st := srv.Stats()
+			t.Logf("%s: %s; server: %d requests, %d answered 429", b.name, s, st.Total, st.TooMany)
+		})
+	}
+}
