@@ -18,15 +18,12 @@ import (
 // steady state, the fault, and the recovery.
 const faultDuration = 6 * time.Second
 
-// The default failure policy: until the failure policy lands, a call made
-// while Redis cannot answer fails with limiter.ErrUnavailable once go-redis's
-// retries are spent (well within the 2 s per-call timeout) and is never sent
-// to the API; with the policy's "wait" default, it waits for the store (up
-// to 30 s) and goes on. The fault tests accept both (the reason "limiter
-// store unavailable", or none), and assert what holds under both: nothing
-// is sent without the store's word (no 429, no window over the limit), the
-// outage reached the workers, and the fleet uses the budget again after
-// it. Once "wait" is the default, disallow reasonUnavailable there.
+// The default failure policy, "wait": a call made while Redis cannot answer
+// waits for the store (up to 30 s) and goes on, so no call fails with
+// "limiter store unavailable" through these outages of under 2 s. The
+// fault tests assert that, and that nothing is sent without the store's
+// word (no 429, no window over the limit), the outage reached the
+// workers, and the fleet uses the budget again after it.
 
 // TestRedisRestart kills redis-server with SIGKILL 2 s into the run and
 // starts it again on the same port and folder 300 ms later. A slot granted
@@ -66,7 +63,7 @@ func TestRedisRestart(t *testing.T) {
 			}
 			restarted := time.Since(f.start)
 			rs := f.wait()
-			allowed := []string{reasonRunEnded, reasonUnavailable}
+			allowed := []string{reasonRunEnded}
 			if tc.name == "lost" {
 				allowed = append(allowed, reasonStatus(http.StatusTooManyRequests))
 			}
@@ -115,7 +112,7 @@ func TestRedisProxyDrop(t *testing.T) {
 	f.sleepUntil(back)
 	proxy.Restore()
 	rs := f.wait()
-	s := f.checkAccounted(rs, reasonRunEnded, reasonUnavailable)
+	s := f.checkAccounted(rs, reasonRunEnded)
 	f.checkBudget()
 	f.checkStoreFault(s, time.Second)
 	if n := len(inRange(f, cut+1300*time.Millisecond, back)); n != 0 {

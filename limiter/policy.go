@@ -319,10 +319,11 @@ func (g *Guard) probe() {
 // gets the time spent so far. Other errors return at once.
 func retry[T any](g *Guard, ctx context.Context, op string, call func(spent time.Duration) (T, error)) (T, error) {
 	var start time.Time
+	t0 := g.p.Now() // the first attempt's own time counts as spent too
 	for attempt := 0; ; attempt++ {
 		var spent time.Duration
 		if attempt > 0 {
-			spent = g.p.Now().Sub(start)
+			spent = g.p.Now().Sub(t0)
 		}
 		v, err := call(spent)
 		if err == nil {

@@ -26,6 +26,7 @@ type flaky struct {
 	calls    atomic.Int64
 	mu       sync.Mutex
 	maxWaits []time.Duration // of every ReserveN that reached the store
+	onFail   func()          // called as a call fails (a call that takes time)
 }
 
 func (f *flaky) down(op string) error {
@@ -33,6 +34,9 @@ func (f *flaky) down(op string) error {
 		f.calls.Add(1)
 	}
 	if f.failing.Load() || f.failNext.Add(-1) >= 0 {
+		if f.onFail != nil {
+			f.onFail()
+		}
 		return &limiter.UnavailableError{Op: op, Err: errors.New("connection refused")}
 	}
 	return nil
@@ -279,6 +283,25 @@ func TestWaitPolicyReserveSpent(t *testing.T) {
 	spent := f.clock.Sleeps()[0] + f.clock.Sleeps()[1]
 	if got := f.store.maxWaits; len(got) != 3 || got[0] != time.Second || got[2] != time.Second-spent {
 		t.Errorf("maxWait of the attempts: %v, want 1s then 1s minus the %s spent", got, spent)
+	}
+}
+
+// The time a failing call itself takes (a Redis timeout) counts as spent
+// too, so that the slot taken at last still comes before the deadline.
+func TestWaitPolicyFirstCallSpent(t *testing.T) {
+	f := newFixture(t, limiter.Policy{MinBackoff: 100 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	f.store.onFail = func() {
+		f.clock.mu.Lock()
+		f.clock.now = f.clock.now.Add(300 * time.Millisecond) // the call timed out
+		f.clock.mu.Unlock()
+	}
+	f.store.failNext.Store(1)
+	if _, err := f.g.ReserveN(context.Background(), "k", lim, 1, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	got := f.store.maxWaits
+	if spent := 300*time.Millisecond + f.clock.Sleeps()[0]; len(got) != 2 || got[1] != time.Second-spent {
+		t.Errorf("maxWait of the attempts: %v, want 1s then 1s minus the %s spent in the failed call and the pause", got, spent)
 	}
 }
 

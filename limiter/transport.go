@@ -42,8 +42,9 @@ type Transport struct {
 	Now func() time.Time
 	// Observer receives the Transport's admissions, refusals, waits and
 	// 429 holds. The default value is the Limiter's own Observer (see
-	// [Observed]), if any; set it only to observe the Transport apart,
-	// since holds are then reported by both.
+	// [Observed]), if any. Set, it receives the Transport's admissions and
+	// waits instead of the Limiter's observer; a Limiter with an observer
+	// still reports the holds to it.
 	Observer Observer
 }
 
@@ -78,8 +79,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// limiter still spaces the next requests.
 		d := t.holdFor(resp)
 		herr := t.Limiter.Hold(context.WithoutCancel(req.Context()), key, t.Limit, d)
-		if herr == nil && obs != nil {
-			obs.Observe(req.Context(), Event{Kind: EventHeld, Op: "Transport", Key: key, N: n, Limit: t.Limit, Duration: d})
+		// A limiter with its own observer reports its holds itself.
+		if herr == nil && t.Observer != nil {
+			t.Observer.Observe(req.Context(), Event{Kind: EventHeld, Op: "Transport", Key: key, N: n, Limit: t.Limit, Duration: d})
 		}
 	}
 	return resp, err

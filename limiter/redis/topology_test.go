@@ -136,7 +136,9 @@ func TestCluster(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d admissions on %s in 800 ms (limit %s), %d EVALs after flushes", len(times), flushed, lim, hook.evals.Load())
-	limitertest.CheckWindows(t, times, lim, 15*time.Millisecond)
+	// Stamped when Wait returns: allow for a process descheduled on 2
+	// busy cores, as the other real-time tests do.
+	limitertest.CheckWindows(t, times, lim, 40*time.Millisecond)
 	if len(times) < 100 {
 		t.Errorf("only %d admissions in 800 ms at 200/s", len(times))
 	}

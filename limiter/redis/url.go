@@ -72,9 +72,16 @@ func (p *urlParser) fail(format string, args ...any) error {
 // parseURL makes the client u describes and our options. Errors never
 // contain the password.
 func parseURL(u *url.URL) (goredis.UniversalClient, []Option, error) {
-	p := &urlParser{u: u, redacted: u.Redacted()}
+	p := &urlParser{u: u, redacted: limiter.Redact(u.String())}
 	if pw, ok := u.User.Password(); ok && pw != "" {
 		p.secrets = append(p.secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
+	}
+	for _, k := range []string{"password", "sentinel_password"} {
+		for _, pw := range u.Query()[k] {
+			if pw != "" {
+				p.secrets = append(p.secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
+			}
+		}
 	}
 	q := u.Query()
 	lopts, err := p.ours(q)

@@ -352,3 +352,22 @@ func TestTopologyPasswordNeverShown(t *testing.T) {
 		l.Close()
 	}
 }
+
+// Passwords given as query values never show in errors either.
+func TestQueryPasswordNeverShown(t *testing.T) {
+	for _, raw := range []string{
+		"redis://127.0.0.1:1/0?password=hunter2&bogus=1",
+		"redis+cluster://127.0.0.1:1,127.0.0.1:2?password=hunter2&bogus=1",
+		"redis+sentinel://127.0.0.1:1/m?sentinel_password=hunter2&bogus=1",
+		"redis+sentinel://127.0.0.1:1/m?password=hunter2",
+	} {
+		_, err := limiter.Open(context.Background(), raw)
+		if err == nil {
+			t.Errorf("Open(%q) accepted a bad option", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open(%q): the error shows the password: %v", raw, err)
+		}
+	}
+}

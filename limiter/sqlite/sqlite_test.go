@@ -381,7 +381,7 @@ func TestCancelAfterRelease(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	if err := l.Close(); err != nil { // waits for the pin (50 ms), not Grace
+	if err := l.Close(); err != nil { // a ReserveN outside Wait is not pinned: no wait
 		t.Fatal(err)
 	}
 	if el := time.Since(start); el > 2*time.Second {
