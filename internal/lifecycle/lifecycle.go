@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,19 @@ func (l *Lifecycle) Enter() error {
 	if l.closed.Load() {
 		l.active.Add(-1)
 		return limiter.ErrClosed
+	}
+	return nil
+}
+
+// EnterContext is Enter that also fails, with ctx's error, when ctx has
+// ended. A nil error must be paired with Leave.
+func (l *Lifecycle) EnterContext(ctx context.Context) error {
+	if err := l.Enter(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		l.Leave()
+		return err
 	}
 	return nil
 }

@@ -107,16 +107,7 @@ func openURL(_ context.Context, u *url.URL) (limiter.Limiter, error) {
 	return New(), nil
 }
 
-func (l *Limiter) enter(ctx context.Context) error {
-	if err := l.lc.Enter(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		l.lc.Leave()
-		return err
-	}
-	return nil
-}
+func (l *Limiter) enter(ctx context.Context) error { return l.lc.EnterContext(ctx) }
 
 // AllowN implements limiter.Limiter.
 func (l *Limiter) AllowN(ctx context.Context, key string, limit limiter.Limit, n int) (limiter.Result, error) {

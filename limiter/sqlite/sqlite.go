@@ -195,16 +195,7 @@ func (l *Limiter) openError(err error) error {
 
 func (l *Limiter) nowUS() int64 { return l.cfg.now().UnixMicro() }
 
-func (l *Limiter) enter(ctx context.Context) error {
-	if err := l.lc.Enter(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		l.lc.Leave()
-		return err
-	}
-	return nil
-}
+func (l *Limiter) enter(ctx context.Context) error { return l.lc.EnterContext(ctx) }
 
 // AllowN implements limiter.Limiter.
 func (l *Limiter) AllowN(ctx context.Context, key string, limit limiter.Limit, n int) (limiter.Result, error) {
