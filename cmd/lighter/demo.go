@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
@@ -182,12 +184,17 @@ func (c *cli) demoWorker(ctx context.Context, args []string) int {
 			defer wg.Done()
 			for runCtx.Err() == nil {
 				var out json.RawMessage
-				err := s.GetJSON(runCtx, "/api/v1/orderBooks", nil, &out)
+				var wrote atomic.Bool
+				trace := &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }}
+				err := s.GetJSON(httptrace.WithClientTrace(runCtx, trace), "/api/v1/orderBooks", nil, &out)
 				mu.Lock()
 				switch {
 				case err == nil:
 					r.Sent++
 					r.OK++
+				case runCtx.Err() != nil && wrote.Load():
+					// Sent, and cut by the end of the run.
+					r.Sent++
 				case runCtx.Err() != nil || isSlotTooLate(err):
 					// The run ended before this request's slot.
 				default:
