@@ -759,17 +759,7 @@ func (f *fleet) checkUsage(from, to time.Duration, frac float64) {
 
 // logFullest logs the arrivals around the fullest window of length w.
 func logFullest(t *testing.T, times []time.Duration, w time.Duration) {
-	ts := slices.Clone(times)
-	slices.Sort(ts)
-	best, bi, j := 0, 0, 0
-	for i := range ts {
-		for j < len(ts) && ts[j] < ts[i]+w {
-			j++
-		}
-		if j-i > best {
-			best, bi = j-i, i
-		}
-	}
+	ts, bi, best := limitertest.FullestWindow(times, w)
 	var b strings.Builder
 	for k := max(0, bi-2); k < min(len(ts), bi+best+2); k++ {
 		fmt.Fprintf(&b, " %s", ts[k].Round(time.Millisecond))

@@ -18,16 +18,26 @@ func Bound(limit limiter.Limit, w time.Duration) int {
 // MaxInWindow is the largest number of times in any half-open window of
 // length w.
 func MaxInWindow(times []time.Duration, w time.Duration) int {
-	ts := slices.Clone(times)
-	slices.Sort(ts)
-	best, j := 0, 0
-	for i := range ts {
-		for j < len(ts) && ts[j] < ts[i]+w {
+	_, _, n := FullestWindow(times, w)
+	return n
+}
+
+// FullestWindow finds the half-open window of length w holding the most
+// times: it returns the times sorted, and the index and count of those in
+// that window (sorted[i:i+n]), for failure messages.
+func FullestWindow(times []time.Duration, w time.Duration) (sorted []time.Duration, i, n int) {
+	sorted = slices.Clone(times)
+	slices.Sort(sorted)
+	j := 0
+	for k := range sorted {
+		for j < len(sorted) && sorted[j] < sorted[k]+w {
 			j++
 		}
-		best = max(best, j-i)
+		if j-k > n {
+			i, n = k, j-k
+		}
 	}
-	return best
+	return sorted, i, n
 }
 
 // CheckWindows fails t when any half-open window of length w holds more than

@@ -3,13 +3,14 @@ package redis_test
 import (
 	"context"
 	"net"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 )
 
 // scriptCounter is a go-redis hook counting round trips that run a script
@@ -45,17 +46,7 @@ func (h *scriptCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) go
 // dumpWorst logs the admissions around the fullest window of length w, for
 // a failure message.
 func dumpWorst(t *testing.T, times []time.Duration, w time.Duration) {
-	ts := slices.Clone(times)
-	slices.Sort(ts)
-	best, bi, j := 0, 0, 0
-	for i := range ts {
-		for j < len(ts) && ts[j] < ts[i]+w {
-			j++
-		}
-		if j-i > best {
-			best, bi = j-i, i
-		}
-	}
+	ts, bi, best := limitertest.FullestWindow(times, w)
 	lo, hi := max(0, bi-3), min(len(ts), bi+best+3)
 	for k := lo; k < hi; k++ {
 		t.Logf("%d %v", k, ts[k])
