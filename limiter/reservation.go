@@ -21,7 +21,8 @@ type Reservation struct {
 	ResetAfter time.Duration
 
 	at     time.Time // local time of the slot
-	once   sync.Once
+	once   sync.Once // a slot is used or given back, never both
+	given  bool      // Cancel gave the slot back (set under once)
 	cancel func(context.Context) error
 }
 
@@ -44,8 +45,20 @@ func (r *Reservation) Cancel(ctx context.Context) error {
 	var err error
 	r.once.Do(func() {
 		if time.Now().Before(r.at) {
+			r.given = true
 			err = r.cancel(ctx)
 		}
 	})
 	return err
+}
+
+// use marks the slot used, so that a later Cancel (by Close, giving pinned
+// slots back) does nothing. It reports false when the slot was given back
+// first: then it must not be used.
+func (r *Reservation) use() bool {
+	if r == nil || r.cancel == nil {
+		return true
+	}
+	r.once.Do(func() {})
+	return !r.given
 }

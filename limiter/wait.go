@@ -58,6 +58,10 @@ func wait(ctx context.Context, lim Limiter, key string, limit Limit, n int, obs 
 	defer timer.Stop()
 	select {
 	case <-timer.C:
+		if !r.use() {
+			// Close gave the slot back while the timer fired.
+			return ErrClosed
+		}
 		if obs != nil {
 			obs.Observe(ctx, Event{Kind: EventWaited, Op: "Wait", Key: key, N: n, Limit: limit, Duration: r.Delay})
 			obs.Observe(ctx, Event{Kind: EventAdmitted, Op: "Wait", Key: key, N: n, Limit: limit, Duration: r.Delay})

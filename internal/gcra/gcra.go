@@ -54,19 +54,10 @@ func Reserve(tat, now int64, p Params, n, maxWait int64) Decision {
 // Hold returns the tat after a hold of d: no token for d, then the steady
 // rate. The tat always changes, by one microsecond at least, so that a
 // reservation granted before the hold can no longer be cancelled: its
-// cancel would otherwise take the tat below the hold.
+// cancel would otherwise take the tat below the hold. (Every backend also
+// gives each write a token of its own, which a cancel compares.)
 func Hold(tat, now int64, p Params, d int64) int64 {
 	return max(tat+1, now+d+p.Tau-p.T)
-}
-
-// Cancel returns the tat after cancelling a reservation that stored
-// reserved for n tokens: it gives the tokens back only when nothing was
-// stored since.
-func Cancel(tat, reserved int64, p Params, n int64) int64 {
-	if tat == reserved {
-		return tat - n*p.T
-	}
-	return tat
 }
 
 // Status reports a key without changing it.

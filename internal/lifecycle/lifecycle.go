@@ -1,7 +1,9 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,10 +22,13 @@ type Lifecycle struct {
 	closed atomic.Bool
 	once   sync.Once
 	done   chan struct{}
+
+	mu   sync.Mutex
+	pins map[*Pin]struct{}
 }
 
 // New returns an open Lifecycle.
-func New() *Lifecycle { return &Lifecycle{done: make(chan struct{})} }
+func New() *Lifecycle { return &Lifecycle{done: make(chan struct{}), pins: make(map[*Pin]struct{})} }
 
 // Enter starts a call; it fails with limiter.ErrClosed once Close started.
 // A nil error must be paired with Leave.
@@ -52,32 +57,67 @@ func (l *Lifecycle) EnterContext(ctx context.Context) error {
 // Leave ends a call started by Enter.
 func (l *Lifecycle) Leave() { l.active.Add(-1) }
 
-// Pin keeps Close from releasing the store until unpin is called or d has
-// passed (the slot of a reservation came, so there is nothing to give back).
-// It is called inside Enter/Leave.
-func (l *Lifecycle) Pin(d time.Duration) (unpin func()) {
+// Pin is a reservation that keeps Close from releasing the store until it
+// is used, given back, or its slot comes.
+type Pin struct {
+	l        *Lifecycle
+	order    int64
+	once     sync.Once
+	timer    *time.Timer
+	giveBack func(context.Context) error
+}
+
+// Pin keeps Close from releasing the store until the returned Pin is
+// released or d has passed (the slot of a reservation came, so there is
+// nothing to give back). order is the slot's place in its key's queue (its
+// stored time): Close gives pinned slots back in decreasing order, so that
+// the cancels of one handle's queue chain (each gives back to the value the
+// next one restores). It is called inside Enter/Leave; GiveBack must be
+// called before the reservation reaches its caller.
+func (l *Lifecycle) Pin(d time.Duration, order int64) *Pin {
 	l.active.Add(1)
-	var once sync.Once
-	release := func() { once.Do(func() { l.active.Add(-1) }) }
-	t := time.AfterFunc(d, release)
-	return func() { t.Stop(); release() }
+	p := &Pin{l: l, order: order}
+	p.timer = time.AfterFunc(d, p.Release)
+	return p
+}
+
+// GiveBack registers how Close gives the slot back while it is still
+// pinned (a Reservation's Cancel, which does it at most once).
+func (p *Pin) GiveBack(f func(context.Context) error) {
+	p.l.mu.Lock()
+	defer p.l.mu.Unlock()
+	p.giveBack = f
+	p.l.pins[p] = struct{}{}
+}
+
+// Release ends the pin; later calls do nothing.
+func (p *Pin) Release() {
+	p.once.Do(func() {
+		p.timer.Stop()
+		p.l.mu.Lock()
+		delete(p.l.pins, p)
+		p.l.mu.Unlock()
+		p.l.active.Add(-1)
+	})
 }
 
 // Closed reports whether Close started.
 func (l *Lifecycle) Closed() bool { return l.closed.Load() }
 
-// Done is closed when Close starts.
+// Done is closed when Close starts giving pinned slots back.
 func (l *Lifecycle) Done() <-chan struct{} { return l.done }
 
-// Close marks the Lifecycle closed, wakes waiters through Done, waits up to
-// Grace for calls and pins to end, then runs release once. Later calls
-// return nil at once.
+// Close marks the Lifecycle closed, gives the pinned slots back newest
+// first (one at a time, so that their cancels chain), wakes waiters through
+// Done, waits up to Grace in all for calls and pins to end, then runs
+// release once. Later calls return nil at once.
 func (l *Lifecycle) Close(release func() error) error {
 	var err error
 	l.once.Do(func() {
 		l.closed.Store(true)
-		close(l.done)
 		deadline := time.Now().Add(Grace)
+		l.giveBackPinned(deadline)
+		close(l.done)
 		for l.active.Load() > 0 && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
@@ -86,4 +126,29 @@ func (l *Lifecycle) Close(release func() error) error {
 		}
 	})
 	return err
+}
+
+// giveBackPinned cancels the pinned reservations in decreasing order.
+// Waiters whose slot comes meanwhile use it: a Reservation is used or given
+// back, never both.
+func (l *Lifecycle) giveBackPinned(deadline time.Time) {
+	l.mu.Lock()
+	pins := make([]*Pin, 0, len(l.pins))
+	for p := range l.pins {
+		pins = append(pins, p)
+	}
+	l.mu.Unlock()
+	if len(pins) == 0 {
+		return
+	}
+	slices.SortFunc(pins, func(a, b *Pin) int { return cmp.Compare(b.order, a.order) })
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	for _, p := range pins {
+		if ctx.Err() != nil {
+			return
+		}
+		// A failed give-back leaves the slot taken: the limit is kept.
+		_ = p.giveBack(ctx)
+	}
 }

@@ -1,7 +1,9 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,12 +38,12 @@ func TestEnterAfterClose(t *testing.T) {
 // store.
 func TestCloseWaitsForPin(t *testing.T) {
 	l := New()
-	unpin := l.Pin(time.Hour)
+	pin := l.Pin(time.Hour, 0)
 	var givenBack atomic.Bool
 	go func() {
 		<-l.Done() // a waiter wakes on Close, gives its slot back
 		givenBack.Store(true)
-		unpin()
+		pin.Release()
 	}()
 	if err := l.Close(func() error {
 		if !givenBack.Load() {
@@ -56,7 +58,7 @@ func TestCloseWaitsForPin(t *testing.T) {
 // A pin ends by itself when its slot comes.
 func TestPinExpires(t *testing.T) {
 	l := New()
-	l.Pin(time.Millisecond)
+	l.Pin(time.Millisecond, 0)
 	start := time.Now()
 	l.Close(nil)
 	if time.Since(start) >= Grace {
@@ -64,5 +66,36 @@ func TestPinExpires(t *testing.T) {
 	}
 	if n := l.active.Load(); n != 0 {
 		t.Fatalf("%d calls or pins still counted", n)
+	}
+}
+
+// Close gives the pinned slots back one at a time, newest (highest order)
+// first, before it wakes the waiters, and the released pins no longer keep
+// it waiting.
+func TestCloseGivesBackNewestFirst(t *testing.T) {
+	l := New()
+	var order []int64
+	for _, o := range []int64{20, 40, 10, 30} {
+		p := l.Pin(time.Hour, o)
+		p.GiveBack(func(context.Context) error {
+			select {
+			case <-l.Done():
+				t.Error("a slot was given back after the waiters were woken")
+			default:
+			}
+			order = append(order, o)
+			p.Release()
+			return nil
+		})
+	}
+	start := time.Now()
+	if err := l.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{40, 30, 20, 10}; !slices.Equal(order, want) {
+		t.Fatalf("given back in order %v, want %v", order, want)
+	}
+	if time.Since(start) >= Grace {
+		t.Fatalf("Close waited the whole grace for pins that were given back")
 	}
 }

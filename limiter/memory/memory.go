@@ -22,10 +22,19 @@ const sweepEvery = 4096
 // on one SQLite file.
 type State struct {
 	mu     sync.Mutex
-	tats   map[string]int64
+	tats   map[string]entry
+	seq    uint64 // the token of the last write
 	writes int
 	now    func() time.Time
 	epoch  time.Time
+}
+
+// entry is a key's tat and the token of the write that stored it: tokens
+// never repeat within a State, so that a cancel compares its own write and
+// nothing a Reset and later reservations could rebuild.
+type entry struct {
+	tat int64
+	tok uint64
 }
 
 // NewState returns an empty State on the clock now (nil: time.Now). The
@@ -34,7 +43,7 @@ func NewState(now func() time.Time) *State {
 	if now == nil {
 		now = time.Now
 	}
-	return &State{tats: make(map[string]int64), now: now, epoch: now()}
+	return &State{tats: make(map[string]entry), now: now, epoch: now()}
 }
 
 func (s *State) nowUS() int64 { return s.now().Sub(s.epoch).Microseconds() }
@@ -46,17 +55,21 @@ func (s *State) Len() int {
 	return len(s.tats)
 }
 
-// store writes tat for key; called with mu held.
-func (s *State) store(key string, tat, now int64) {
-	s.tats[key] = tat
+// store writes tat for key with a new token and returns the entry
+// written; called with mu held.
+func (s *State) store(key string, tat, now int64) entry {
+	s.seq++
+	e := entry{tat: tat, tok: s.seq}
+	s.tats[key] = e
 	if s.writes++; s.writes >= sweepEvery {
 		s.writes = 0
 		for k, v := range s.tats {
-			if gcra.Idle(v, now) {
+			if gcra.Idle(v.tat, now) {
 				delete(s.tats, k)
 			}
 		}
 	}
+	return e
 }
 
 // Limiter is a handle on a State. It implements limiter.Limiter.
@@ -122,7 +135,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, limit limiter.Limit, n
 	s := l.st
 	s.mu.Lock()
 	now := s.nowUS()
-	d := gcra.Allow(s.tats[key], now, p, int64(n))
+	d := gcra.Allow(s.tats[key].tat, now, p, int64(n))
 	if d.OK {
 		s.store(key, d.TAT, now)
 	}
@@ -146,24 +159,46 @@ func (l *Limiter) ReserveN(ctx context.Context, key string, limit limiter.Limit,
 	s := l.st
 	s.mu.Lock()
 	now := s.nowUS()
-	d := gcra.Reserve(s.tats[key], now, p, int64(n), gcra.MaxWaitUS(maxWait))
+	prev, had := s.tats[key]
+	d := gcra.Reserve(prev.tat, now, p, int64(n), gcra.MaxWaitUS(maxWait))
+	var mine entry
 	if d.OK {
-		s.store(key, d.TAT, now)
+		mine = s.store(key, d.TAT, now)
 	}
 	s.mu.Unlock()
 	if !d.OK {
 		return &limiter.Reservation{Remaining: int(d.Remaining), RetryAfter: gcra.US(d.RetryAfter), ResetAfter: gcra.US(d.ResetAfter)}, nil
 	}
-	reserved := d.TAT
+	delay := gcra.US(d.Wait)
+	var pin *lifecycle.Pin
+	if delay > 0 && limiter.IsWaiting(ctx) {
+		// Close gives the slots of Waits back, newest first.
+		pin = l.lc.Pin(delay, d.TAT)
+	}
 	cancel := func(context.Context) error {
+		if pin != nil {
+			defer pin.Release()
+		}
+		// Compare-and-set on the token: only when this reservation's
+		// write is still the last one, and then back to exactly what
+		// it replaced (token included), so that cancels run newest
+		// first chain.
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if tat, ok := s.tats[key]; ok {
-			s.tats[key] = gcra.Cancel(tat, reserved, p, int64(n))
+		if cur, ok := s.tats[key]; ok && cur == mine {
+			if had {
+				s.tats[key] = prev
+			} else {
+				delete(s.tats, key)
+			}
 		}
 		return nil
 	}
-	return limiter.NewReservation(gcra.US(d.Wait), int(d.Remaining), gcra.US(d.ResetAfter), cancel), nil
+	r := limiter.NewReservation(delay, int(d.Remaining), gcra.US(d.ResetAfter), cancel)
+	if pin != nil {
+		pin.GiveBack(r.Cancel)
+	}
+	return r, nil
 }
 
 // Hold implements limiter.Limiter.
@@ -179,7 +214,7 @@ func (l *Limiter) Hold(ctx context.Context, key string, limit limiter.Limit, d t
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.nowUS()
-	s.store(key, gcra.Hold(s.tats[key], now, gcra.ParamsOf(limit), d.Microseconds()), now)
+	s.store(key, gcra.Hold(s.tats[key].tat, now, gcra.ParamsOf(limit), d.Microseconds()), now)
 	return nil
 }
 
@@ -210,12 +245,13 @@ func (l *Limiter) Status(ctx context.Context, key string, limit limiter.Limit) (
 	s := l.st
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return gcra.Status(s.tats[key], s.nowUS(), gcra.ParamsOf(limit)), nil
+	return gcra.Status(s.tats[key].tat, s.nowUS(), gcra.ParamsOf(limit)), nil
 }
 
 // Done implements limiter.Limiter.
 func (l *Limiter) Done() <-chan struct{} { return l.lc.Done() }
 
-// Close implements limiter.Limiter. The State stays usable by other
-// handles.
+// Close implements limiter.Limiter: the slots of Waits in flight are given
+// back newest first, then Waits return limiter.ErrClosed. The State stays
+// usable by other handles.
 func (l *Limiter) Close() error { return l.lc.Close(nil) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -322,61 +323,83 @@ func (l *store) ReserveN(ctx context.Context, key string, limit limiter.Limit, n
 	// that long means "no limit" anyway.
 	mw := min(gcra.MaxWaitUS(maxWait), 1<<53)
 	rkey := l.key(key)
-	v, err := reserveScript.Run(cctx, l.client, []string{rkey}, p.T, p.Tau, n, mw, l.floors.get(rkey)).Slice()
+	floor, floorEpoch := l.floors.get(rkey)
+	v, err := reserveScript.Run(cctx, l.client, []string{rkey}, p.T, p.Tau, n, mw, floor, floorEpoch, newToken()).Slice()
 	if err != nil {
 		return nil, l.wrap("ReserveN", ctx, err)
 	}
-	ints, tat, err := reply(v, 4)
+	ints, strs, err := reply(v, 4, 0)
 	if err != nil {
 		return nil, l.wrap("ReserveN", ctx, err)
 	}
 	if ints[0] == 0 {
 		return &limiter.Reservation{Remaining: int(ints[2]), RetryAfter: gcra.US(ints[1]), ResetAfter: gcra.US(ints[3])}, nil
 	}
-	delay := gcra.US(ints[1])
-	l.floors.raise(rkey, tat, delay)
-	unpin := func() {}
-	if delay > 0 && limiter.IsWaiting(ctx) {
-		// Close waits for Wait to use this slot or give it back.
-		unpin = l.lc.Pin(delay)
+	if ints, strs, err = reply(v, 5, 2); err != nil {
+		return nil, l.wrap("ReserveN", ctx, err)
 	}
-	back := strconv.FormatInt(int64(n)*p.T, 10)
+	mine, replaced, had := strs[0], strs[1], strconv.FormatInt(ints[4], 10)
+	delay := gcra.US(ints[1])
+	l.floors.raise(rkey, mine, delay)
+	var pin *lifecycle.Pin
+	if delay > 0 && limiter.IsWaiting(ctx) {
+		// Close gives the slots of Waits back, newest first.
+		tat, _, _ := parseValue(mine)
+		pin = l.lc.Pin(delay, tat)
+	}
 	cancel := func(ctx context.Context) error {
-		defer unpin()
-		// Not l.call: a Wait woken by Close gives its slot back
-		// after Close started.
+		if pin != nil {
+			defer pin.Release()
+		}
+		// Not l.call: Close gives pinned slots back after it started.
 		cctx, stop := l.bound(ctx)
 		defer stop()
-		given, err := cancelScript.Run(cctx, l.client, []string{rkey}, tat, back).Int()
+		given, err := cancelScript.Run(cctx, l.client, []string{rkey}, mine, replaced, had).Int()
 		if err != nil {
 			return l.wrap("Cancel", ctx, err)
 		}
 		if given == 1 {
-			l.floors.lower(rkey, tat, int64(n)*p.T)
+			l.floors.lower(rkey, mine, int64(n)*p.T)
 		}
 		return nil
 	}
-	return limiter.NewReservation(delay, int(ints[2]), gcra.US(ints[3]), cancel), nil
+	r := limiter.NewReservation(delay, int(ints[2]), gcra.US(ints[3]), cancel)
+	if pin != nil {
+		pin.GiveBack(r.Cancel)
+	}
+	return r, nil
 }
 
-// reply reads a script's reply: want integers, then an optional string.
-func reply(v []any, want int) ([]int64, string, error) {
-	if len(v) < want {
-		return nil, "", fmt.Errorf("unexpected script reply %v", v)
+// newToken returns the random token of one write (16 digits; see
+// scripts.go).
+func newToken() string { return fmt.Sprintf("%016d", rand.Uint64N(1e16)) }
+
+// newEpoch returns the random epoch of one Reset (9 digits, never
+// noEpoch).
+func newEpoch() string { return fmt.Sprintf("%09d", 1+rand.Uint64N(999_999_999)) }
+
+// reply reads a script's reply: want integers, then strs strings.
+func reply(v []any, want, strs int) ([]int64, []string, error) {
+	if len(v) < want+strs {
+		return nil, nil, fmt.Errorf("unexpected script reply %v", v)
 	}
 	ints := make([]int64, want)
 	for i := range want {
 		x, ok := v[i].(int64)
 		if !ok {
-			return nil, "", fmt.Errorf("unexpected script reply %v", v)
+			return nil, nil, fmt.Errorf("unexpected script reply %v", v)
 		}
 		ints[i] = x
 	}
-	var s string
-	if len(v) > want {
-		s, _ = v[want].(string)
+	ss := make([]string, strs)
+	for i := range strs {
+		s, ok := v[want+i].(string)
+		if !ok {
+			return nil, nil, fmt.Errorf("unexpected script reply %v", v)
+		}
+		ss[i] = s
 	}
-	return ints, s, nil
+	return ints, ss, nil
 }
 
 // Hold implements limiter.Limiter.
@@ -390,7 +413,7 @@ func (l *store) Hold(ctx context.Context, key string, limit limiter.Limit, d tim
 	}
 	defer done()
 	p := gcra.ParamsOf(limit)
-	if err := holdScript.Run(cctx, l.client, []string{l.key(key)}, p.T, p.Tau, d.Microseconds()).Err(); err != nil {
+	if err := holdScript.Run(cctx, l.client, []string{l.key(key)}, p.T, p.Tau, d.Microseconds(), newToken()).Err(); err != nil {
 		return l.wrap("Hold", ctx, err)
 	}
 	return nil
@@ -406,7 +429,7 @@ func (l *store) Reset(ctx context.Context, key string) error {
 		return err
 	}
 	defer done()
-	if err := resetScript.Run(cctx, l.client, []string{l.key(key)}).Err(); err != nil {
+	if err := resetScript.Run(cctx, l.client, []string{l.key(key)}, newEpoch(), newToken()).Err(); err != nil {
 		return l.wrap("Reset", ctx, err)
 	}
 	l.floors.forget(l.key(key))
@@ -428,7 +451,7 @@ func (l *store) Status(ctx context.Context, key string, limit limiter.Limit) (li
 	if err != nil {
 		return limiter.Status{}, l.wrap("Status", ctx, err)
 	}
-	ints, _, err := reply(v, 3)
+	ints, _, err := reply(v, 3, 0)
 	if err != nil {
 		return limiter.Status{}, l.wrap("Status", ctx, err)
 	}

@@ -8,8 +8,17 @@ import (
 
 // table holds one row per key. tat is the GCRA theoretical arrival time and
 // at the host clock of the row's last write, both in µs since the Unix
-// epoch. The name carries the schema version.
+// epoch (see clock.go); tok is the token of the last write, which a cancel
+// compares (0 in rows written by releases before tokens). The name carries
+// the schema version: tok was added to v1 in place (ALTER TABLE ... ADD
+// COLUMN), so that the previous release, which reads and writes tat and at
+// only, shares the table during a rolling deploy.
 const table = "sharedlimit_gcra_v1"
+
+// clockTable holds one row: the boot the host clock offset was taken in,
+// and the offset, in µs, from CLOCK_BOOTTIME to the Unix epoch (see
+// clock.go).
+const clockTable = "sharedlimit_clock_v1"
 
 // setup is run once per connection, in order. auto_vacuum must come before
 // the first write to a new file; journal_mode=WAL lets readers run beside
@@ -27,15 +36,38 @@ var setup = []string{
 	) WITHOUT ROWID`,
 }
 
+// migrate is run once per connection, in one immediate transaction, after
+// setup: it adds tok to a table made by an earlier release, and a trigger
+// that gives a new token to every write that changes tat without setting
+// one (those of an earlier release still running during a rolling deploy),
+// so that no write but the reservation's own leaves its token in place.
+var migrate = []string{
+	"ALTER TABLE " + table + " ADD COLUMN tok INTEGER NOT NULL DEFAULT 0", // skipped when the column exists
+	"CREATE TRIGGER IF NOT EXISTS " + table + "_tok AFTER UPDATE OF tat ON " + table +
+		" FOR EACH ROW WHEN NEW.tok = OLD.tok BEGIN UPDATE " + table + " SET tok = random() WHERE key = NEW.key; END",
+	"CREATE TABLE IF NOT EXISTS " + clockTable + ` (
+		id INTEGER PRIMARY KEY CHECK (id = 1),
+		boot_id TEXT NOT NULL,
+		offset_us INTEGER NOT NULL
+	)`,
+}
+
+// qHasTok reports whether table has the tok column.
+const qHasTok = "SELECT count(*) FROM pragma_table_info('" + table + "') WHERE name = 'tok'"
+
 // The statements of the hot path, prepared once per handle.
 const (
 	qBegin    = "BEGIN IMMEDIATE"
 	qCommit   = "COMMIT"
 	qRollback = "ROLLBACK"
-	qGet      = "SELECT tat, at FROM " + table + " WHERE key = ?1"
-	qPut      = "INSERT INTO " + table + " (key, tat, at) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET tat = excluded.tat, at = excluded.at"
-	qCancel   = "UPDATE " + table + " SET tat = tat - ?2 WHERE key = ?1 AND tat = ?3"
-	qReset    = "DELETE FROM " + table + " WHERE key = ?1"
+	qGet      = "SELECT tat, at, tok FROM " + table + " WHERE key = ?1"
+	qPut      = "INSERT INTO " + table + " (key, tat, at, tok) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO UPDATE SET tat = excluded.tat, at = excluded.at, tok = excluded.tok"
+	// qRestore and qUnput cancel a reservation whose write is still the
+	// last one (its token, ?4 and ?2): back to the row it replaced, or to
+	// no row.
+	qRestore = "UPDATE " + table + " SET tat = ?2, tok = ?3 WHERE key = ?1 AND tok = ?4"
+	qUnput   = "DELETE FROM " + table + " WHERE key = ?1 AND tok = ?2"
+	qReset   = "DELETE FROM " + table + " WHERE key = ?1"
 	// qSweep deletes idle rows: tat at or before now, on the clock of the
 	// row (see rebase: a shifted row is idle when tat <= at).
 	qSweep  = "DELETE FROM " + table + " WHERE CASE WHEN at - ?1 > ?2 THEN tat <= at ELSE tat <= ?1 END"
@@ -44,7 +76,7 @@ const (
 
 // stmts are the prepared statements of one connection.
 type stmts struct {
-	begin, commit, rollback, get, put, cancel, reset, sweep, vacuum *sql.Stmt
+	begin, commit, rollback, get, put, restore, unput, reset, sweep, vacuum *sql.Stmt
 }
 
 func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
@@ -54,7 +86,7 @@ func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
 		q   string
 	}{
 		{&s.begin, qBegin}, {&s.commit, qCommit}, {&s.rollback, qRollback},
-		{&s.get, qGet}, {&s.put, qPut}, {&s.cancel, qCancel}, {&s.reset, qReset},
+		{&s.get, qGet}, {&s.put, qPut}, {&s.restore, qRestore}, {&s.unput, qUnput}, {&s.reset, qReset},
 		{&s.sweep, qSweep}, {&s.vacuum, qVacuum},
 	} {
 		st, err := c.PrepareContext(ctx, p.q)
@@ -68,7 +100,7 @@ func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
 }
 
 func (s *stmts) close() {
-	for _, st := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.get, s.put, s.cancel, s.reset, s.sweep, s.vacuum} {
+	for _, st := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.get, s.put, s.restore, s.unput, s.reset, s.sweep, s.vacuum} {
 		if st != nil {
 			st.Close()
 		}

@@ -45,12 +45,19 @@ type Limiter struct {
 	st          *stmts
 	lastCleanup int64
 	released    bool
+
+	// bootOffset is added to the host's boot clock when useBoot (see
+	// hostClock).
+	bootOffset int64
+	useBoot    bool
 }
 
 var _ limiter.Limiter = (*Limiter)(nil)
 
 type config struct {
-	now     func() time.Time
+	now     func() time.Time // WithClock; nil: host
+	nowSet  bool
+	host    hostClock
 	busy    time.Duration
 	cleanup time.Duration
 }
@@ -58,9 +65,14 @@ type config struct {
 // Option configures New.
 type Option func(*config)
 
-// WithClock sets the clock, for tests. All handles on one file must share
-// one clock. The default value is time.Now.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+// WithClock sets the clock, for tests: the wall clock of a host without a
+// boot clock, steps and all. All handles on one file must share one clock.
+// The default value is the host's clock: on Linux CLOCK_BOOTTIME anchored to
+// the Unix epoch once per boot, which wall-clock steps do not move;
+// elsewhere time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now, c.nowSet = now, true }
+}
 
 // WithBusyTimeout sets how long a call waits for another process to release
 // the file's write lock; then it fails with an error matching
@@ -79,11 +91,11 @@ func WithCleanupInterval(d time.Duration) Option { return func(c *config) { c.cl
 // parent is not a folder, the file is not writable or is not a SQLite
 // database.
 func New(ctx context.Context, path string, opts ...Option) (*Limiter, error) {
-	cfg := config{now: time.Now, busy: DefaultBusyTimeout, cleanup: DefaultCleanupInterval}
+	cfg := config{host: systemClock, busy: DefaultBusyTimeout, cleanup: DefaultCleanupInterval}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.now == nil || cfg.busy <= 0 || cfg.cleanup <= 0 {
+	if (cfg.nowSet && cfg.now == nil) || cfg.busy <= 0 || cfg.cleanup <= 0 {
 		return nil, fmt.Errorf("limiter: sqlite: nil clock, or busy timeout (%s) or cleanup interval (%s) not positive: %w",
 			cfg.busy, cfg.cleanup, limiter.ErrInvalidArgument)
 	}
@@ -170,6 +182,10 @@ func (l *Limiter) open(ctx context.Context) (err error) {
 			return l.openError(err)
 		}
 	}
+	if err := l.retry(ctx, func() error { return l.migrate(conn) }); err != nil {
+		conn.Close()
+		return l.openError(err)
+	}
 	if l.st, err = prepare(ctx, conn); err != nil {
 		conn.Close()
 		return l.openError(err)
@@ -193,7 +209,81 @@ func (l *Limiter) openError(err error) error {
 	return fmt.Errorf("limiter: sqlite: open %s: %w", l.path, err)
 }
 
-func (l *Limiter) nowUS() int64 { return l.cfg.now().UnixMicro() }
+// migrate brings the file's schema to this release's (see schema.go) and
+// reads or sets the boot clock's offset, in one immediate transaction.
+func (l *Limiter) migrate(conn *sql.Conn) (err error) {
+	bg := context.Background()
+	if _, err := conn.ExecContext(bg, qBegin); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(bg, qRollback)
+		}
+	}()
+	var has int
+	if err := conn.QueryRowContext(bg, qHasTok).Scan(&has); err != nil {
+		return err
+	}
+	for i, q := range migrate {
+		if i == 0 && has > 0 {
+			continue
+		}
+		if _, err := conn.ExecContext(bg, q); err != nil {
+			return err
+		}
+	}
+	if err := l.anchorClock(conn); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(bg, qCommit)
+	return err
+}
+
+// anchorClock sets the handle's clock: the boot clock plus the offset stored
+// for this boot, or a new one from the wall clock (see hostClock). It runs
+// inside migrate's transaction.
+func (l *Limiter) anchorClock(conn *sql.Conn) error {
+	if l.cfg.nowSet {
+		return nil
+	}
+	id, ok1 := l.cfg.host.bootID()
+	boot, ok2 := l.cfg.host.boot()
+	if !ok1 || !ok2 {
+		l.useBoot = false
+		return nil
+	}
+	bg := context.Background()
+	var stored string
+	var off int64
+	err := conn.QueryRowContext(bg, "SELECT boot_id, offset_us FROM "+clockTable+" WHERE id = 1").Scan(&stored, &off)
+	switch {
+	case err == nil && stored == id:
+	case err == nil || errors.Is(err, sql.ErrNoRows):
+		off = l.cfg.host.wall().UnixMicro() - boot
+		if _, err := conn.ExecContext(bg, "INSERT INTO "+clockTable+" (id, boot_id, offset_us) VALUES (1, ?1, ?2) "+
+			"ON CONFLICT (id) DO UPDATE SET boot_id = excluded.boot_id, offset_us = excluded.offset_us", id, off); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	l.bootOffset, l.useBoot = off, true
+	return nil
+}
+
+// nowUS is the handle's clock in µs since the Unix epoch (see hostClock).
+func (l *Limiter) nowUS() int64 {
+	switch {
+	case l.cfg.nowSet:
+		return l.cfg.now().UnixMicro()
+	case l.useBoot:
+		if b, ok := l.cfg.host.boot(); ok {
+			return b + l.bootOffset
+		}
+	}
+	return l.cfg.host.wall().UnixMicro()
+}
 
 func (l *Limiter) enter(ctx context.Context) error { return l.lc.EnterContext(ctx) }
 
@@ -208,8 +298,8 @@ func (l *Limiter) AllowN(ctx context.Context, key string, limit limiter.Limit, n
 	defer l.lc.Leave()
 	p := gcra.ParamsOf(limit)
 	var d gcra.Decision
-	err := l.update(ctx, "AllowN", key, func(tat, now int64) (int64, bool) {
-		d = gcra.Allow(tat, now, p, int64(n))
+	err := l.update(ctx, "AllowN", key, newToken(), func(r row, _ bool, now int64) (int64, bool) {
+		d = gcra.Allow(r.tat, now, p, int64(n))
 		return d.TAT, d.OK
 	})
 	if err != nil {
@@ -232,8 +322,12 @@ func (l *Limiter) ReserveN(ctx context.Context, key string, limit limiter.Limit,
 	defer l.lc.Leave()
 	p := gcra.ParamsOf(limit)
 	var d gcra.Decision
-	err := l.update(ctx, "ReserveN", key, func(tat, now int64) (int64, bool) {
-		d = gcra.Reserve(tat, now, p, int64(n), gcra.MaxWaitUS(maxWait))
+	var prev row
+	var had bool
+	mine := newToken()
+	err := l.update(ctx, "ReserveN", key, mine, func(r row, ok bool, now int64) (int64, bool) {
+		prev, had = r, ok
+		d = gcra.Reserve(r.tat, now, p, int64(n), gcra.MaxWaitUS(maxWait))
 		return d.TAT, d.OK
 	})
 	if err != nil {
@@ -242,26 +336,38 @@ func (l *Limiter) ReserveN(ctx context.Context, key string, limit limiter.Limit,
 	if !d.OK {
 		return &limiter.Reservation{Remaining: int(d.Remaining), RetryAfter: gcra.US(d.RetryAfter), ResetAfter: gcra.US(d.ResetAfter)}, nil
 	}
-	reserved, give := d.TAT, int64(n)*p.T
 	delay := gcra.US(d.Wait)
-	unpin := func() {}
+	var pin *lifecycle.Pin
 	if delay > 0 && limiter.IsWaiting(ctx) {
-		// Close waits for Wait to use the slot or give it back before
-		// it closes the file.
-		unpin = l.lc.Pin(delay)
+		// Close gives the slots of Waits back, newest first, before it
+		// closes the file.
+		pin = l.lc.Pin(delay, d.TAT)
 	}
 	cancel := func(ctx context.Context) error {
-		defer unpin()
-		return l.cancel(ctx, key, reserved, give)
+		if pin != nil {
+			defer pin.Release()
+		}
+		return l.cancel(ctx, key, mine, prev, had)
 	}
-	return limiter.NewReservation(delay, int(d.Remaining), gcra.US(d.ResetAfter), cancel), nil
+	r := limiter.NewReservation(delay, int(d.Remaining), gcra.US(d.ResetAfter), cancel)
+	if pin != nil {
+		pin.GiveBack(r.Cancel)
+	}
+	return r, nil
 }
 
-// cancel gives a reservation back: compare-and-set on the stored tat. It
-// runs while Close waits for pinned reservations, so it does not Enter.
-func (l *Limiter) cancel(ctx context.Context, key string, reserved, give int64) error {
+// cancel gives a reservation back: compare-and-set on the token of its
+// write, back to the row it replaced (as the reservation saw it, token
+// included) or to no row, so that cancels run newest first chain. It runs
+// while Close gives pinned slots back, so it does not Enter.
+func (l *Limiter) cancel(ctx context.Context, key string, mine int64, prev row, had bool) error {
 	return l.do(ctx, "Cancel", func(st *stmts) error {
-		_, err := st.cancel.ExecContext(context.Background(), key, give, reserved)
+		var err error
+		if had {
+			_, err = st.restore.ExecContext(context.Background(), key, prev.tat, prev.tok, mine)
+		} else {
+			_, err = st.unput.ExecContext(context.Background(), key, mine)
+		}
 		return err
 	})
 }
@@ -276,8 +382,8 @@ func (l *Limiter) Hold(ctx context.Context, key string, limit limiter.Limit, d t
 	}
 	defer l.lc.Leave()
 	p := gcra.ParamsOf(limit)
-	return l.update(ctx, "Hold", key, func(tat, now int64) (int64, bool) {
-		return gcra.Hold(tat, now, p, d.Microseconds()), true
+	return l.update(ctx, "Hold", key, newToken(), func(r row, _ bool, now int64) (int64, bool) {
+		return gcra.Hold(r.tat, now, p, d.Microseconds()), true
 	})
 }
 
@@ -308,12 +414,12 @@ func (l *Limiter) Status(ctx context.Context, key string, limit limiter.Limit) (
 	defer l.lc.Leave()
 	var s limiter.Status
 	err := l.do(ctx, "Status", func(st *stmts) error {
-		tat, at, err := get(st, key)
+		r, _, err := get(st, key)
 		if err != nil {
 			return err
 		}
 		now := l.nowUS()
-		eff, _ := rebase(tat, at, now)
+		eff, _ := rebase(r.tat, r.at, now)
 		s = gcra.Status(eff, now, gcra.ParamsOf(limit))
 		return nil
 	})
@@ -323,8 +429,9 @@ func (l *Limiter) Status(ctx context.Context, key string, limit limiter.Limit) (
 // Done implements limiter.Limiter.
 func (l *Limiter) Done() <-chan struct{} { return l.lc.Done() }
 
-// Close implements limiter.Limiter: Waits in flight give their slots back,
-// then the connection is closed. The file stays for other handles.
+// Close implements limiter.Limiter: the slots of Waits in flight are given
+// back newest first (so that their cancels chain), Waits return
+// limiter.ErrClosed, then the connection is closed. The file stays for other handles.
 func (l *Limiter) Close() error {
 	return l.lc.Close(func() error {
 		l.sem <- struct{}{}

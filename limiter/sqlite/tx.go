@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -23,12 +24,22 @@ const (
 	maxBackoff = time.Millisecond
 )
 
+// row is a key's stored state.
+type row struct {
+	tat, at, tok int64
+}
+
+// newToken returns the token of a write: random, never 0 (the token of rows
+// written by earlier releases), so that no other write, before or after a
+// Reset or a clock step, leaves the same one.
+func newToken() int64 { return 1 + rand.Int64N(math.MaxInt64) }
+
 // update runs one decision on key in one immediate write transaction: it
-// reads the row, lets decide choose on the tat rebased to the current
-// clock, and stores what decide returns when it says so. The clock is read
-// after the lock is taken, so that the writes of all processes are in
-// clock order.
-func (l *Limiter) update(ctx context.Context, op, key string, decide func(tat, now int64) (int64, bool)) error {
+// reads the row, lets decide choose on the row with its tat rebased to the
+// current clock (and whether there was a row), and stores what decide
+// returns, with token tok, when it says so. The clock is read after the
+// lock is taken, so that the writes of all processes are in clock order.
+func (l *Limiter) update(ctx context.Context, op, key string, tok int64, decide func(r row, ok bool, now int64) (int64, bool)) error {
 	return l.do(ctx, op, func(st *stmts) (err error) {
 		bg := context.Background()
 		if _, err := st.begin.ExecContext(bg); err != nil {
@@ -39,21 +50,23 @@ func (l *Limiter) update(ctx context.Context, op, key string, decide func(tat, n
 				_, _ = st.rollback.ExecContext(bg)
 			}
 		}()
-		tat, at, err := get(st, key)
+		r, ok, err := get(st, key)
 		if err != nil {
 			return err
 		}
 		now := l.nowUS()
-		eff, newAt := rebase(tat, at, now)
-		next, store := decide(eff, now)
-		if !store && eff != tat {
+		eff, newAt := rebase(r.tat, r.at, now)
+		seen := r
+		seen.tat = eff
+		next, store := decide(seen, ok, now)
+		if !store && eff != r.tat {
 			// The clock went back: store the shift even when nothing
 			// is taken, or the row's wait would stay frozen until
 			// the clock caught up with the last write.
 			next, store = eff, true
 		}
 		if store {
-			if _, err := st.put.ExecContext(bg, key, next, newAt); err != nil {
+			if _, err := st.put.ExecContext(bg, key, next, newAt, tok); err != nil {
 				return err
 			}
 		}
@@ -65,13 +78,13 @@ func (l *Limiter) update(ctx context.Context, op, key string, decide func(tat, n
 	})
 }
 
-// get reads a row; a missing row is tat 0, as good as idle.
-func get(st *stmts, key string) (tat, at int64, err error) {
-	err = st.get.QueryRowContext(context.Background(), key).Scan(&tat, &at)
+// get reads a row; a missing row is tat 0, as good as idle, and ok false.
+func get(st *stmts, key string) (r row, ok bool, err error) {
+	err = st.get.QueryRowContext(context.Background(), key).Scan(&r.tat, &r.at, &r.tok)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, nil
+		return row{}, false, nil
 	}
-	return tat, at, err
+	return r, err == nil, err
 }
 
 // sweep deletes idle rows once per cleanup interval, inside the caller's
