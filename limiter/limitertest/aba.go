@@ -47,7 +47,7 @@ func testCancelAfterResetRebuild(t *testing.T, h Harness) {
 	if err := r.Reset(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	reserveAt(t, a, k, lim)             // slot 0 again
+	reserveAt(t, a, k, lim)              // slot 0 again
 	_, second := reserveAt(t, a, k, lim) // slot 10: b's value, rebuilt
 	if err := rb.Cancel(ctx); err != nil {
 		t.Fatal(err)
