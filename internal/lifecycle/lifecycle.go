@@ -77,7 +77,9 @@ type Pin struct {
 func (l *Lifecycle) Pin(d time.Duration, order int64) *Pin {
 	l.active.Add(1)
 	p := &Pin{l: l, order: order}
+	l.mu.Lock()
 	p.timer = time.AfterFunc(d, p.Release)
+	l.mu.Unlock()
 	return p
 }
 
@@ -93,8 +95,8 @@ func (p *Pin) GiveBack(f func(context.Context) error) {
 // Release ends the pin; later calls do nothing.
 func (p *Pin) Release() {
 	p.once.Do(func() {
-		p.timer.Stop()
 		p.l.mu.Lock()
+		p.timer.Stop()
 		delete(p.l.pins, p)
 		p.l.mu.Unlock()
 		p.l.active.Add(-1)

@@ -1,0 +1,25 @@
+package sqlite
+
+import "time"
+
+// WithHostClock replaces the host clock's parts, for tests: the wall clock
+// (which a test may step), the boot clock in µs and the boot id (nil: the
+// host's own). Unlike WithClock it keeps the boot clock's anchoring.
+func WithHostClock(wall func() time.Time, boot func() (int64, bool), id func() (string, bool)) Option {
+	return func(c *config) {
+		c.host = hostClock{wall: wall, boot: boot, bootID: id}
+		if boot == nil {
+			c.host.boot = bootTime
+		}
+		if id == nil {
+			c.host.bootID = bootID
+		}
+	}
+}
+
+// HasBootClock reports whether the host has a boot clock (Linux).
+func HasBootClock() bool {
+	_, ok1 := bootTime()
+	_, ok2 := bootID()
+	return ok1 && ok2
+}
