@@ -13,9 +13,10 @@ import (
 // reservation a slot before the ones its waiters already hold. Without it,
 // every queued waiter's slot could be given a second time; with it, the
 // loss is bounded by one Burst plus one slot per other handle. A floor
-// carries the epoch of the key it was taken under: the scripts apply it only
-// while the key keeps that epoch or is missing, so that a Reset (which
-// stores a new epoch) clears every handle's floor.
+// carries the epoch of the key it was taken under: the scripts drop it once
+// the key shows another epoch, so that a Reset (which stores a new epoch)
+// clears every handle's floor, and keep it on a missing key (lost data) or
+// one without an epoch (see reserveScript).
 type floors struct {
 	mu sync.Mutex
 	m  map[string]floor

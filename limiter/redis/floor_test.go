@@ -2,10 +2,13 @@ package redis_test
 
 import (
 	"context"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/redis"
 )
 
 // reserveDelay takes one slot and returns its delay.
@@ -66,5 +69,86 @@ func TestFloorFollowsCancelAndReset(t *testing.T) {
 	}
 	if _, d := reserveDelay(t, l, "k", lim); d != 0 {
 		t.Fatalf("after Reset the next slot is in %s, want now", d)
+	}
+}
+
+// valueForm is the form of every value the scripts store:
+// <seconds>.<6 digits>0<epoch: 9 digits><token: 16 digits>.
+var valueForm = regexp.MustCompile(`^([0-9]+)\.([0-9]{6})0([0-9]{9})[0-9]{16}$`)
+
+// TestStoredValue: the stored value is a number (redis_rate reads it with
+// tonumber, under 0.1 µs after its microsecond), with a token of its own
+// per write; a Reset keeps the key, with tat = now - 1 µs under a new
+// epoch, which later writes keep.
+func TestStoredValue(t *testing.T) {
+	m := startMini(t)
+	l := open(t, m.Addr())
+	defer l.Close()
+	lim := limiter.Limit{Rate: 1, Period: 10 * time.Second, Burst: 1}
+	ctx := context.Background()
+	nowUS := miniStart.Sub(time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)).Microseconds()
+	get := func() (tat int64, epoch, v string) {
+		t.Helper()
+		v, err := m.Get(redis.Key("", "k"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := valueForm.FindStringSubmatch(v)
+		if p == nil {
+			t.Fatalf("stored value %q is not <seconds>.<6 digits>0<9 digits><16 digits>", v)
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		s, _ := strconv.ParseInt(p[1], 10, 64)
+		u, _ := strconv.ParseInt(p[2], 10, 64)
+		if tat = s*1_000_000 + u; err != nil || f*1e6 < float64(tat)-0.5 || f*1e6 > float64(tat)+0.5 {
+			t.Fatalf("stored value %q reads as %v (%v), not its microsecond %d", v, f, err, tat)
+		}
+		return tat, p[3], v
+	}
+	reserveDelay(t, l, "k", lim)
+	tat1, e1, v1 := get()
+	if tat1 != nowUS+10_000_000 || e1 != "000000000" {
+		t.Fatalf("after one reservation: tat %d epoch %s, want %d and no epoch", tat1, e1, nowUS+10_000_000)
+	}
+	reserveDelay(t, l, "k", lim)
+	if err := l.Reset(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	tat2, e2, v2 := get()
+	if tat2 != nowUS-1 || e2 == "000000000" || v2 == v1 {
+		t.Fatalf("after Reset: %q (tat %d, epoch %s), want tat %d under a new epoch", v2, tat2, e2, nowUS-1)
+	}
+	if ttl := m.TTL(redis.Key("", "k")); ttl != 20*time.Second {
+		t.Errorf("TTL after a Reset = %s, want 20s: the epoch outlasts the slots queued before", ttl)
+	}
+	reserveDelay(t, l, "k", lim)
+	reserveDelay(t, l, "k", lim)
+	tat3, e3, _ := get()
+	if tat3 != nowUS+20_000_000 || e3 != e2 {
+		t.Fatalf("after 2 reservations since the Reset: tat %d epoch %s, want %d and the Reset's epoch %s", tat3, e3, nowUS+20_000_000, e2)
+	}
+}
+
+// TestLostDataAfterReset: floors taken under a Reset's epoch still protect
+// queued slots when Redis loses the key and another handle, which holds no
+// slot, writes it first (without an epoch).
+func TestLostDataAfterReset(t *testing.T) {
+	m := startMini(t)
+	a, b := open(t, m.Addr()), open(t, m.Addr())
+	defer a.Close()
+	defer b.Close()
+	lim := limiter.Limit{Rate: 1, Period: 10 * time.Second, Burst: 1}
+	if err := a.Reset(context.Background(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	reserveDelay(t, a, "k", lim) // now: no floor
+	reserveDelay(t, b, "k", lim) // 10 s
+	reserveDelay(t, b, "k", lim) // 20 s: b's floor
+	m.FlushAll()
+	if _, d := reserveDelay(t, a, "k", lim); d != 0 {
+		t.Fatalf("a's slot after the loss in %s, want now (a holds nothing)", d)
+	}
+	if _, d := reserveDelay(t, b, "k", lim); d != 30*time.Second {
+		t.Fatalf("b's slot after the loss in %s, want 30s (after the 2 it holds)", d)
 	}
 }

@@ -18,8 +18,8 @@ import goredis "github.com/redis/go-redis/v9"
 // its own write produced (no ABA after a Reset or a lost key). The epoch is
 // set by Reset (random, never 000000000) and kept by every later write of
 // these scripts; values without one (redis_rate's, the previous release's)
-// have epoch 000000000. Floors (floor.go) apply only while the key keeps the
-// epoch they were taken under, or when the key is missing (lost data).
+// have epoch 000000000. Floors (floor.go) are moot once the key shows
+// another epoch than theirs (see reserveScript).
 //
 // Arguments are integer microseconds: T the emission interval, tau =
 // Burst*T.
@@ -63,11 +63,14 @@ end
 
 // reserveScript takes a slot for n tokens when it comes within maxWait.
 // ARGV: T, tau, n, maxWait, floor, floor epoch, token. floor is the latest
-// slot this handle holds (0 for none), below which tat is never taken while
-// the key keeps the floor's epoch or is missing, so that a Redis that lost
-// the key does not hand out a queued waiter's slot again, while a Reset
-// (a new epoch) clears it. A write on a missing key takes the floor's epoch,
-// so that the floors of other handles taken under it still apply. Returns
+// slot this handle holds (0 for none), below which tat is never taken, so
+// that a Redis that lost the key does not hand out a queued waiter's slot
+// again; a key that shows another epoch than the floor's was Reset since,
+// and the floor is moot. A key without an epoch (written on a lost key, by
+// redis_rate or by the previous release) keeps floors: a floor wrongly kept
+// only delays this handle, one wrongly dropped over-admits. A write on a
+// missing key takes the floor's epoch, so that the floors of other handles
+// taken under it still apply. Returns
 // {1, wait, remaining, resetAfter, had, stored, replaced} when granted,
 // where stored is the exact string written and replaced the value it
 // replaced (had 1) or "" for none (had 0), both for cancel; or
@@ -77,7 +80,7 @@ local T, tau = tonumber(ARGV[1]), tonumber(ARGV[2])
 local n, maxwait = tonumber(ARGV[3]), tonumber(ARGV[4])
 local floor = tonumber(ARGV[5]) or 0
 if stored then
-  if epoch ~= ARGV[6] then
+  if epoch ~= "000000000" and epoch ~= ARGV[6] then
     floor = 0
   end
 elseif floor > 0 then
