@@ -34,7 +34,9 @@ type Limiter interface {
 	// Retry-After) calls for.
 	Hold(ctx context.Context, key string, limit Limit, d time.Duration) error
 
-	// Reset forgets key: its next request finds a full bucket.
+	// Reset forgets key: the next request of every handle finds a full
+	// bucket. Slots reserved before the Reset keep their times (their
+	// waiters still go), and their cancels no longer give anything back.
 	Reset(ctx context.Context, key string) error
 
 	// Status reports the state of key under limit without changing it.
@@ -44,8 +46,9 @@ type Limiter interface {
 	// waiters can stop and give their slots back.
 	Done() <-chan struct{}
 
-	// Close releases the handle. Waits in flight return [ErrClosed] and
-	// cancel their reservations before the store is released. Clients the
+	// Close releases the handle. The slots of Waits in flight are given
+	// back, newest first so that their cancels chain, then those Waits
+	// return [ErrClosed], before the store is released. Clients the
 	// caller passed in are not closed. Close is idempotent.
 	Close() error
 }

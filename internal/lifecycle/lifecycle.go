@@ -18,7 +18,8 @@ const Grace = 5 * time.Second
 // Lifecycle is embedded by value in a backend. The zero value is not ready:
 // use New.
 type Lifecycle struct {
-	active atomic.Int64
+	calls  atomic.Int64 // between Enter and Leave
+	active atomic.Int64 // calls and pins
 	closed atomic.Bool
 	once   sync.Once
 	done   chan struct{}
@@ -33,9 +34,10 @@ func New() *Lifecycle { return &Lifecycle{done: make(chan struct{}), pins: make(
 // Enter starts a call; it fails with limiter.ErrClosed once Close started.
 // A nil error must be paired with Leave.
 func (l *Lifecycle) Enter() error {
+	l.calls.Add(1)
 	l.active.Add(1)
 	if l.closed.Load() {
-		l.active.Add(-1)
+		l.Leave()
 		return limiter.ErrClosed
 	}
 	return nil
@@ -55,7 +57,10 @@ func (l *Lifecycle) EnterContext(ctx context.Context) error {
 }
 
 // Leave ends a call started by Enter.
-func (l *Lifecycle) Leave() { l.active.Add(-1) }
+func (l *Lifecycle) Leave() {
+	l.active.Add(-1)
+	l.calls.Add(-1)
+}
 
 // Pin is a reservation that keeps Close from releasing the store until it
 // is used, given back, or its slot comes.
@@ -109,15 +114,19 @@ func (l *Lifecycle) Closed() bool { return l.closed.Load() }
 // Done is closed when Close starts giving pinned slots back.
 func (l *Lifecycle) Done() <-chan struct{} { return l.done }
 
-// Close marks the Lifecycle closed, gives the pinned slots back newest
+// Close marks the Lifecycle closed, waits for the calls in flight (so that
+// every reservation granted is pinned), gives the pinned slots back newest
 // first (one at a time, so that their cancels chain), wakes waiters through
-// Done, waits up to Grace in all for calls and pins to end, then runs
-// release once. Later calls return nil at once.
+// Done, waits for the pins left to end, all within Grace, then runs release
+// once. Later calls return nil at once.
 func (l *Lifecycle) Close(release func() error) error {
 	var err error
 	l.once.Do(func() {
 		l.closed.Store(true)
 		deadline := time.Now().Add(Grace)
+		for l.calls.Load() > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Microsecond)
+		}
 		l.giveBackPinned(deadline)
 		close(l.done)
 		for l.active.Load() > 0 && time.Now().Before(deadline) {
