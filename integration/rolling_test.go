@@ -49,11 +49,11 @@ func TestRollingDeploy(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			url := b.url(t)
-			// The first worker of the new release migrates the store;
-			// the old ones then run on what it made, as in a deploy.
+			// As in a deploy: the old release runs, and the first worker
+			// of the new one migrates the store under it.
 			until := time.Now().Add(3 * time.Second)
-			times, counts := runWorkers(t, []string{newBin, oldBin, newBin, oldBin}, url, lim, until)
-			t.Logf("%s: %d admissions in 3 s at %s; per worker (new, old, new, old) %v", b.name, len(times), lim, counts)
+			times, counts := runWorkers(t, []string{oldBin, newBin, oldBin, newBin}, url, lim, until)
+			t.Logf("%s: %d admissions in 3 s at %s; per worker (old, new, old, new) %v", b.name, len(times), lim, counts)
 			for i, n := range counts {
 				if n == 0 {
 					t.Errorf("worker %d admitted nothing: the test proves nothing", i)
@@ -64,7 +64,7 @@ func TestRollingDeploy(t *testing.T) {
 			limitertest.CheckWindows(t, times, lim, tol)
 			if t.Failed() {
 				sorted, i, n := limitertest.FullestWindow(times, lim.Period-tol)
-				t.Logf("fullest window: %v", sorted[i:i+n])
+				t.Logf("fullest window: %d admissions from %s to %s", n, sorted[i], sorted[i+n-1])
 			}
 		})
 	}
