@@ -1,7 +1,10 @@
 // Package limitertest is the conformance suite every limiter backend
 // passes: the GCRA of DESIGN.md as step tables, sharing across handles,
 // concurrency within the promised bound, FIFO reservations, cancels that
-// never over-admit, Hold, Wait, Close and bad input. A backend calls [Run]
+// never over-admit (after a later slot, a Hold, or a Reset whose new
+// reservations rebuild the cancelled value) and that chain newest first, a
+// Reset that empties every handle's queue, Hold, Wait, Close (which gives
+// the slots of waiting Waits back) and bad input. A backend calls [Run]
 // and [Benchmark] from its own tests with a [Harness].
 //
 // [CheckWindows] and [CheckUsage] check recorded admission times against the
