@@ -126,7 +126,11 @@ func buildWorkers(t *testing.T) (oldBin, newBin string) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, "go", "build", "-o", b.out, "./integration/rollworker")
+			args := []string{"build", "-o", b.out}
+			if raceBuild {
+				args = append(args, "-race")
+			}
+			cmd := exec.CommandContext(ctx, "go", append(args, "./integration/rollworker")...)
 			cmd.Dir = b.dir
 			if out, err := cmd.CombinedOutput(); err != nil {
 				errs[i] = fmt.Errorf("go build in %s: %v\n%s", b.dir, err, out)
