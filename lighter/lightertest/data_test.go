@@ -42,29 +42,32 @@ func pageIndexes(t *testing.T, h *lightertest.Handler, index, limit int64) []int
 
 func TestPublicPoolsMetadata(t *testing.T) {
 	h := lightertest.NewHandler(lightertest.Options{Pools: 5})
-	all := h.PoolIndexes()
-	if want := []int64{1012, 1009, 1006, 1003, 1000}; !equal(all, want) {
-		t.Fatalf("PoolIndexes %v, want %v", all, want)
+	listed := h.PoolIndexes()
+	if want := []int64{lightertest.DefaultLLPIndex, 1012, 1009, 1006, 1003, 1000}; !equal(listed, want) {
+		t.Fatalf("PoolIndexes %v, want %v (the LLP listed, as Lighter lists it)", listed, want)
 	}
+	all := listed[1:]
 	for _, tc := range []struct {
 		index, limit int64
 		want         []int64
 	}{
-		{lightertest.DefaultLLPIndex, 100, all}, // the LLP is not listed
+		{lightertest.DefaultLLPIndex + 1, 1, []int64{lightertest.DefaultLLPIndex}}, // Lighter's docs fetch the LLP so
+		{lightertest.DefaultLLPIndex + 1, 100, listed},
+		{lightertest.DefaultLLPIndex, 100, all}, // index is exclusive
 		{lightertest.DefaultLLPIndex, 2, []int64{1012, 1009}},
-		{1009, 2, []int64{1009, 1006}}, // index is inclusive
+		{1009, 2, []int64{1006, 1003}}, // index is exclusive
 		{1008, 2, []int64{1006, 1003}},
-		{1000, 100, []int64{1000}},
-		{999, 100, nil},
+		{1001, 100, []int64{1000}},
+		{1000, 100, nil},
 		{0, 100, nil},
 	} {
 		if got := pageIndexes(t, h, tc.index, tc.limit); !equal(got, tc.want) {
 			t.Errorf("index=%d limit=%d: %v, want %v", tc.index, tc.limit, got, tc.want)
 		}
 	}
-	listed := lightertest.NewHandler(lightertest.Options{Pools: 2, ListLLP: true})
-	if got, want := pageIndexes(t, listed, lightertest.DefaultLLPIndex, 100), []int64{lightertest.DefaultLLPIndex, 1003, 1000}; !equal(got, want) {
-		t.Fatalf("ListLLP: %v, want %v", got, want)
+	hidden := lightertest.NewHandler(lightertest.Options{Pools: 2, HideLLP: true})
+	if got, want := pageIndexes(t, hidden, lightertest.DefaultLLPIndex+1, 100), []int64{1003, 1000}; !equal(got, want) {
+		t.Fatalf("HideLLP: %v, want %v", got, want)
 	}
 	explicit := lightertest.NewHandler(lightertest.Options{PoolIndexes: []int64{5, 70, 3}})
 	if got, want := pageIndexes(t, explicit, 100, 100), []int64{70, 5, 3}; !equal(got, want) {
@@ -128,7 +131,7 @@ func TestAccount(t *testing.T) {
 		t.Fatalf("last share price at %v, want today %d", last["timestamp"], epoch.Unix())
 	}
 	// The same pool reads the same in the listing and the account.
-	meta := body(t, get(h, lightertest.PathPublicPoolsMetadata+"?index=1003&limit=1"))["public_pools"].([]any)[0].(map[string]any)
+	meta := body(t, get(h, lightertest.PathPublicPoolsMetadata+"?index=1004&limit=1"))["public_pools"].([]any)[0].(map[string]any)
 	if meta["name"] != pool["name"] || meta["total_asset_value"] != pool["total_asset_value"] || meta["total_shares"] != info["total_shares"] {
 		t.Fatalf("listing %v and account %v disagree", meta, pool)
 	}
@@ -136,7 +139,7 @@ func TestAccount(t *testing.T) {
 		t.Fatalf("LLP account %v", llp)
 	}
 	plain := account(42)
-	if _, ok := plain["pool_info"]; ok || len(plain["positions"].([]any)) != 1 {
+	if info, ok := plain["pool_info"]; !ok || info != nil || len(plain["positions"].([]any)) != 1 {
 		t.Fatalf("ordinary account %v", plain)
 	}
 	rec := get(h, fmt.Sprintf("%s?by=index&value=%d", lightertest.PathAccount, lightertest.MaxAccountIndex+1))
@@ -238,7 +241,7 @@ func TestUnknownEndpoint(t *testing.T) {
 func TestNoLLPPoolZero(t *testing.T) {
 	// Without an LLP, pool 0 is an ordinary pool, not the LLP.
 	h := lightertest.NewHandler(lightertest.Options{PoolIndexes: []int64{0}, NoLLP: true})
-	m := body(t, get(h, lightertest.PathPublicPoolsMetadata+"?index=0&limit=1"))["public_pools"].([]any)[0].(map[string]any)
+	m := body(t, get(h, lightertest.PathPublicPoolsMetadata+"?index=1&limit=1"))["public_pools"].([]any)[0].(map[string]any)
 	if m["name"] == "LLP" || m["account_index"] != float64(0) {
 		t.Fatalf("pool 0 without an LLP: %v", m)
 	}
