@@ -134,11 +134,11 @@ func TestPublicPoolsMetadataPaging(t *testing.T) {
 		},
 		{
 			// robinhood pins the LLP: no systemConfig request.
-			name:       "robinhood deployment",
-			opts:       lightertest.Options{Pools: 120, LLPIndex: lighter.RobinhoodLLPIndex},
-			edit:       func(c *lighter.Config) { c.Deployment = "robinhood" },
-			wantPages:  []int64{lighter.RobinhoodLLPIndex + 1, gen(21)},
-			pinned:     true,
+			name:      "robinhood deployment",
+			opts:      lightertest.Options{Pools: 120, LLPIndex: lighter.RobinhoodLLPIndex},
+			edit:      func(c *lighter.Config) { c.Deployment = "robinhood" },
+			wantPages: []int64{lighter.RobinhoodLLPIndex + 1, gen(21)},
+			pinned:    true,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
