@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sharedlimit/sharedlimit/lighter"
+	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
 )
 
 // specField is one response field of Lighter's OpenAPI description, as
@@ -257,6 +261,85 @@ func TestSpecAnswersDecodeStrict(t *testing.T) {
 		}
 		if err := decodeStrict(b, specAnswers[path]); err != nil {
 			t.Errorf("%s: %v\nanswer %s", path, err, b)
+		}
+	}
+}
+
+// shapeErrors lists where a decoded JSON answer v departs from the spec's
+// fields: a required field absent, or a field the spec does not list.
+func shapeErrors(at string, v any, fields map[string]*specField) []string {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return []string{fmt.Sprintf("%s: %T, want an object", at, v)}
+	}
+	var out []string
+	for name, f := range fields {
+		val, present := obj[name]
+		switch {
+		case !present && f.Required:
+			out = append(out, at+"."+name+" (required, absent)")
+		case !present || val == nil || f.Fields == nil:
+		case f.Type == "array":
+			items, ok := val.([]any)
+			if !ok {
+				out = append(out, fmt.Sprintf("%s.%s: %T, want an array", at, name, val))
+			}
+			for i, item := range items {
+				out = append(out, shapeErrors(fmt.Sprintf("%s.%s[%d]", at, name, i), item, f.Fields)...)
+			}
+		default:
+			out = append(out, shapeErrors(at+"."+name, val, f.Fields)...)
+		}
+	}
+	for name := range obj {
+		if _, ok := fields[name]; !ok {
+			out = append(out, at+"."+name+" (not in the spec)")
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestFakeAnswersAreSpecShaped: every endpoint of lightertest answers with
+// every field the spec requires and no other, and its answer decodes into
+// the Session's type with unknown fields disallowed.
+func TestFakeAnswersAreSpecShaped(t *testing.T) {
+	spec := loadSpec(t)
+	now := time.Now()
+	h := lightertest.NewHandler(lightertest.Options{Pools: 3})
+	for _, target := range []string{
+		lighter.PathSystemConfig,
+		lighter.PathPublicPoolsMetadata + "?filter=all&index=281474976710655&limit=100",
+		lighter.PathAccount + "?by=index&value=1003",
+		lighter.PathAccount + "?by=index&value=281474976710654",
+		lighter.PathAccount + "?by=index&value=42",
+		lighter.PathPnL + fmt.Sprintf("?by=index&value=1003&resolution=1d&start_timestamp=0&end_timestamp=%d&count_back=3", now.Unix()),
+		lighter.PathOrderBooks,
+		lighter.PathCandles + fmt.Sprintf("?market_id=0&resolution=1h&start_timestamp=0&end_timestamp=%d&count_back=3", now.UnixMilli()),
+		lighter.PathFundings + fmt.Sprintf("?market_id=0&resolution=1h&start_timestamp=0&end_timestamp=%d&count_back=3", now.Unix()),
+		lighter.PathFundingRates,
+		lighter.PathRecentTrades + "?market_id=0&limit=5",
+		lighter.PathTrades + "?sort_by=trade_id&limit=5",
+		lighter.PathOrderBookDetails,
+		lighter.PathExchangeStats,
+		lighter.PathAccountsByL1Address + "?l1_address=0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+	} {
+		path, _, _ := strings.Cut(target, "?")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: status %d: %s", target, rec.Code, rec.Body)
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		if bad := shapeErrors(spec[path].Schema, v, spec[path].Fields); len(bad) > 0 {
+			t.Errorf("%s departs from the spec:\n  %s", target, strings.Join(bad, "\n  "))
+		}
+		if err := decodeStrict(rec.Body.Bytes(), specAnswers[path]); err != nil {
+			t.Errorf("%s: %v", target, err)
 		}
 	}
 }

@@ -255,7 +255,7 @@ func (h *Handler) account(w http.ResponseWriter, q url.Values) {
 		a["created_at"] = pl.since
 		a["pool_info"] = h.poolInfo(idx, pl)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"code": 200, "total": 1, "accounts": []any{a}, "next_cursor": ""})
+	writeJSON(w, http.StatusOK, map[string]any{"code": 200, "total": 1, "accounts": []any{a}})
 }
 
 // poolInfo has 30 days of share prices and daily returns, the last at

@@ -98,6 +98,29 @@ func TestBadParams(t *testing.T) {
 		lightertest.PathCandles + "?market_id=0&resolution=1d&start_timestamp=0&end_timestamp=5000000000001&count_back=1",
 		lightertest.PathCandles + "?market_id=77&resolution=1d&start_timestamp=0&end_timestamp=1&count_back=1",
 		lightertest.PathOrderBooks + "?filter=options",
+		lightertest.PathFundings + "?resolution=1h&start_timestamp=0&end_timestamp=1&count_back=0",
+		lightertest.PathFundings + "?market_id=0&resolution=4h&start_timestamp=0&end_timestamp=1&count_back=0",
+		lightertest.PathFundings + "?market_id=0&resolution=1h&start_timestamp=-1&end_timestamp=1&count_back=0",
+		lightertest.PathFundings + "?market_id=2048&resolution=1h&start_timestamp=0&end_timestamp=1&count_back=0", // spot
+		lightertest.PathRecentTrades + "?market_id=0",
+		lightertest.PathRecentTrades + "?market_id=0&limit=0",
+		lightertest.PathRecentTrades + "?market_id=0&limit=101",
+		lightertest.PathRecentTrades + "?market_id=77&limit=1",
+		lightertest.PathTrades + "?limit=10",
+		lightertest.PathTrades + "?sort_by=price&limit=10",
+		lightertest.PathTrades + "?sort_by=trade_id",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=101",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&sort_dir=asc",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&role=owner",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&type=swap",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&ask_filter=200",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&account_index=-2",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&cursor=bogus",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&aggregate=maybe",
+		lightertest.PathOrderBookDetails + "?filter=options",
+		lightertest.PathOrderBookDetails + "?market_id=40000",
+		lightertest.PathAccountsByL1Address,
+		lightertest.PathAccountsByL1Address + "?l1_address=0x12",
 	} {
 		rec := get(h, target)
 		if m := body(t, rec); rec.Code != http.StatusBadRequest || m["code"] != float64(lightertest.CodeInvalidParam) || !strings.HasPrefix(m["message"].(string), "invalid param: ") {
@@ -244,5 +267,34 @@ func TestNoLLPPoolZero(t *testing.T) {
 	m := body(t, get(h, lightertest.PathPublicPoolsMetadata+"?index=1&limit=1"))["public_pools"].([]any)[0].(map[string]any)
 	if m["name"] == "LLP" || m["account_index"] != float64(0) {
 		t.Fatalf("pool 0 without an LLP: %v", m)
+	}
+}
+
+// trades pages by its cursor: every generated trade once, newest first.
+func TestTradesCursor(t *testing.T) {
+	h := lightertest.NewHandler(lightertest.Options{Trades: 30})
+	var ids []float64
+	cursor := ""
+	for page := 0; ; page++ {
+		if page > 100 {
+			t.Fatal("paging does not end")
+		}
+		m := body(t, get(h, lightertest.PathTrades+"?sort_by=trade_id&limit=7&market_id=1&cursor="+cursor))
+		for _, tr := range m["trades"].([]any) {
+			ids = append(ids, tr.(map[string]any)["trade_id"].(float64))
+		}
+		next, ok := m["next_cursor"].(string)
+		if !ok {
+			break
+		}
+		cursor = next
+	}
+	if len(ids) != 30 {
+		t.Fatalf("%d trades of market 1, want 30", len(ids))
+	}
+	for i := 1; i < len(ids); i++ {
+		if ids[i] >= ids[i-1] {
+			t.Fatalf("trade ids %v not strictly descending", ids)
+		}
 	}
 }
