@@ -172,7 +172,7 @@ func llpMetadata(a *Account) PoolMetadata {
 // Lighter returns no account, and an error when it returns another index.
 func (s *Session) Account(ctx context.Context, index int64) (*Account, error) {
 	if index < 0 {
-		return nil, fmt.Errorf("lighter: account: invalid index %d: must be >= 0", index)
+		return nil, paramErrorf("lighter: account: invalid index %d: must be >= 0", index)
 	}
 	params := url.Values{"by": {"index"}, "value": {strconv.FormatInt(index, 10)}}
 	var resp Accounts
@@ -230,7 +230,7 @@ func (s *Session) PnL(ctx context.Context, q PnLQuery) (*PnL, error) {
 		q.EndTimestamp = time.Now().Unix()
 	}
 	if q.AccountIndex < 0 {
-		return nil, fmt.Errorf("lighter: pnl: invalid AccountIndex %d: must be >= 0", q.AccountIndex)
+		return nil, paramErrorf("lighter: pnl: invalid AccountIndex %d: must be >= 0", q.AccountIndex)
 	}
 	if err := checkRange("pnl", q.Resolution, PnLResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err
@@ -284,7 +284,7 @@ type CandlesQuery struct {
 // at most 500 per call.
 func (s *Session) Candles(ctx context.Context, q CandlesQuery) (*Candles, error) {
 	if q.MarketID < 0 || q.MarketID > 32767 {
-		return nil, fmt.Errorf("lighter: candles: invalid MarketID %d: must be 0 to 32767", q.MarketID)
+		return nil, paramErrorf("lighter: candles: invalid MarketID %d: must be 0 to 32767", q.MarketID)
 	}
 	if err := checkRange("candles", q.Resolution, CandleResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err
@@ -311,17 +311,17 @@ func (s *Session) Candles(ctx context.Context, q CandlesQuery) (*Candles, error)
 func checkRange(call, resolution string, resolutions []string, start, end, countBack int64) error {
 	switch {
 	case resolution == "":
-		return fmt.Errorf("lighter: %s: empty Resolution (resolution is required): want one of %v", call, resolutions)
+		return paramErrorf("lighter: %s: empty Resolution (resolution is required): want one of %v", call, resolutions)
 	case !slices.Contains(resolutions, resolution):
-		return fmt.Errorf("lighter: %s: invalid Resolution %q (resolution): want one of %v", call, resolution, resolutions)
+		return paramErrorf("lighter: %s: invalid Resolution %q (resolution): want one of %v", call, resolution, resolutions)
 	case start < 0 || start > MaxTimestamp:
-		return fmt.Errorf("lighter: %s: invalid StartTimestamp %d (start_timestamp): must be 0 to %d", call, start, int64(MaxTimestamp))
+		return paramErrorf("lighter: %s: invalid StartTimestamp %d (start_timestamp): must be 0 to %d", call, start, int64(MaxTimestamp))
 	case end < 0 || end > MaxTimestamp:
-		return fmt.Errorf("lighter: %s: invalid EndTimestamp %d (end_timestamp): must be 0 to %d", call, end, int64(MaxTimestamp))
+		return paramErrorf("lighter: %s: invalid EndTimestamp %d (end_timestamp): must be 0 to %d", call, end, int64(MaxTimestamp))
 	case end < start:
-		return fmt.Errorf("lighter: %s: EndTimestamp %d is before StartTimestamp %d (end_timestamp, start_timestamp)", call, end, start)
+		return paramErrorf("lighter: %s: EndTimestamp %d is before StartTimestamp %d (end_timestamp, start_timestamp)", call, end, start)
 	case countBack < 0:
-		return fmt.Errorf("lighter: %s: invalid CountBack %d (count_back): must be >= 0", call, countBack)
+		return paramErrorf("lighter: %s: invalid CountBack %d (count_back): must be >= 0", call, countBack)
 	}
 	return nil
 }

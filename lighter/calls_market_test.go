@@ -26,6 +26,9 @@ func wantQuery(t *testing.T, srv *lightertest.Server, want url.Values) {
 // was sent.
 func wantInvalid(t *testing.T, srv *lightertest.Server, what string, err error, want ...string) {
 	t.Helper()
+	if !errors.Is(err, lighter.ErrInvalidParam) {
+		t.Errorf("%s: error %v does not match ErrInvalidParam", what, err)
+	}
 	for _, w := range want {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("%s: error %v, want one naming %q", what, err, w)

@@ -1,6 +1,7 @@
 package lighter
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -21,6 +22,21 @@ const (
 	MaxPageLimit = 100
 )
 
+// ErrInvalidParam is matched by every error a call returns for a
+// parameter it refused before sending anything.
+var ErrInvalidParam = errors.New("lighter: invalid parameter")
+
+// paramError is a refused parameter: the message names the call, the
+// parameter and the value.
+type paramError struct{ msg string }
+
+func (e *paramError) Error() string        { return e.msg }
+func (e *paramError) Is(target error) bool { return target == ErrInvalidParam }
+
+func paramErrorf(format string, args ...any) error {
+	return &paramError{msg: fmt.Sprintf(format, args...)}
+}
+
 // query builds an endpoint's parameters, checking each against the spec
 // and keeping the first problem, which names the call, the parameter and
 // the value.
@@ -34,7 +50,7 @@ func newQuery(call string) *query { return &query{call: call, v: url.Values{}} }
 
 func (q *query) fail(format string, args ...any) {
 	if q.err == nil {
-		q.err = fmt.Errorf("lighter: %s: "+format, append([]any{q.call}, args...)...)
+		q.err = paramErrorf("lighter: %s: "+format, append([]any{q.call}, args...)...)
 	}
 }
 
