@@ -79,9 +79,6 @@ var (
 	orderFilter = []string{"all", "spot", "perp"}
 )
 
-// TradeSortBy returns the values TradesQuery.SortBy accepts.
-func TradeSortBy() []string { return append([]string(nil), tradeSortBy...) }
-
 // TradesQuery selects a page of trades. SortBy and Limit are required;
 // every other field left zero (or nil) is not sent, so Lighter applies
 // its default.

@@ -35,6 +35,30 @@ func ExampleSession_PublicPoolsMetadata() {
 	// pages: 3 accounts: 0
 }
 
+// AllTrades follows the trades cursor to the last page; here 12 trades of
+// market 2, 5 per page: three pages.
+func ExampleSession_AllTrades() {
+	srv := lightertest.NewServer(lightertest.Options{Trades: 12})
+	defer srv.Close()
+	ctx := context.Background()
+	s, err := lighter.NewSession(ctx, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: 100})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+
+	n := 0
+	for _, err := range s.AllTrades(ctx, lighter.TradesQuery{SortBy: "trade_id", Limit: 5, MarketID: lighter.Ptr(2)}, 100) {
+		if err != nil {
+			panic(err)
+		}
+		n++
+	}
+	fmt.Println(n, "trades in", srv.Count(lighter.PathTrades), "pages")
+	// Output:
+	// 12 trades in 3 pages
+}
+
 // Candles returns a market's candles; the query is checked before anything
 // is sent.
 func ExampleSession_Candles() {
