@@ -125,9 +125,11 @@ const (
 //
 // While the store is down under FailOpen or FailFallback, decisions skip
 // it and one background probe (Status on a key of its own) retries it with
-// backoff; the first answer switches back. Reservations taken from the
-// fallback are cancelled on the fallback. Status and Reset always ask the
-// store (retried under FailWait).
+// backoff; the first answer switches back. Under FailFallback each key is
+// handed between the store and the fallback where the other left it (see
+// FailFallback), and reservations taken from the fallback are cancelled on
+// the fallback. Status and Reset always ask the store (retried under
+// FailWait).
 type Guard struct {
 	store Limiter
 	p     Policy
