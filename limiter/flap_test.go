@@ -471,3 +471,36 @@ func TestFallbackReset(t *testing.T) {
 		t.Errorf("the store was raised %d times after the Reset, want 0", n)
 	}
 }
+
+// TestFallbackFlapsDuringCall: a call whose store answer is overtaken by a
+// fallback admission every time it asks decides again, at most 8 times,
+// then fails with an error matching ErrUnavailable; it never acts on an
+// answer that did not stand.
+func TestFallbackFlapsDuringCall(t *testing.T) {
+	lim := limiter.Every(time.Second)
+	r := newFlapRig(t, 1)
+	ctx := context.Background()
+	at, overtaken := time.Duration(0), 0
+	r.store.answered = func() {
+		// Another call finds the store down and the fallback admits it,
+		// then the store answers again.
+		at += time.Second
+		r.step(at, true)
+		if res, err := r.g.AllowN(ctx, "k", lim, 1); err != nil || !res.Allowed {
+			t.Errorf("the fallback's AllowN while the store's answer is in flight: %+v, %v", res, err)
+		}
+		overtaken++
+		r.settle()
+		at += time.Millisecond
+		r.step(at, false)
+	}
+	res, err := r.g.AllowN(ctx, "k", lim, 1)
+	r.store.answered = nil
+	if !errors.Is(err, limiter.ErrUnavailable) || res.Allowed {
+		t.Errorf("AllowN overtaken %d times: %+v, %v; want an error matching ErrUnavailable", overtaken, res, err)
+	}
+	if overtaken != 8 {
+		t.Errorf("the call asked the store %d times, want 8", overtaken)
+	}
+	t.Logf("%v", err)
+}
