@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // Endpoint paths of the typed calls.
@@ -17,6 +19,13 @@ const (
 	PathPnL                 = "/api/v1/pnl"
 	PathOrderBooks          = "/api/v1/orderBooks"
 	PathCandles             = "/api/v1/candles"
+	PathFundings            = "/api/v1/fundings"
+	PathFundingRates        = "/api/v1/funding-rates"
+	PathRecentTrades        = "/api/v1/recentTrades"
+	PathTrades              = "/api/v1/trades"
+	PathOrderBookDetails    = "/api/v1/orderBookDetails"
+	PathExchangeStats       = "/api/v1/exchangeStats"
+	PathAccountsByL1Address = "/api/v1/accountsByL1Address"
 )
 
 // PoolsPageSize is the page size PublicPoolsMetadata asks for, the largest
@@ -42,71 +51,70 @@ func (s *Session) SystemConfig(ctx context.Context) (*SystemConfig, error) {
 
 // PublicPoolsMetadataPage returns one page of public pools
 // (GET /api/v1/publicPoolsMetadata?filter=all&index=...&limit=...): the
-// pools whose account index is at most index, highest first, at most limit
-// (1 to 100) of them. IsLLP is never set: see PublicPoolsMetadata.
+// pools whose account index is below index (Lighter's index is
+// exclusive), highest first, at most limit (1 to 100) of them. IsLLP is
+// never set: see PublicPoolsMetadata.
 func (s *Session) PublicPoolsMetadataPage(ctx context.Context, index int64, limit int) ([]PoolMetadata, error) {
-	if index < 0 {
-		return nil, fmt.Errorf("lighter: publicPoolsMetadata: invalid index %d: must be >= 0", index)
+	q := newQuery("publicPoolsMetadata")
+	q.v.Set("filter", "all")
+	q.int("index", index, 0, math.MaxInt64)
+	q.int("limit", int64(limit), 1, PoolsPageSize)
+	if q.err != nil {
+		return nil, q.err
 	}
-	if limit < 1 || limit > PoolsPageSize {
-		return nil, fmt.Errorf("lighter: publicPoolsMetadata: invalid limit %d: must be 1 to %d", limit, PoolsPageSize)
-	}
-	params := url.Values{
-		"filter": {"all"},
-		"index":  {strconv.FormatInt(index, 10)},
-		"limit":  {strconv.Itoa(limit)},
-	}
-	var page struct {
-		PublicPools []PoolMetadata `json:"public_pools"`
-	}
-	if err := s.GetJSON(ctx, PathPublicPoolsMetadata, params, &page); err != nil {
+	var page PublicPoolsPage
+	if err := s.GetJSON(ctx, PathPublicPoolsMetadata, q.v, &page); err != nil {
 		return nil, err
 	}
 	return page.PublicPools, nil
 }
 
-// PublicPoolsMetadata returns every public pool, as the original's
-// fetch_all_pools does: it reads the LLP's index from SystemConfig, pages
-// down from it PoolsPageSize pools at a time, each next page starting
-// below the lowest index of the last, and stops on a short or empty page
-// or when the next index would be below 0. The LLP is not listed by
-// Lighter: when it is missing from the pages, it is added from its
-// Account (an error then is returned, where the original only logged it).
-// The LLP's entry has IsLLP set.
+// PublicPoolsMetadata returns every public pool once, the LLP included.
+// It takes the LLP's index from the deployment (robinhood pins it) or
+// from SystemConfig, then pages down from just above it, PoolsPageSize
+// pools at a time: Lighter's index is exclusive, so the first page
+// (index = LLP + 1) starts with the LLP, as Lighter's documentation
+// fetches it, and each next page asks for the pools below the lowest
+// index of the last. It stops on a short or empty page, or at index 0.
+// With no LLP (an index of 0) it starts above every account index. When
+// the LLP is missing from the pages, it is added from its Account (an
+// error then is returned, where the original only logged it). The LLP's
+// entry has IsLLP set and the type AccountInsuranceFund.
 //
-// A page that does not move downward (its lowest index is above the index
-// asked for) is an error, where the original would loop forever.
+// A page holding a pool at or above the index asked for is an error: the
+// server does not page as Lighter does, and paging on could skip, repeat
+// or loop.
 func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, error) {
-	cfg, err := s.SystemConfig(ctx)
+	llp, err := s.llpIndex(ctx)
 	if err != nil {
 		return nil, err
 	}
-	llp := cfg.LiquidityPoolIndex
+	index := int64(maxAccountIndex + 1)
+	if llp != 0 {
+		index = llp + 1
+	}
 	var pools []PoolMetadata
-	for index := llp; ; {
+	for index > 0 {
 		page, err := s.PublicPoolsMetadataPage(ctx, index, PoolsPageSize)
 		if err != nil {
 			return nil, err
 		}
-		if len(page) == 0 {
-			break
-		}
-		lowest := page[0].AccountIndex
+		lowest := index
 		for _, p := range page {
+			if p.AccountIndex >= lowest {
+				return nil, fmt.Errorf("lighter: publicPoolsMetadata: page below index %d lists pool %d after %d: want indexes below it, highest first", index, p.AccountIndex, lowest)
+			}
+			lowest = p.AccountIndex
 			p.IsLLP = llp != 0 && p.AccountIndex == llp
+			if p.IsLLP {
+				p.AccountType = AccountInsuranceFund
+			}
 			pools = append(pools, p)
-			lowest = min(lowest, p.AccountIndex)
 		}
 		if len(page) < PoolsPageSize {
 			break
 		}
-		if lowest > index {
-			return nil, fmt.Errorf("lighter: publicPoolsMetadata: page at index %d starts at %d, above it: paging would not end", index, lowest)
-		}
-		index = lowest - 1
-		if index < 0 {
-			break
-		}
+		index = lowest
 	}
 	if llp == 0 || slices.ContainsFunc(pools, func(p PoolMetadata) bool { return p.IsLLP }) {
 		return pools, nil
@@ -118,14 +126,32 @@ func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, erro
 	return append(pools, llpMetadata(acct)), nil
 }
 
+// maxAccountIndex is the largest account index Lighter has (2^48 - 1).
+const maxAccountIndex = 1<<48 - 1
+
+// llpIndex is the LLP's account index: the deployment's pinned one, else
+// SystemConfig's.
+func (s *Session) llpIndex(ctx context.Context) (int64, error) {
+	if pinned := s.cfg.deployment.LLPIndex; pinned != 0 {
+		return pinned, nil
+	}
+	cfg, err := s.SystemConfig(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return cfg.LiquidityPoolIndex, nil
+}
+
 // llpMetadata is the LLP's PoolMetadata built from its account, with the
 // original's fixed values for what the account does not say.
 func llpMetadata(a *Account) PoolMetadata {
 	p := PoolMetadata{
 		AccountIndex:    a.AccountIndex,
-		AccountType:     2,
+		AccountType:     AccountInsuranceFund,
 		Name:            a.Name,
 		TotalAssetValue: a.TotalAssetValue,
+		CreatedAt:       a.CreatedAt,
+		Assets:          a.Assets,
 		IsLLP:           true,
 	}
 	if p.Name == "" {
@@ -136,6 +162,7 @@ func llpMetadata(a *Account) PoolMetadata {
 		p.SharpeRatio = info.SharpeRatio
 		p.OperatorFee = info.OperatorFee
 		p.TotalShares = info.TotalShares
+		p.Status = info.Status
 	}
 	return p
 }
@@ -145,12 +172,10 @@ func llpMetadata(a *Account) PoolMetadata {
 // Lighter returns no account, and an error when it returns another index.
 func (s *Session) Account(ctx context.Context, index int64) (*Account, error) {
 	if index < 0 {
-		return nil, fmt.Errorf("lighter: account: invalid index %d: must be >= 0", index)
+		return nil, paramErrorf("lighter: account: invalid index %d: must be >= 0", index)
 	}
 	params := url.Values{"by": {"index"}, "value": {strconv.FormatInt(index, 10)}}
-	var resp struct {
-		Accounts []Account `json:"accounts"`
-	}
+	var resp Accounts
 	if err := s.GetJSON(ctx, PathAccount, params, &resp); err != nil {
 		return nil, err
 	}
@@ -158,6 +183,7 @@ func (s *Session) Account(ctx context.Context, index int64) (*Account, error) {
 		return nil, fmt.Errorf("%w: index %d", ErrAccountNotFound, index)
 	}
 	a := &resp.Accounts[0]
+	a.normalize()
 	if a.AccountIndex != index {
 		return nil, fmt.Errorf("lighter: account: asked for index %d, Lighter returned %d", index, a.AccountIndex)
 	}
@@ -165,8 +191,9 @@ func (s *Session) Account(ctx context.Context, index int64) (*Account, error) {
 }
 
 // PnLQuery selects an account's PnL chart. The original asks for
-// Resolution "1d" from 2025-01-01 to 2030-01-01 in Unix seconds, with
-// CountBack 0 and IgnoreTransfers true.
+// Resolution "1d" from 2025-01-01 to now in Unix seconds, with CountBack 0
+// and IgnoreTransfers false (a far-future end makes Lighter add a
+// synthetic end-of-range point).
 type PnLQuery struct {
 	// AccountIndex is the account (by=index, value=AccountIndex).
 	AccountIndex int64
@@ -174,13 +201,15 @@ type PnLQuery struct {
 	Resolution string
 	// StartTimestamp and EndTimestamp bound the chart, in Unix seconds
 	// as the original sends them; 0 <= StartTimestamp <= EndTimestamp <=
-	// MaxTimestamp.
+	// MaxTimestamp. An EndTimestamp of 0 is now, the original's end.
 	StartTimestamp int64
 	EndTimestamp   int64
 	// CountBack is how many points before EndTimestamp to return; 0 for
 	// the whole range.
 	CountBack int64
-	// IgnoreTransfers leaves deposits and transfers out of the PnL.
+	// IgnoreTransfers leaves deposits and transfers out of the PnL. The
+	// default value is false, the original's (ignore_transfers=false is
+	// sent).
 	IgnoreTransfers bool
 }
 
@@ -190,12 +219,18 @@ var PnLResolutions = []string{"1m", "5m", "15m", "1h", "4h", "1d"}
 // CandleResolutions are the resolutions /api/v1/candles accepts.
 var CandleResolutions = []string{"1m", "5m", "15m", "30m", "1h", "4h", "12h", "1d", "1w"}
 
+// FundingResolutions returns the resolutions /api/v1/fundings accepts.
+func FundingResolutions() []string { return []string{"1h", "1d"} }
+
 // PnL returns an account's PnL chart (GET /api/v1/pnl?by=index&value=N&
 // resolution=...&start_timestamp=...&end_timestamp=...&count_back=...&
 // ignore_transfers=...).
 func (s *Session) PnL(ctx context.Context, q PnLQuery) (*PnL, error) {
+	if q.EndTimestamp == 0 {
+		q.EndTimestamp = time.Now().Unix()
+	}
 	if q.AccountIndex < 0 {
-		return nil, fmt.Errorf("lighter: pnl: invalid AccountIndex %d: must be >= 0", q.AccountIndex)
+		return nil, paramErrorf("lighter: pnl: invalid AccountIndex %d: must be >= 0", q.AccountIndex)
 	}
 	if err := checkRange("pnl", q.Resolution, PnLResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err
@@ -218,9 +253,7 @@ func (s *Session) PnL(ctx context.Context, q PnLQuery) (*PnL, error) {
 
 // OrderBooks returns every market (GET /api/v1/orderBooks).
 func (s *Session) OrderBooks(ctx context.Context) ([]OrderBook, error) {
-	var resp struct {
-		OrderBooks []OrderBook `json:"order_books"`
-	}
+	var resp OrderBookList
 	if err := s.GetJSON(ctx, PathOrderBooks, nil, &resp); err != nil {
 		return nil, err
 	}
@@ -251,7 +284,7 @@ type CandlesQuery struct {
 // at most 500 per call.
 func (s *Session) Candles(ctx context.Context, q CandlesQuery) (*Candles, error) {
 	if q.MarketID < 0 || q.MarketID > 32767 {
-		return nil, fmt.Errorf("lighter: candles: invalid MarketID %d: must be 0 to 32767", q.MarketID)
+		return nil, paramErrorf("lighter: candles: invalid MarketID %d: must be 0 to 32767", q.MarketID)
 	}
 	if err := checkRange("candles", q.Resolution, CandleResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err
@@ -278,17 +311,17 @@ func (s *Session) Candles(ctx context.Context, q CandlesQuery) (*Candles, error)
 func checkRange(call, resolution string, resolutions []string, start, end, countBack int64) error {
 	switch {
 	case resolution == "":
-		return fmt.Errorf("lighter: %s: empty Resolution: want one of %v", call, resolutions)
+		return paramErrorf("lighter: %s: empty Resolution (resolution is required): want one of %v", call, resolutions)
 	case !slices.Contains(resolutions, resolution):
-		return fmt.Errorf("lighter: %s: invalid Resolution %q: want one of %v", call, resolution, resolutions)
+		return paramErrorf("lighter: %s: invalid Resolution %q (resolution): want one of %v", call, resolution, resolutions)
 	case start < 0 || start > MaxTimestamp:
-		return fmt.Errorf("lighter: %s: invalid StartTimestamp %d: must be 0 to %d", call, start, int64(MaxTimestamp))
+		return paramErrorf("lighter: %s: invalid StartTimestamp %d (start_timestamp): must be 0 to %d", call, start, int64(MaxTimestamp))
 	case end < 0 || end > MaxTimestamp:
-		return fmt.Errorf("lighter: %s: invalid EndTimestamp %d: must be 0 to %d", call, end, int64(MaxTimestamp))
+		return paramErrorf("lighter: %s: invalid EndTimestamp %d (end_timestamp): must be 0 to %d", call, end, int64(MaxTimestamp))
 	case end < start:
-		return fmt.Errorf("lighter: %s: EndTimestamp %d is before StartTimestamp %d", call, end, start)
+		return paramErrorf("lighter: %s: EndTimestamp %d is before StartTimestamp %d (end_timestamp, start_timestamp)", call, end, start)
 	case countBack < 0:
-		return fmt.Errorf("lighter: %s: invalid CountBack %d: must be >= 0", call, countBack)
+		return paramErrorf("lighter: %s: invalid CountBack %d (count_back): must be >= 0", call, countBack)
 	}
 	return nil
 }

@@ -73,63 +73,80 @@ func TestPublicPoolsMetadataPaging(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		opts         lightertest.Options
-		wantPages    []int64 // the index asked for by each page
+		edit         func(*lighter.Config)
+		wantPages    []int64 // the index asked for by each page (exclusive)
 		wantAccounts int     // account requests (the LLP's)
-		wantLLP      bool    // the LLP is in the result
+		pinned       bool    // the LLP's index is the deployment's: no systemConfig
 	}{
 		{
-			name:         "three pages, short last",
-			opts:         lightertest.Options{Pools: 250},
-			wantPages:    []int64{llp, gen(150) - 1, gen(50) - 1},
-			wantAccounts: 1, wantLLP: true,
+			// The first page, index LLP+1, starts with the LLP, as
+			// Lighter's documentation fetches it.
+			name:      "three pages, LLP listed first, short last",
+			opts:      lightertest.Options{Pools: 250},
+			wantPages: []int64{llp + 1, gen(151), gen(51)},
 		},
 		{
-			name:         "full pages then an empty one",
-			opts:         lightertest.Options{Pools: 200},
-			wantPages:    []int64{llp, gen(100) - 1, gen(0) - 1},
-			wantAccounts: 1, wantLLP: true,
+			name:      "full pages then an empty one",
+			opts:      lightertest.Options{Pools: 199},
+			wantPages: []int64{llp + 1, gen(100), gen(0)},
 		},
 		{
-			name:         "one short page",
-			opts:         lightertest.Options{Pools: 5},
-			wantPages:    []int64{llp},
-			wantAccounts: 1, wantLLP: true,
+			// Consecutive indexes across four page boundaries: with
+			// index exclusive, paging on from lowest-1 would skip the
+			// pool at lowest-1 on every page.
+			name:      "consecutive indexes across pages",
+			opts:      lightertest.Options{PoolIndexes: callsSeq(1000, 1349), LLPIndex: 1350},
+			wantPages: []int64{1351, 1251, 1151, 1051},
 		},
 		{
-			name:         "no pools",
-			opts:         lightertest.Options{PoolIndexes: []int64{}},
-			wantPages:    []int64{llp},
-			wantAccounts: 1, wantLLP: true,
+			name:      "one short page",
+			opts:      lightertest.Options{Pools: 5},
+			wantPages: []int64{llp + 1},
 		},
 		{
-			name:         "LLP listed, not added again",
-			opts:         lightertest.Options{Pools: 150, ListLLP: true},
-			wantPages:    []int64{llp, gen(51) - 1},
-			wantAccounts: 0, wantLLP: true,
+			name:      "no pools but the LLP",
+			opts:      lightertest.Options{PoolIndexes: []int64{}},
+			wantPages: []int64{llp + 1},
 		},
 		{
-			// A full page ending at index 0: the next index would be -1.
-			name:         "stop below 0",
-			opts:         lightertest.Options{PoolIndexes: callsSeq(0, 98), LLPIndex: 99, ListLLP: true},
-			wantPages:    []int64{99},
-			wantAccounts: 0, wantLLP: true,
+			name:         "LLP not listed, added from its account",
+			opts:         lightertest.Options{Pools: 150, HideLLP: true},
+			wantPages:    []int64{llp + 1, gen(50)},
+			wantAccounts: 1,
 		},
 		{
-			// Two full pages down to index 0, the LLP not listed: added.
-			name:         "stop below 0, LLP added",
-			opts:         lightertest.Options{PoolIndexes: callsSeq(0, 199), LLPIndex: 1 << 40},
-			wantPages:    []int64{1 << 40, 99},
-			wantAccounts: 1, wantLLP: true,
+			// A full page ending at index 0: nothing is below it.
+			name:      "stop at 0",
+			opts:      lightertest.Options{PoolIndexes: callsSeq(0, 98), LLPIndex: 99},
+			wantPages: []int64{100},
 		},
 		{
-			// No LLP: the original starts at index 0 and adds nothing.
+			name:         "two full pages down to 0, LLP added",
+			opts:         lightertest.Options{PoolIndexes: callsSeq(0, 199), LLPIndex: 1 << 40, HideLLP: true},
+			wantPages:    []int64{1<<40 + 1, 100},
+			wantAccounts: 1,
+		},
+		{
+			// No LLP: page from above every account index, add nothing.
 			name:      "no LLP",
 			opts:      lightertest.Options{PoolIndexes: []int64{0, 5}, NoLLP: true},
-			wantPages: []int64{0},
+			wantPages: []int64{1 << 48},
+		},
+		{
+			// robinhood pins the LLP: no systemConfig request.
+			name:      "robinhood deployment",
+			opts:      lightertest.Options{Pools: 120, LLPIndex: lighter.RobinhoodLLPIndex},
+			edit:      func(c *lighter.Config) { c.Deployment = "robinhood" },
+			wantPages: []int64{lighter.RobinhoodLLPIndex + 1, gen(21)},
+			pinned:    true,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, srv := callsSession(t, tc.opts)
+			var edits []func(*lighter.Config)
+			if tc.edit != nil {
+				edits = append(edits, tc.edit)
+			}
+			s, srv := callsSession(t, tc.opts, edits...)
 			pools, err := s.PublicPoolsMetadata(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -140,18 +157,15 @@ func TestPublicPoolsMetadataPaging(t *testing.T) {
 			if got := srv.Count(lighter.PathAccount); got != tc.wantAccounts {
 				t.Fatalf("%d account requests, want %d", got, tc.wantAccounts)
 			}
-			if got := srv.Count(lighter.PathSystemConfig); got != 1 {
-				t.Fatalf("%d systemConfig requests, want 1", got)
+			if got, want := srv.Count(lighter.PathSystemConfig), map[bool]int{false: 1, true: 0}[tc.pinned]; got != want {
+				t.Fatalf("%d systemConfig requests, want %d", got, want)
 			}
 
-			// Every listed pool once, highest first, then the LLP when it
-			// was added.
+			// Every pool exactly once, highest first, then the LLP when
+			// it was added from its account.
 			want := srv.PoolIndexes()
 			if srv.LLPIndex() != 0 && !slices.Contains(want, srv.LLPIndex()) {
 				want = append(want, srv.LLPIndex())
-			}
-			if srv.LLPIndex() == 0 {
-				want = slices.DeleteFunc(want, func(i int64) bool { return i > 0 })
 			}
 			var got []int64
 			nLLP := 0
@@ -159,15 +173,17 @@ func TestPublicPoolsMetadataPaging(t *testing.T) {
 				got = append(got, p.AccountIndex)
 				if p.IsLLP {
 					nLLP++
-					if p.AccountIndex != srv.LLPIndex() {
-						t.Fatalf("pool %d marked as the LLP", p.AccountIndex)
+					if p.AccountIndex != srv.LLPIndex() || p.AccountType != lighter.AccountInsuranceFund {
+						t.Fatalf("pool %d (type %d) marked as the LLP", p.AccountIndex, p.AccountType)
 					}
+				} else if p.AccountType != lighter.AccountPublicPool {
+					t.Fatalf("pool %d has type %d, want a public pool", p.AccountIndex, p.AccountType)
 				}
 			}
 			if !slices.Equal(got, want) {
 				t.Fatalf("pools %v\nwant %v", callsHead(got), callsHead(want))
 			}
-			if wantN := map[bool]int{true: 1, false: 0}[tc.wantLLP]; nLLP != wantN {
+			if wantN := min(srv.LLPIndex(), 1); int64(nLLP) != wantN {
 				t.Fatalf("%d pools marked as the LLP, want %d", nLLP, wantN)
 			}
 		})
@@ -182,29 +198,51 @@ func callsHead(s []int64) string {
 }
 
 func TestPublicPoolsMetadataFields(t *testing.T) {
-	s, srv := callsSession(t, lightertest.Options{Pools: 3})
+	for _, hide := range []bool{false, true} {
+		t.Run(fmt.Sprintf("HideLLP=%v", hide), func(t *testing.T) {
+			s, srv := callsSession(t, lightertest.Options{Pools: 3, HideLLP: hide})
+			pools, err := s.PublicPoolsMetadata(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pools) != 4 {
+				t.Fatalf("%d pools, want 3 and the LLP", len(pools))
+			}
+			llp, p := pools[0], pools[1]
+			if hide {
+				llp, p = pools[3], pools[0]
+			}
+			tvl, err := p.TotalAssetValue.Float64()
+			if err != nil || tvl <= 0 || p.Name == "" || !strings.HasPrefix(p.L1Address, "0x") || p.OperatorFee == "" ||
+				p.AccountType != lighter.AccountPublicPool || p.TotalShares <= 0 || p.CreatedAt <= 0 ||
+				p.AnnualPercentageYield == 0 || p.SharpeRatio == nil || !p.Active() || p.IsLLP || p.TotalPerpsValue == "" || p.Assets == nil {
+				t.Fatalf("pool %+v", p)
+			}
+			acct, err := s.Account(context.Background(), srv.LLPIndex())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The LLP, listed or added from its account: the insurance
+			// fund's type, never 2.
+			if !llp.IsLLP || llp.Name != "LLP" || llp.AccountType != lighter.AccountInsuranceFund || !llp.Active() ||
+				llp.TotalAssetValue != acct.TotalAssetValue || llp.TotalShares != acct.PoolInfo.TotalShares ||
+				llp.AnnualPercentageYield != acct.PoolInfo.AnnualPercentageYield || llp.OperatorFee != acct.PoolInfo.OperatorFee {
+				t.Fatalf("LLP %+v from account %+v", llp, acct)
+			}
+		})
+	}
+}
+
+// A pool whose status Lighter leaves out is not active.
+func TestPoolStatusAbsentIsNotActive(t *testing.T) {
+	s, srv := callsSession(t, lightertest.Options{NoLLP: true})
+	srv.SetPathBody(lighter.PathPublicPoolsMetadata, `{"code":200,"public_pools":[{"account_index":9,"status":0},{"account_index":8},{"account_index":7,"status":1}]}`)
 	pools, err := s.PublicPoolsMetadata(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || len(pools) != 3 {
+		t.Fatalf("%v, %d pools", err, len(pools))
 	}
-	if len(pools) != 4 {
-		t.Fatalf("%d pools, want 3 and the LLP", len(pools))
-	}
-	p := pools[0]
-	tvl, err := p.TotalAssetValue.Float64()
-	if err != nil || tvl <= 0 || p.Name == "" || !strings.HasPrefix(p.L1Address, "0x") || p.OperatorFee == "" || p.AccountType != 2 || p.TotalShares <= 0 || p.CreatedAt <= 0 || p.AnnualPercentageYield == "" || p.SharpeRatio == "" || p.IsLLP {
-		t.Fatalf("pool %+v", p)
-	}
-	// The LLP, added from its account: the original's fixed values.
-	llp := pools[3]
-	acct, err := s.Account(context.Background(), srv.LLPIndex())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !llp.IsLLP || llp.Name != "LLP" || llp.AccountType != 2 || llp.Status != 0 || llp.L1Address != "" ||
-		llp.TotalAssetValue != acct.TotalAssetValue || llp.TotalShares != acct.PoolInfo.TotalShares ||
-		llp.AnnualPercentageYield != acct.PoolInfo.AnnualPercentageYield || llp.OperatorFee != acct.PoolInfo.OperatorFee {
-		t.Fatalf("LLP %+v from account %+v", llp, acct)
+	if !pools[0].Active() || pools[1].Active() || pools[1].Status != nil || pools[2].Active() {
+		t.Fatalf("active: %v %v %v, want true false false", pools[0].Active(), pools[1].Active(), pools[2].Active())
 	}
 }
 
@@ -231,7 +269,7 @@ func TestPublicPoolsMetadataErrors(t *testing.T) {
 		}
 	})
 	t.Run("LLP account fails", func(t *testing.T) {
-		s, srv := callsSession(t, lightertest.Options{Pools: 3})
+		s, srv := callsSession(t, lightertest.Options{Pools: 3, HideLLP: true})
 		srv.SetPathStatus(lighter.PathAccount, 500)
 		_, err := s.PublicPoolsMetadata(context.Background())
 		var se *lighter.StatusError
@@ -252,7 +290,7 @@ func TestPublicPoolsMetadataErrors(t *testing.T) {
 		b.WriteString(`]}`)
 		srv.SetPathBody(lighter.PathPublicPoolsMetadata, b.String())
 		_, err := s.PublicPoolsMetadata(context.Background())
-		if err == nil || !strings.Contains(err.Error(), "would not end") {
+		if err == nil || !strings.Contains(err.Error(), "want indexes below it") {
 			t.Fatalf("error %v, want paging refused", err)
 		}
 		if n := srv.Count(lighter.PathPublicPoolsMetadata); n != 1 {
@@ -267,8 +305,8 @@ func TestPublicPoolsMetadataPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page) != 2 || page[0].AccountIndex != 1006 || page[1].AccountIndex != 1003 {
-		t.Fatalf("page %+v", page)
+	if len(page) != 2 || page[0].AccountIndex != 1003 || page[1].AccountIndex != 1000 {
+		t.Fatalf("page %+v, want pools 1003 and 1000: index is exclusive", page)
 	}
 	for _, tc := range []struct {
 		index   int64

@@ -78,7 +78,7 @@ func TestAccount(t *testing.T) {
 		t.Fatalf("query %v, want by=index&value=1003", q)
 	}
 	info := pool.PoolInfo
-	if pool.AccountIndex != 1003 || pool.AccountType != 2 || pool.Name == "" || info == nil ||
+	if pool.AccountIndex != 1003 || pool.AccountType != lighter.AccountPublicPool || pool.Name == "" || info == nil ||
 		len(info.SharePrices) != 30 || len(info.DailyReturns) != 30 || info.TotalShares <= 0 || info.OperatorShares <= 0 {
 		t.Fatalf("pool account %+v, pool info %+v", pool, info)
 	}
@@ -97,7 +97,7 @@ func TestAccount(t *testing.T) {
 	if pos.Symbol != "ETH" || pos.Sign != 1 || pos.UnrealizedPnL != "125.500000" || pos.PositionValue == "" {
 		t.Fatalf("position %+v", pos)
 	}
-	if plain.Collateral != "10000.000000" || plain.TotalAssetValue != "10125.500000" || plain.CrossMaintenanceMarginRequirement == "" {
+	if plain.Collateral != "10000.000000" || plain.TotalAssetValue != "10125.500000" || plain.AccountType != lighter.AccountMaster || plain.Index != 42 {
 		t.Fatalf("balances %+v", plain)
 	}
 }
@@ -114,9 +114,13 @@ func TestAccountAnswers(t *testing.T) {
 		{"no accounts key", `{"code":200}`, "account not found", nil},
 		{"another index", `{"code":200,"accounts":[{"account_index":8}]}`, "returned 8", nil},
 		{"index only", `{"code":200,"accounts":[{"index":7,"name":"x"}]}`, "", func(a *lighter.Account) bool { return a.AccountIndex == 7 && a.Name == "x" }},
-		{"numbers for decimals", `{"code":200,"accounts":[{"account_index":7,"collateral":12.5,"total_asset_value":"13","pool_info":{"sharpe_ratio":null,"annual_percentage_yield":"4.5"}}]}`, "",
+		{"numbers for decimals", `{"code":200,"accounts":[{"account_index":7,"collateral":12.5,"total_asset_value":"13","pool_info":{"sharpe_ratio":null,"annual_percentage_yield":4.5}}]}`, "",
 			func(a *lighter.Account) bool {
-				return a.Collateral == "12.5" && a.TotalAssetValue == "13" && a.PoolInfo.SharpeRatio.IsZero() && a.PoolInfo.AnnualPercentageYield == "4.5"
+				return a.Collateral == "12.5" && a.TotalAssetValue == "13" && a.PoolInfo.SharpeRatio == nil && a.PoolInfo.AnnualPercentageYield == 4.5 && a.PoolInfo.Status == nil && !a.PoolInfo.Active()
+			}},
+		{"decimals stay exact", `{"code":200,"accounts":[{"account_index":7,"collateral":"123456789012345678.123456789012345678","positions":[{"position":"0.000000000000000001"}]}]}`, "",
+			func(a *lighter.Account) bool {
+				return a.Collateral == "123456789012345678.123456789012345678" && a.Positions[0].Position == "0.000000000000000001"
 			}},
 		{"unknown fields", `{"code":200,"accounts":[{"account_index":7,"brand_new":{"x":[1]},"positions":[{"market_id":1,"later":true}]}]}`, "",
 			func(a *lighter.Account) bool { return len(a.Positions) == 1 && a.Positions[0].MarketID == 1 }},

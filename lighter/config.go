@@ -41,8 +41,16 @@ const NoRetries = -1
 // default path, 5 retries with backoff factor 0.5, a pool of 32, and a 30 s
 // timeout per attempt. [ConfigFromEnv] fills it from LIGHTER_* variables.
 type Config struct {
-	// APIURL is the API base URL, or "mainnet" or "testnet". The default
-	// value is Mainnet. Variable: LIGHTER_API_URL.
+	// Deployment names the Lighter deployment: "mainnet", "testnet" or
+	// "robinhood" (see [Deployments]); it sets the API URL and, on
+	// robinhood, pins the LLP's index. The default value is "mainnet".
+	// Variable: LIGHTER_DEPLOYMENT.
+	Deployment string
+
+	// APIURL is the API base URL, or a deployment's name; it overrides
+	// the Deployment's URL (the Deployment's pinned LLP index stays).
+	// The default value is the Deployment's URL. Variable:
+	// LIGHTER_API_URL.
 	APIURL string
 
 	// RateLimitURL picks the limiter backend: "sqlite://" (the default
@@ -124,6 +132,7 @@ type Config struct {
 
 // Environment variables read by ConfigFromEnv.
 const (
+	EnvDeployment        = "LIGHTER_DEPLOYMENT"
 	EnvAPIURL            = "LIGHTER_API_URL"
 	EnvRateLimitURL      = "LIGHTER_RATE_LIMIT_URL"
 	EnvRequestsPerSecond = "LIGHTER_REQUESTS_PER_SECOND"
@@ -165,6 +174,7 @@ func (c Config) WithEnv(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Sprintf("%s=%q: %v", name, v, err))
 		}
 	}
+	str(EnvDeployment, &c.Deployment)
 	str(EnvAPIURL, &c.APIURL)
 	str(EnvRateLimitURL, &c.RateLimitURL)
 	str(EnvRateLimitKey, &c.RateLimitKey)
@@ -243,23 +253,33 @@ func positiveInt(v string) (int, error) {
 // resolved is a Config checked and with its defaults filled in.
 type resolved struct {
 	Config
-	base  *url.URL
-	tier  Tier
-	limit limiter.Limit
-	key   string
+	deployment Deployment
+	base       *url.URL
+	tier       Tier
+	limit      limiter.Limit
+	key        string
 }
 
 func (c Config) resolve() (*resolved, error) {
 	r := &resolved{Config: c}
-	switch strings.ToLower(c.APIURL) {
-	case "", "mainnet":
-		r.APIURL = Mainnet
-	case "testnet":
-		r.APIURL = Testnet
+	dep, err := DeploymentByName(c.Deployment)
+	if err != nil {
+		return nil, configErrorf("%v%s", strings.TrimPrefix(err.Error(), "lighter: "), c.source(EnvDeployment))
+	}
+	r.deployment = dep
+	r.APIURL = dep.APIURL
+	if c.APIURL != "" {
+		r.APIURL = c.APIURL
+		if named, err := DeploymentByName(c.APIURL); err == nil {
+			r.APIURL = named.APIURL
+			if c.Deployment == "" {
+				r.deployment = named
+			}
+		}
 	}
 	u, err := url.Parse(r.APIURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, configErrorf("invalid API URL %q%s: want mainnet, testnet or an http(s) URL with a host", limiter.Redact(r.APIURL), c.source(EnvAPIURL))
+		return nil, configErrorf("invalid API URL %q%s: want a deployment name (mainnet, testnet, robinhood) or an http(s) URL with a host", limiter.Redact(r.APIURL), c.source(EnvAPIURL))
 	}
 	r.base = u
 	if r.RateLimitURL == "" {

@@ -9,10 +9,10 @@ import (
 	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
 )
 
-// PublicPoolsMetadata pages through every public pool, as the original's
-// fetch_all_pools does, and adds the LLP, which Lighter does not list.
-// Here against a fake Lighter with 250 pools: three pages and the LLP's
-// account.
+// PublicPoolsMetadata pages through every public pool, each once: the
+// first page, just above the LLP's index (Lighter's index is exclusive),
+// starts with the LLP. Here against a fake Lighter with 250 pools and the
+// LLP: three pages, no account request.
 func ExampleSession_PublicPoolsMetadata() {
 	srv := lightertest.NewServer(lightertest.Options{Pools: 250})
 	defer srv.Close()
@@ -27,12 +27,36 @@ func ExampleSession_PublicPoolsMetadata() {
 	if err != nil {
 		panic(err)
 	}
-	last := pools[len(pools)-1]
-	fmt.Println(len(pools), "pools; last:", last.Name, last.AccountIndex, last.IsLLP)
+	first := pools[0]
+	fmt.Println(len(pools), "pools; first:", first.Name, first.AccountIndex, first.IsLLP, first.AccountType)
 	fmt.Println("pages:", srv.Count(lighter.PathPublicPoolsMetadata), "accounts:", srv.Count(lighter.PathAccount))
 	// Output:
-	// 251 pools; last: LLP 281474976710654 true
-	// pages: 3 accounts: 1
+	// 251 pools; first: LLP 281474976710654 true insurance fund
+	// pages: 3 accounts: 0
+}
+
+// AllTrades follows the trades cursor to the last page; here 12 trades of
+// market 2, 5 per page: three pages.
+func ExampleSession_AllTrades() {
+	srv := lightertest.NewServer(lightertest.Options{Trades: 12})
+	defer srv.Close()
+	ctx := context.Background()
+	s, err := lighter.NewSession(ctx, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: 100})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+
+	n := 0
+	for _, err := range s.AllTrades(ctx, lighter.TradesQuery{SortBy: "trade_id", Limit: 5, MarketID: lighter.Ptr(2)}, 100) {
+		if err != nil {
+			panic(err)
+		}
+		n++
+	}
+	fmt.Println(n, "trades in", srv.Count(lighter.PathTrades), "pages")
+	// Output:
+	// 12 trades in 3 pages
 }
 
 // Candles returns a market's candles; the query is checked before anything
@@ -50,7 +74,7 @@ func ExampleSession_Candles() {
 	_, err = s.Candles(ctx, lighter.CandlesQuery{MarketID: 0, Resolution: "1h", StartTimestamp: 2000, EndTimestamp: 1000})
 	fmt.Println(err)
 	// Output:
-	// lighter: candles: EndTimestamp 1000 is before StartTimestamp 2000
+	// lighter: candles: EndTimestamp 1000 is before StartTimestamp 2000 (end_timestamp, start_timestamp)
 }
 
 // A Session against a fake Lighter API, with an in-process limiter: in

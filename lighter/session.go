@@ -55,7 +55,7 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 		base = s.pool
 	}
 	limited := &limiter.Transport{
-		Base:     base,
+		Base:     &bodyCodeTransport{base: base},
 		Limiter:  s.lim,
 		Limit:    r.limit,
 		Key:      func(*http.Request) string { return r.key },

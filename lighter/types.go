@@ -1,182 +1,237 @@
 package lighter
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"strconv"
-)
+// The answers of the endpoints the Session calls, with every field Lighter's
+// OpenAPI description lists (lighter/testdata/spec_fields.json, checked by
+// TestSpecFields). Amounts Lighter sends as strings are Decimals, kept as
+// their exact text; the spec's numbers are float64. A field whose absence
+// means something is a pointer: nil when Lighter left it out or sent null.
 
-// Decimal is a decimal value as Lighter sends it, kept as its exact text
-// ("19995.123456"). Lighter writes most amounts as JSON strings and some as
-// numbers; Decimal accepts both, so a field changing form does not break
-// decoding. The empty Decimal means the field was absent or null.
-type Decimal string
-
-// UnmarshalJSON accepts a JSON string, a number or null.
-func (d *Decimal) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*d = ""
-		return nil
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*d = Decimal(s)
-		return nil
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("lighter: decimal: want a string or a number, got %s", b)
-		}
-		*d = Decimal(n)
-		return nil
-	}
+// ResultCode is the status part of every answer: Lighter's code (200 for
+// success) and message. It is embedded in each answer type.
+type ResultCode struct {
+	// Code is Lighter's result code, 200 for success.
+	Code int `json:"code"`
+	// Message is Lighter's message, usually empty on success.
+	Message string `json:"message,omitempty"`
 }
-
-// Float64 returns d as a float64: 0 for the empty Decimal, an error naming
-// the text when it is not a number.
-func (d Decimal) Float64() (float64, error) {
-	if d == "" {
-		return 0, nil
-	}
-	f, err := strconv.ParseFloat(string(d), 64)
-	if err != nil {
-		return 0, fmt.Errorf("lighter: decimal %q is not a number", string(d))
-	}
-	return f, nil
-}
-
-// IsZero reports whether d is absent (empty).
-func (d Decimal) IsZero() bool { return d == "" }
-
-// String returns the text of d.
-func (d Decimal) String() string { return string(d) }
 
 // SystemConfig is the answer of /api/v1/systemConfig: the exchange's
-// special accounts and periods.
+// special accounts, periods and fee caps.
 type SystemConfig struct {
+	ResultCode
 	// LiquidityPoolIndex is the account index of the LLP, the protocol's
-	// own liquidity pool; PublicPoolsMetadata pages down from it.
+	// own liquidity pool.
 	LiquidityPoolIndex int64 `json:"liquidity_pool_index"`
 	// StakingPoolIndex is the account index of the staking pool.
 	StakingPoolIndex int64 `json:"staking_pool_index"`
 	// FundingFeeRebateAccountIndex is the account paying funding rebates.
 	FundingFeeRebateAccountIndex int64 `json:"funding_fee_rebate_account_index"`
 	// MarketMakerIncentiveAccountIndex is the account paying maker
-	// incentives.
-	MarketMakerIncentiveAccountIndex int64 `json:"market_maker_incentive_account_index"`
+	// incentives (sent by Lighter, not in its OpenAPI description).
+	MarketMakerIncentiveAccountIndex int64 `json:"market_maker_incentive_account_index,omitempty"`
 	// LiquidityPoolCooldownPeriod is the LLP withdrawal cooldown in
 	// milliseconds (300000: 5 minutes).
 	LiquidityPoolCooldownPeriod int64 `json:"liquidity_pool_cooldown_period"`
 	// StakingPoolLockupPeriod is the staking lock-up in milliseconds.
 	StakingPoolLockupPeriod int64 `json:"staking_pool_lockup_period"`
+	// MaxIntegratorSpotTakerFee, MaxIntegratorSpotMakerFee,
+	// MaxIntegratorPerpsTakerFee and MaxIntegratorPerpsMakerFee are the
+	// largest fees an integrator may charge.
+	MaxIntegratorSpotTakerFee  int `json:"max_integrator_spot_taker_fee"`
+	MaxIntegratorSpotMakerFee  int `json:"max_integrator_spot_maker_fee"`
+	MaxIntegratorPerpsTakerFee int `json:"max_integrator_perps_taker_fee"`
+	MaxIntegratorPerpsMakerFee int `json:"max_integrator_perps_maker_fee"`
 }
 
+// PublicPoolsPage is the answer of /api/v1/publicPoolsMetadata: one page
+// of pools.
+type PublicPoolsPage struct {
+	ResultCode
+	// PublicPools are the page's pools, highest index first.
+	PublicPools []PoolMetadata `json:"public_pools"`
+}
+
+// PoolStatusActive is the status code of an active pool.
+const PoolStatusActive = 0
+
 // PoolMetadata is one public pool from /api/v1/publicPoolsMetadata (the
-// original's LighterPoolSummary).
+// original's LighterPoolSummary, Lighter's PublicPoolMetadata).
 type PoolMetadata struct {
+	ResultCode
 	// AccountIndex is the pool's account index, its identifier.
 	AccountIndex int64 `json:"account_index"`
-	// AccountType is the account type code (2 for a pool).
-	AccountType int `json:"account_type"`
+	// CreatedAt is the creation time in Unix seconds; 0 when unknown.
+	CreatedAt int64 `json:"created_at"`
+	// MasterAccountIndex is the operator's main account.
+	MasterAccountIndex int64 `json:"master_account_index"`
+	// AccountType is AccountPublicPool for an operator's pool,
+	// AccountInsuranceFund for the LLP, AccountStakingPool for staking.
+	AccountType AccountType `json:"account_type"`
 	// Name is the pool's display name.
 	Name string `json:"name"`
 	// L1Address is the Ethereum address of the pool's operator.
 	L1Address string `json:"l1_address"`
 	// AnnualPercentageYield is the pool's APY, in percent.
-	AnnualPercentageYield Decimal `json:"annual_percentage_yield"`
-	// SharpeRatio is the pool's risk-adjusted return; empty when Lighter
-	// has none.
-	SharpeRatio Decimal `json:"sharpe_ratio"`
+	AnnualPercentageYield float64 `json:"annual_percentage_yield"`
+	// SharpeRatio is the pool's risk-adjusted return; nil when Lighter
+	// sends none.
+	SharpeRatio *float64 `json:"sharpe_ratio"`
+	// Status is the pool status code (PoolStatusActive is active); nil
+	// when Lighter sent none, which is not "active": see Active.
+	Status *int `json:"status"`
 	// OperatorFee is the operator's fee in percent ("10" is 10 %).
 	OperatorFee Decimal `json:"operator_fee"`
 	// TotalAssetValue is the pool's TVL in USDC.
 	TotalAssetValue Decimal `json:"total_asset_value"`
+	// TotalSpotValue and TotalPerpsValue split TotalAssetValue.
+	TotalSpotValue  Decimal `json:"total_spot_value"`
+	TotalPerpsValue Decimal `json:"total_perps_value"`
 	// TotalShares is the number of pool shares outstanding.
 	TotalShares int64 `json:"total_shares"`
-	// Status is the pool status code (0 is active).
-	Status int `json:"status"`
-	// MasterAccountIndex is the operator's main account.
-	MasterAccountIndex int64 `json:"master_account_index"`
-	// CreatedAt is the creation time in Unix seconds; 0 when unknown.
-	CreatedAt int64 `json:"created_at"`
+	// AccountShare is the shares of the account_index asked about, when
+	// one was.
+	AccountShare *PoolShare `json:"account_share,omitempty"`
+	// Assets are the pool's asset balances.
+	Assets []AccountAsset `json:"assets"`
 	// IsLLP reports whether this is the LLP, the protocol's own pool. It
 	// is not part of Lighter's answer: PublicPoolsMetadata sets it.
 	IsLLP bool `json:"-"`
 }
 
-// Account is one account from /api/v1/account (Lighter's
-// DetailedAccount), trimmed to the fields the original's callers read.
-type Account struct {
-	// AccountIndex is the account's index. Lighter sends it both as
-	// "account_index" and "index"; either fills it.
-	AccountIndex int64 `json:"account_index"`
-	// AccountType is the account type code (0 ordinary, 1 sub-account,
-	// 2 public pool, as Lighter numbers them).
-	AccountType int `json:"account_type"`
-	// L1Address is the owner's Ethereum address.
+// Active reports whether the pool is known to be active: false when its
+// status is absent.
+func (p PoolMetadata) Active() bool { return p.Status != nil && *p.Status == PoolStatusActive }
+
+// PoolShare is an account's shares of a public pool.
+type PoolShare struct {
+	// PublicPoolIndex is the pool's account index.
+	PublicPoolIndex int64 `json:"public_pool_index"`
+	// SharesAmount is the number of shares held.
+	SharesAmount int64 `json:"shares_amount"`
+	// EntryUSDC is the USDC value at entry.
+	EntryUSDC Decimal `json:"entry_usdc"`
+	// PrincipalAmount is the principal put in, in USDC.
+	PrincipalAmount Decimal `json:"principal_amount"`
+	// EntryTimestamp is the entry time.
+	EntryTimestamp int64 `json:"entry_timestamp"`
+}
+
+// AccountAsset is an asset balance of an account.
+type AccountAsset struct {
+	// Symbol is the asset's symbol ("USDC").
+	Symbol string `json:"symbol"`
+	// AssetID is the asset's index.
+	AssetID int `json:"asset_id"`
+	// Balance and LockedBalance are the free and locked amounts.
+	Balance       Decimal `json:"balance"`
+	LockedBalance Decimal `json:"locked_balance"`
+}
+
+// Accounts is the answer of /api/v1/account (Lighter's DetailedAccounts).
+type Accounts struct {
+	ResultCode
+	// Total is the number of accounts found.
+	Total int64 `json:"total"`
+	// Accounts are the accounts.
+	Accounts []Account `json:"accounts"`
+}
+
+// AccountSummary is an account as /api/v1/accountsByL1Address lists it
+// (Lighter's Account); Account carries it with the details.
+type AccountSummary struct {
+	ResultCode
+	// AccountType is the account's type.
+	AccountType AccountType `json:"account_type"`
+	// Index is the account's index.
+	Index int64 `json:"index"`
+	// L1Address is the Ethereum address owning the account.
 	L1Address string `json:"l1_address"`
-	// Name is the account's display name (pools have one).
-	Name string `json:"name"`
-	// Description is the account's description text.
-	Description string `json:"description"`
-	// Status is the account status code.
-	Status int `json:"status"`
-	// Collateral is the collateral before unrealised PnL, in USDC.
-	Collateral Decimal `json:"collateral"`
+	// CancelAllTime is the time of the last cancel-all.
+	CancelAllTime int64 `json:"cancel_all_time"`
+	// TotalOrderCount, TotalIsolatedOrderCount and PendingOrderCount
+	// count the account's orders.
+	TotalOrderCount         int64 `json:"total_order_count"`
+	TotalIsolatedOrderCount int64 `json:"total_isolated_order_count"`
+	PendingOrderCount       int64 `json:"pending_order_count"`
 	// AvailableBalance is the free collateral, in USDC.
 	AvailableBalance Decimal `json:"available_balance"`
+	// Status is the account status code.
+	Status int `json:"status"`
+	// Collateral is the account's collateral, in USDC.
+	Collateral Decimal `json:"collateral"`
+	// TransactionTime is the time of the last transaction, in
+	// microseconds.
+	TransactionTime int64 `json:"transaction_time"`
+	// AccountTradingMode is the trading mode code.
+	AccountTradingMode int `json:"account_trading_mode"`
+}
+
+// Account is one account from /api/v1/account (Lighter's
+// DetailedAccount).
+type Account struct {
+	AccountSummary
+	// AccountIndex is the account's index. Lighter sends it both as
+	// "account_index" and "index" (AccountSummary.Index); Session.Account
+	// fills each from the other when one is absent.
+	AccountIndex int64 `json:"account_index"`
+	// Name and Description are the account's, or a pool's, texts.
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// CanInvite reports whether the account may invite referrals.
+	CanInvite bool `json:"can_invite"`
+	// ReferralPointsPercentage is the share of referral points.
+	ReferralPointsPercentage Decimal `json:"referral_points_percentage"`
+	// CreatedAt is the creation time in Unix seconds.
+	CreatedAt int64 `json:"created_at"`
+	// Positions are the account's positions, zero ones included.
+	Positions []Position `json:"positions"`
+	// Assets are the account's asset balances.
+	Assets []AccountAsset `json:"assets"`
 	// TotalAssetValue is the account's NAV as Lighter reports it, in USDC.
 	TotalAssetValue Decimal `json:"total_asset_value"`
 	// CrossAssetValue is the cross-margin asset value, in USDC.
 	CrossAssetValue Decimal `json:"cross_asset_value"`
-	// CrossInitialMarginRequirement is the cross-margin initial margin
-	// requirement, in USDC.
-	CrossInitialMarginRequirement Decimal `json:"cross_initial_margin_requirement"`
-	// CrossMaintenanceMarginRequirement is the cross-margin maintenance
-	// margin requirement, in USDC.
-	CrossMaintenanceMarginRequirement Decimal `json:"cross_maintenance_margin_requirement"`
-	// Positions are the account's positions, zero ones included.
-	Positions []Position `json:"positions"`
-	// PoolInfo is set for a public pool account: share prices, returns,
-	// fee and shares.
+	// CrossInitialMarginRequirement and CrossMaintenanceMarginRequirement
+	// are the cross-margin requirements, in USDC (read by the original,
+	// not in Lighter's OpenAPI description: empty when absent).
+	CrossInitialMarginRequirement     Decimal `json:"cross_initial_margin_requirement,omitempty"`
+	CrossMaintenanceMarginRequirement Decimal `json:"cross_maintenance_margin_requirement,omitempty"`
+	// PoolInfo is set for a pool account: share prices, returns, fee and
+	// shares; nil for any other account.
 	PoolInfo *PoolInfo `json:"pool_info"`
-	// CreatedAt is the creation time in Unix seconds.
-	CreatedAt int64 `json:"created_at"`
+	// Shares are the account's shares of public pools.
+	Shares []PoolShare `json:"shares"`
+	// PendingUnlocks are staked amounts waiting to unlock.
+	PendingUnlocks []PendingUnlock `json:"pending_unlocks"`
+	// ApprovedIntegrators are the integrators the account approved.
+	ApprovedIntegrators []ApprovedIntegrator `json:"approved_integrators"`
 }
 
-// UnmarshalJSON fills AccountIndex from "account_index", or from "index"
-// when the former is absent.
-func (a *Account) UnmarshalJSON(b []byte) error {
-	type plain Account
-	var v struct {
-		plain
-		AccountIndex *int64 `json:"account_index"`
-		Index        *int64 `json:"index"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*a = Account(v.plain)
+// normalize fills AccountIndex and Index from each other when one is
+// absent (zero).
+func (a *Account) normalize() {
 	switch {
-	case v.AccountIndex != nil:
-		a.AccountIndex = *v.AccountIndex
-	case v.Index != nil:
-		a.AccountIndex = *v.Index
+	case a.AccountIndex == 0:
+		a.AccountIndex = a.Index
+	case a.Index == 0:
+		a.Index = a.AccountIndex
 	}
-	return nil
 }
 
-// Position is one market position of an Account.
+// Position is one market position of an Account (Lighter's
+// AccountPosition).
 type Position struct {
 	// MarketID is the market's index (0 is ETH on mainnet).
 	MarketID int `json:"market_id"`
 	// Symbol is the market's symbol ("ETH").
 	Symbol string `json:"symbol"`
+	// InitialMarginFraction is the initial margin fraction, in percent.
+	InitialMarginFraction Decimal `json:"initial_margin_fraction"`
+	// OpenOrderCount, PendingOrderCount and PositionTiedOrderCount count
+	// the position's orders.
+	OpenOrderCount         int64 `json:"open_order_count"`
+	PendingOrderCount      int64 `json:"pending_order_count"`
+	PositionTiedOrderCount int64 `json:"position_tied_order_count"`
 	// Sign is 1 for a long and -1 for a short.
 	Sign int `json:"sign"`
 	// Position is the absolute size in base units.
@@ -191,16 +246,22 @@ type Position struct {
 	RealizedPnL Decimal `json:"realized_pnl"`
 	// LiquidationPrice is the price at which the position is liquidated.
 	LiquidationPrice Decimal `json:"liquidation_price"`
+	// TotalFundingPaidOut is the funding paid; empty when absent (the
+	// spec does not require it).
+	TotalFundingPaidOut Decimal `json:"total_funding_paid_out,omitempty"`
 	// MarginMode is 0 for cross and 1 for isolated margin.
 	MarginMode int `json:"margin_mode"`
 	// AllocatedMargin is the isolated margin, in USDC.
 	AllocatedMargin Decimal `json:"allocated_margin"`
+	// TotalDiscount is the fee discount received.
+	TotalDiscount Decimal `json:"total_discount"`
 }
 
-// PoolInfo is the pool part of a pool Account.
+// PoolInfo is the pool part of a pool Account (Lighter's PublicPoolInfo).
 type PoolInfo struct {
-	// Status is the pool status code (0 is active).
-	Status int `json:"status"`
+	// Status is the pool status code (PoolStatusActive is active); nil
+	// when absent, which is not "active".
+	Status *int `json:"status"`
 	// OperatorFee is the operator's fee in percent.
 	OperatorFee Decimal `json:"operator_fee"`
 	// MinOperatorShareRate is the least share of the pool the operator
@@ -211,13 +272,52 @@ type PoolInfo struct {
 	// OperatorShares is the operator's shares.
 	OperatorShares int64 `json:"operator_shares"`
 	// AnnualPercentageYield is the APY, in percent.
-	AnnualPercentageYield Decimal `json:"annual_percentage_yield"`
-	// SharpeRatio is the risk-adjusted return; empty when Lighter has none.
-	SharpeRatio Decimal `json:"sharpe_ratio"`
-	// SharePrices is the share price history, oldest first.
-	SharePrices []SharePrice `json:"share_prices"`
+	AnnualPercentageYield float64 `json:"annual_percentage_yield"`
+	// SharpeRatio is the risk-adjusted return; nil when Lighter has none.
+	SharpeRatio *float64 `json:"sharpe_ratio"`
 	// DailyReturns is the daily return history, oldest first.
 	DailyReturns []DailyReturn `json:"daily_returns"`
+	// SharePrices is the share price history, oldest first.
+	SharePrices []SharePrice `json:"share_prices"`
+	// Strategies are the pool's strategies.
+	Strategies []Strategy `json:"strategies"`
+}
+
+// Active reports whether the pool is known to be active: false when its
+// status is absent.
+func (p PoolInfo) Active() bool { return p.Status != nil && *p.Status == PoolStatusActive }
+
+// Strategy is one strategy of a pool.
+type Strategy struct {
+	// Collateral is the strategy's collateral, in USDC.
+	Collateral Decimal `json:"collateral"`
+}
+
+// PendingUnlock is a staked amount waiting to unlock.
+type PendingUnlock struct {
+	// UnlockTimestamp is when it unlocks.
+	UnlockTimestamp int64 `json:"unlock_timestamp"`
+	// AssetIndex is the asset's index.
+	AssetIndex int `json:"asset_index"`
+	// Amount is the amount.
+	Amount Decimal `json:"amount"`
+}
+
+// ApprovedIntegrator is an integrator an account approved, with its fee
+// caps.
+type ApprovedIntegrator struct {
+	// AccountIndex is the integrator's account.
+	AccountIndex int64 `json:"account_index"`
+	// Name is the integrator's name.
+	Name string `json:"name"`
+	// MaxPerpsTakerFee, MaxPerpsMakerFee, MaxSpotTakerFee and
+	// MaxSpotMakerFee are the fee caps.
+	MaxPerpsTakerFee int `json:"max_perps_taker_fee"`
+	MaxPerpsMakerFee int `json:"max_perps_maker_fee"`
+	MaxSpotTakerFee  int `json:"max_spot_taker_fee"`
+	MaxSpotMakerFee  int `json:"max_spot_maker_fee"`
+	// ApprovalExpiry is when the approval ends.
+	ApprovalExpiry int64 `json:"approval_expiry"`
 }
 
 // SharePrice is a pool's share price at a time.
@@ -236,8 +336,10 @@ type DailyReturn struct {
 	DailyReturn float64 `json:"daily_return"`
 }
 
-// PnL is the answer of /api/v1/pnl: an account's PnL chart.
+// PnL is the answer of /api/v1/pnl: an account's PnL chart (Lighter's
+// AccountPnL).
 type PnL struct {
+	ResultCode
 	// Resolution is the step between entries ("1d").
 	Resolution string `json:"resolution"`
 	// Entries are the chart's points, oldest first; every figure is
@@ -249,22 +351,40 @@ type PnL struct {
 type PnLEntry struct {
 	// Timestamp is in Unix seconds.
 	Timestamp int64 `json:"timestamp"`
-	// TradePnL is the trading PnL.
-	TradePnL float64 `json:"trade_pnl"`
-	// Inflow is the deposits and transfers in.
-	Inflow float64 `json:"inflow"`
-	// Outflow is the withdrawals and transfers out.
+	// TradePnL and TradeSpotPnL are the perps and spot trading PnL.
+	TradePnL     float64 `json:"trade_pnl"`
+	TradeSpotPnL float64 `json:"trade_spot_pnl"`
+	// Inflow and Outflow are the deposits and transfers in and out.
+	Inflow  float64 `json:"inflow"`
 	Outflow float64 `json:"outflow"`
+	// SpotInflow and SpotOutflow are the spot transfers in and out.
+	SpotInflow  float64 `json:"spot_inflow"`
+	SpotOutflow float64 `json:"spot_outflow"`
 	// PoolPnL is the PnL of the account's pool shares.
 	PoolPnL float64 `json:"pool_pnl"`
-	// PoolInflow is the amount put into pools.
-	PoolInflow float64 `json:"pool_inflow"`
-	// PoolOutflow is the amount taken out of pools.
+	// PoolInflow and PoolOutflow are the amounts put into and taken out
+	// of pools.
+	PoolInflow  float64 `json:"pool_inflow"`
 	PoolOutflow float64 `json:"pool_outflow"`
+	// StakingPnL, StakingInflow and StakingOutflow are the same for
+	// staking.
+	StakingPnL     float64 `json:"staking_pnl"`
+	StakingInflow  float64 `json:"staking_inflow"`
+	StakingOutflow float64 `json:"staking_outflow"`
 	// PoolTotalShares is, for a pool account, its total shares at
 	// Timestamp: the original multiplies it by the share price for a
 	// historical TVL.
 	PoolTotalShares float64 `json:"pool_total_shares"`
+	// StakedLIT is the LIT staked.
+	StakedLIT float64 `json:"staked_lit"`
+}
+
+// OrderBookList is the answer of /api/v1/orderBooks (Lighter's
+// OrderBooks).
+type OrderBookList struct {
+	ResultCode
+	// OrderBooks are the markets.
+	OrderBooks []OrderBook `json:"order_books"`
 }
 
 // OrderBook is one market from /api/v1/orderBooks.
@@ -275,6 +395,9 @@ type OrderBook struct {
 	MarketID int `json:"market_id"`
 	// MarketType is "perp" or "spot".
 	MarketType string `json:"market_type"`
+	// BaseAssetID and QuoteAssetID are the market's assets.
+	BaseAssetID  int `json:"base_asset_id"`
+	QuoteAssetID int `json:"quote_asset_id"`
 	// Status is "active" or "inactive".
 	Status string `json:"status"`
 	// TakerFee is the taker fee, in percent.
@@ -287,6 +410,8 @@ type OrderBook struct {
 	MinBaseAmount Decimal `json:"min_base_amount"`
 	// MinQuoteAmount is the smallest order size in quote units.
 	MinQuoteAmount Decimal `json:"min_quote_amount"`
+	// OrderQuoteLimit is the largest order in quote units.
+	OrderQuoteLimit Decimal `json:"order_quote_limit"`
 	// SupportedSizeDecimals is the number of decimals an order size may
 	// have.
 	SupportedSizeDecimals int `json:"supported_size_decimals"`
@@ -298,6 +423,7 @@ type OrderBook struct {
 
 // Candles is the answer of /api/v1/candles.
 type Candles struct {
+	ResultCode
 	// Resolution is the candle width ("1m").
 	Resolution string `json:"r"`
 	// Candles are oldest first, at most 500.

@@ -27,9 +27,12 @@ const (
 	// each switch (not each request) at Warn.
 	FailOpen
 	// FailFallback decides with Policy.Fallback, an in-process limiter,
-	// at Policy.FallbackShare of each limit while the store is down. The
-	// switch back may let one extra burst through: the store never saw
-	// what the fallback admitted.
+	// at Policy.FallbackShare of each limit while the store is down. Each
+	// side starts a key where the other left it: the fallback from the
+	// store's last answer, the store charged with what the fallback
+	// admitted. One process then stays within the limit's bound plus one
+	// Burst in any window, however often the store flaps (the limit's own
+	// bound with Burst 1).
 	FailFallback
 )
 
@@ -122,9 +125,11 @@ const (
 //
 // While the store is down under FailOpen or FailFallback, decisions skip
 // it and one background probe (Status on a key of its own) retries it with
-// backoff; the first answer switches back. Reservations taken from the
-// fallback are cancelled on the fallback. Status and Reset always ask the
-// store (retried under FailWait).
+// backoff; the first answer switches back. Under FailFallback each key is
+// handed between the store and the fallback where the other left it (see
+// FailFallback), and reservations taken from the fallback are cancelled on
+// the fallback. Status and Reset always ask the store (retried under
+// FailWait).
 type Guard struct {
 	store Limiter
 	p     Policy
@@ -134,6 +139,8 @@ type Guard struct {
 	down      atomic.Bool  // the store failed and has not answered since
 	unstored  atomic.Int64 // admitted without the store (FailOpen)
 	lastLog   atomic.Int64 // unix nanos of the last FailOpen count line
+	ho        *handover    // the ledger of the keys under FailFallback
+	base      time.Time    // the origin of the ledger's clock
 	probeCtx  context.Context
 	stopProbe context.CancelFunc
 	mu        sync.Mutex
@@ -179,7 +186,10 @@ func NewGuard(store Limiter, p Policy) (*Guard, error) {
 	if p.Sleep == nil {
 		p.Sleep = sleep
 	}
-	g := &Guard{store: store, p: p, obs: p.Observer, log: p.Logger}
+	g := &Guard{store: store, p: p, obs: p.Observer, log: p.Logger, base: p.Now()}
+	if p.OnFailure == FailFallback {
+		g.ho = newHandover()
+	}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -269,7 +279,7 @@ func (g *Guard) recovered(ctx context.Context) {
 			"admitted_without_store", g.unstored.Load())
 		g.emit(ctx, Event{Kind: EventPolicySwitch, From: stateOpen, To: stateStore})
 	case FailFallback:
-		g.log.Warn("limiter: store answers again: it decides again; this switch may let one extra burst through (policy fallback)")
+		g.log.Warn("limiter: store answers again: it decides again, charged with what the fallback admitted (policy fallback)")
 		g.emit(ctx, Event{Kind: EventPolicySwitch, From: stateFall, To: stateStore})
 	}
 }
@@ -385,6 +395,9 @@ func (g *Guard) AllowN(ctx context.Context, key string, limit Limit, n int) (Res
 }
 
 func (g *Guard) allowN(ctx context.Context, key string, limit Limit, n int) (Result, error) {
+	if g.ho != nil {
+		return g.allowFallback(ctx, key, limit, n)
+	}
 	if !g.Degraded() {
 		r, err := retry(g, ctx, "AllowN", func(time.Duration) (Result, error) { return g.store.AllowN(ctx, key, limit, n) })
 		if err == nil || !isStoreError(err) || g.p.OnFailure == FailWait {
@@ -393,9 +406,6 @@ func (g *Guard) allowN(ctx context.Context, key string, limit Limit, n int) (Res
 	}
 	if err := g.degradedArgs(key, limit, n); err != nil {
 		return Result{}, err
-	}
-	if g.p.OnFailure == FailFallback {
-		return g.p.Fallback.AllowN(ctx, key, g.share(limit, n), n)
 	}
 	g.admitUnstored()
 	return Result{Allowed: true, Remaining: limit.Burst - n}, nil
@@ -435,6 +445,9 @@ func (g *Guard) ReserveN(ctx context.Context, key string, limit Limit, n int, ma
 }
 
 func (g *Guard) reserveN(ctx context.Context, key string, limit Limit, n int, maxWait time.Duration) (*Reservation, error) {
+	if g.ho != nil {
+		return g.reserveFallback(ctx, key, limit, n, maxWait)
+	}
 	if !g.Degraded() {
 		r, err := retry(g, ctx, "ReserveN", func(spent time.Duration) (*Reservation, error) {
 			mw := maxWait
@@ -453,9 +466,6 @@ func (g *Guard) reserveN(ctx context.Context, key string, limit Limit, n int, ma
 	if err := CheckMaxWait(maxWait); err != nil {
 		return nil, err
 	}
-	if g.p.OnFailure == FailFallback {
-		return g.p.Fallback.ReserveN(ctx, key, g.share(limit, n), n, maxWait)
-	}
 	g.admitUnstored()
 	return NewReservation(0, limit.Burst-n, 0, nil), nil
 }
@@ -471,6 +481,9 @@ func (g *Guard) Hold(ctx context.Context, key string, limit Limit, d time.Durati
 }
 
 func (g *Guard) hold(ctx context.Context, key string, limit Limit, d time.Duration) error {
+	if g.ho != nil {
+		return g.holdFallbackPolicy(ctx, key, limit, d)
+	}
 	if !g.Degraded() {
 		_, err := retry(g, ctx, "Hold", func(time.Duration) (struct{}, error) {
 			return struct{}{}, g.store.Hold(ctx, key, limit, d)
@@ -482,22 +495,17 @@ func (g *Guard) hold(ctx context.Context, key string, limit Limit, d time.Durati
 	if err := CheckHold(key, limit, d); err != nil {
 		return err
 	}
-	if err := g.closedErr(); err != nil {
-		return err
-	}
-	if g.p.OnFailure == FailFallback {
-		return g.p.Fallback.Hold(ctx, key, g.share(limit, 1), d)
-	}
-	return nil
+	return g.closedErr()
 }
 
-// Reset implements Limiter. It always asks the store; under FailFallback
-// it resets the fallback's key too.
+// Reset implements Limiter. It always asks the store; under FailFallback,
+// once the store has forgotten the key, the fallback forgets it too. A
+// Reset the store did not take changes nothing.
 func (g *Guard) Reset(ctx context.Context, key string) error {
-	if g.p.OnFailure == FailFallback {
-		_ = g.p.Fallback.Reset(ctx, key)
-	}
 	_, err := retry(g, ctx, "Reset", func(time.Duration) (struct{}, error) { return struct{}{}, g.store.Reset(ctx, key) })
+	if err == nil && g.ho != nil {
+		g.resetLedger(ctx, key)
+	}
 	return err
 }
 

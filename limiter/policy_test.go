@@ -27,6 +27,11 @@ type flaky struct {
 	mu       sync.Mutex
 	maxWaits []time.Duration // of every ReserveN that reached the store
 	onFail   func()          // called as a call fails (a call that takes time)
+	// answered, when set, is called after the store decided an AllowN and
+	// before its answer returns (an answer in flight).
+	answered func()
+	holds    atomic.Int64 // Holds that reached the store
+	holding  func()       // when set, called as a Hold reaches the store
 }
 
 func (f *flaky) down(op string) error {
@@ -46,7 +51,11 @@ func (f *flaky) AllowN(ctx context.Context, key string, limit limiter.Limit, n i
 	if err := f.down("AllowN"); err != nil {
 		return limiter.Result{}, err
 	}
-	return f.Limiter.AllowN(ctx, key, limit, n)
+	r, err := f.Limiter.AllowN(ctx, key, limit, n)
+	if f.answered != nil {
+		f.answered()
+	}
+	return r, err
 }
 
 func (f *flaky) ReserveN(ctx context.Context, key string, limit limiter.Limit, n int, maxWait time.Duration) (*limiter.Reservation, error) {
@@ -63,7 +72,18 @@ func (f *flaky) Hold(ctx context.Context, key string, limit limiter.Limit, d tim
 	if err := f.down("Hold"); err != nil {
 		return err
 	}
+	f.holds.Add(1)
+	if f.holding != nil {
+		f.holding()
+	}
 	return f.Limiter.Hold(ctx, key, limit, d)
+}
+
+func (f *flaky) Reset(ctx context.Context, key string) error {
+	if err := f.down("Reset"); err != nil {
+		return err
+	}
+	return f.Limiter.Reset(ctx, key)
 }
 
 func (f *flaky) Status(ctx context.Context, key string, limit limiter.Limit) (limiter.Status, error) {
@@ -166,10 +186,16 @@ type fixture struct {
 	g     *limiter.Guard
 }
 
+// newFixture guards a flaky memory store with p. The store, and the
+// fallback when p needs one and has none, run on the fixture's clock.
 func newFixture(t *testing.T, p limiter.Policy) *fixture {
 	t.Helper()
-	f := &fixture{store: &flaky{Limiter: memory.New()}, clock: newFakeTime(), obs: &recorder{}, log: &logBuf{}}
+	clock := newFakeTime()
+	f := &fixture{store: &flaky{Limiter: memory.New(memory.WithClock(clock.Now))}, clock: clock, obs: &recorder{}, log: &logBuf{}}
 	p.Now, p.Sleep, p.Observer, p.Logger = f.clock.Now, f.clock.Sleep, f.obs, f.log.logger()
+	if p.OnFailure == limiter.FailFallback && p.Fallback == nil {
+		p.Fallback = memory.New(memory.WithClock(clock.Now))
+	}
 	g, err := limiter.NewGuard(f.store, p)
 	if err != nil {
 		t.Fatal(err)
@@ -372,10 +398,11 @@ func TestOpenPolicy(t *testing.T) {
 // TestFallbackPolicy: while the store is down, an in-process limiter
 // decides at the share of the limit (Rate 10 -> 5, Burst 4 -> 2);
 // reservations it granted are cancelled on it; after the probe the store
-// decides again (a fresh burst there: the caveat the doc states).
+// decides again, charged with what the fallback admitted.
 func TestFallbackPolicy(t *testing.T) {
-	fb := memory.New()
-	f := newFixture(t, limiter.Policy{OnFailure: limiter.FailFallback, Fallback: fb, FallbackShare: 0.5})
+	f := newFixture(t, limiter.Policy{OnFailure: limiter.FailFallback, FallbackShare: 0.5})
+	fb := f.g.Policy().Fallback
+	start := f.clock.Now()
 	ctx := context.Background()
 	f.store.failing.Store(true)
 	var allowed int
@@ -406,11 +433,24 @@ func TestFallbackPolicy(t *testing.T) {
 	}
 	f.store.failing.Store(false)
 	waitFor(t, func() bool { return !f.g.Degraded() && f.obs.count(limiter.EventPolicySwitch) == 2 })
-	if r, err := f.g.AllowN(ctx, "k", lim, 1); err != nil || !r.Allowed || r.Remaining != lim.Burst-1 {
-		t.Errorf("after the switch back the store decides: %+v, %v", r, err)
+	// The fallback's two admissions took its tat to 400 ms (2 x 200 ms;
+	// the cancelled slot is not charged). The store, whose tolerance is
+	// 400 ms with T = 100 ms, is raised there: it refuses until 100 ms
+	// after the start, where a fresh store would have admitted 4.
+	elapsed := f.clock.Now().Sub(start)
+	if elapsed >= 100*time.Millisecond {
+		t.Fatalf("the probe took %s of the fake clock: the check below needs less than 100 ms", elapsed)
+	}
+	want := 100*time.Millisecond - elapsed
+	if r, err := f.g.AllowN(ctx, "k", lim, 1); err != nil || r.Allowed || r.RetryAfter < want || r.RetryAfter > want+2*time.Microsecond {
+		t.Errorf("after the switch back, %s in: %+v, %v; want refused for %s (the store charged with the fallback's admissions)", elapsed, r, err, want)
+	}
+	f.clock.Sleep(ctx, want+2*time.Microsecond)
+	if r, err := f.g.AllowN(ctx, "k", lim, 1); err != nil || !r.Allowed {
+		t.Errorf("after the charge has run out the store admits: %+v, %v", r, err)
 	}
 	out := f.log.String()
-	if !strings.Contains(out, "in-process limiter decides") || !strings.Contains(out, "one extra burst") {
+	if !strings.Contains(out, "in-process limiter decides") || !strings.Contains(out, "charged with what the fallback admitted") {
 		t.Errorf("both switches are not logged:\n%s", out)
 	}
 }

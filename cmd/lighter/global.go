@@ -26,7 +26,8 @@ type setting struct {
 }
 
 var settings = []setting{
-	{"api-url", lighter.EnvAPIURL, "API URL, or mainnet or testnet (default mainnet)", func(c *lighter.Config, v string) error { c.APIURL = v; return nil }},
+	{"deployment", lighter.EnvDeployment, "mainnet, testnet or robinhood (default mainnet)", func(c *lighter.Config, v string) error { c.Deployment = v; return nil }},
+	{"api-url", lighter.EnvAPIURL, "API URL, or a deployment's name; overrides the deployment's URL (default the deployment's)", func(c *lighter.Config, v string) error { c.APIURL = v; return nil }},
 	{"rate-limit-url", lighter.EnvRateLimitURL, "limiter URL: sqlite://, sqlite:///path, redis://..., memory:// (default sqlite://)", func(c *lighter.Config, v string) error { c.RateLimitURL = v; return nil }},
 	{"requests-per-second", lighter.EnvRequestsPerSecond, "steady rate, a float (default 2)", nil},
 	{"burst", lighter.EnvBurst, "requests at once after a quiet spell (default 1)", nil},
@@ -98,6 +99,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, lighter.ErrInvalidParam):
+		return exitUsage
 	case errors.Is(err, limiter.ErrUnavailable), errors.As(err, &oe), errors.As(err, &ne):
 		return exitUnreachable
 	case errors.Is(err, limiter.ErrInvalidArgument), errors.Is(err, limiter.ErrInvalidLimit),

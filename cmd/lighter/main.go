@@ -7,6 +7,7 @@
 //	lighter [flags] pools
 //	lighter [flags] account INDEX
 //	lighter [flags] get PATH [key=value ...]
+//	lighter [flags] fundings|funding-rates|recent-trades|trades|order-book-details|exchange-stats|accounts-by-l1-address [flags]
 //	lighter [flags] limiter status [KEY]
 //	lighter [flags] loadtest --url URL --workers N --duration D [--cost C] [--json]
 //	lighter fake-server [--addr :8080] [--limit 20]
@@ -95,6 +96,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 		usage(stdout)
 		return exitOK
 	}
+	if fn, ok := marketCommands[cmd]; ok {
+		return fn(c, ctx, cmdArgs)
+	}
 	fmt.Fprintf(stderr, "lighter: unknown command %q\n", cmd)
 	usage(stderr)
 	return exitUsage
@@ -107,7 +111,7 @@ Commands:
   pools                       public pools metadata (all pages), as JSON
   account INDEX               one account, as JSON
   get PATH [key=value ...]    raw JSON of any GET endpoint
-  limiter status [KEY]        what the limiter store says of a key
+`+marketUsage+`  limiter status [KEY]        what the limiter store says of a key
   loadtest --url URL ...      N workers GET a URL through a Session for D
   demo                        offline: 3 processes share one SQLite limit
   fake-server --addr :8080    a fake Lighter API with a rolling-window limit

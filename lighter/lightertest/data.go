@@ -65,6 +65,13 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) {
 		PathPnL:                 h.pnl,
 		PathOrderBooks:          h.orderBooks,
 		PathCandles:             h.candles,
+		PathFundings:            h.fundings,
+		PathFundingRates:        h.fundingRates,
+		PathRecentTrades:        h.recentTrades,
+		PathTrades:              h.trades,
+		PathOrderBookDetails:    h.orderBookDetails,
+		PathExchangeStats:       h.exchangeStats,
+		PathAccountsByL1Address: h.accountsByL1Address,
 	}[r.URL.Path]
 	switch {
 	case route == nil:
@@ -79,22 +86,23 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) systemConfig(w http.ResponseWriter, _ url.Values) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"code":                                 200,
-		"liquidity_pool_index":                 h.llp,
-		"staking_pool_index":                   DefaultLLPIndex - 1,
-		"funding_fee_rebate_account_index":     DefaultLLPIndex - 2,
-		"market_maker_incentive_account_index": DefaultLLPIndex - 3,
-		"liquidity_pool_cooldown_period":       300000,
-		"staking_pool_lockup_period":           604800000,
-		"max_integrator_perps_maker_fee":       100,
-		"max_integrator_perps_taker_fee":       100,
-		"max_integrator_spot_maker_fee":        100,
-		"max_integrator_spot_taker_fee":        100,
+		"code":                             200,
+		"liquidity_pool_index":             h.llp,
+		"staking_pool_index":               DefaultLLPIndex - 1,
+		"funding_fee_rebate_account_index": DefaultLLPIndex - 2,
+		"liquidity_pool_cooldown_period":   300000,
+		"staking_pool_lockup_period":       604800000,
+		"max_integrator_perps_maker_fee":   100,
+		"max_integrator_perps_taker_fee":   100,
+		"max_integrator_spot_maker_fee":    100,
+		"max_integrator_spot_taker_fee":    100,
 	})
 }
 
-// publicPoolsMetadata lists the pools whose index is at most "index",
-// highest first, at most "limit" (1 to 100) of them.
+// publicPoolsMetadata lists the pools whose index is below "index" (it is
+// exclusive, as Lighter's is: its documentation fetches the LLP,
+// 281474976710654, with index=281474976710655&limit=1), highest first, at
+// most "limit" (1 to 100) of them.
 func (h *Handler) publicPoolsMetadata(w http.ResponseWriter, q url.Values) {
 	p := params{q: q}
 	filter := p.oneOf("filter", false, "all", "all", "user", "protocol", "account_index", "stake")
@@ -109,12 +117,27 @@ func (h *Handler) publicPoolsMetadata(w http.ResponseWriter, q url.Values) {
 			if len(pools) == int(limit) {
 				break
 			}
-			if idx <= index {
+			if idx < index {
 				pools = append(pools, h.poolMetadata(idx))
 			}
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"code": 200, "public_pools": orEmpty(pools)})
+}
+
+// Account types, as Lighter numbers them.
+const (
+	accountPublicPool    = 2
+	accountInsuranceFund = 3 // the LLP
+)
+
+// accountType is a pool's account type: the LLP shows as the insurance
+// fund, every other pool as a public pool.
+func (h *Handler) accountType(idx int64) int {
+	if h.llp != 0 && idx == h.llp {
+		return accountInsuranceFund
+	}
+	return accountPublicPool
 }
 
 func (h *Handler) isPool(idx int64) bool {
@@ -154,7 +177,7 @@ func (h *Handler) poolMetadata(idx int64) map[string]any {
 	return map[string]any{
 		"code":                    0,
 		"account_index":           idx,
-		"account_type":            2,
+		"account_type":            h.accountType(idx),
 		"name":                    p.name,
 		"l1_address":              p.l1,
 		"annual_percentage_yield": p.apy,
@@ -186,34 +209,44 @@ func (h *Handler) account(w http.ResponseWriter, q url.Values) {
 		return
 	}
 	a := map[string]any{
-		"code":                                 0,
-		"account_index":                        idx,
-		"index":                                idx,
-		"account_type":                         0,
-		"l1_address":                           fmt.Sprintf("0x%040x", mix(uint64(idx)^0xacc)),
-		"name":                                 "",
-		"description":                          "",
-		"status":                               1,
-		"collateral":                           "10000.000000",
-		"available_balance":                    "7000.000000",
-		"total_asset_value":                    "10125.500000",
-		"cross_asset_value":                    "10125.500000",
-		"cross_initial_margin_requirement":     "3000.000000",
-		"cross_maintenance_margin_requirement": "1500.000000",
-		"created_at":                           1735689600,
+		"code":                       0,
+		"account_index":              idx,
+		"index":                      idx,
+		"account_type":               0,
+		"l1_address":                 fmt.Sprintf("0x%040x", mix(uint64(idx)^0xacc)),
+		"name":                       "",
+		"description":                "",
+		"status":                     1,
+		"collateral":                 "10000.000000",
+		"available_balance":          "7000.000000",
+		"total_asset_value":          "10125.500000",
+		"cross_asset_value":          "10125.500000",
+		"created_at":                 1735689600,
+		"cancel_all_time":            0,
+		"total_order_count":          12,
+		"total_isolated_order_count": 0,
+		"pending_order_count":        0,
+		"transaction_time":           1735689600000000,
+		"account_trading_mode":       0,
+		"can_invite":                 true,
+		"referral_points_percentage": "0.00",
+		"pool_info":                  nil,
+		"pending_unlocks":            []any{},
+		"approved_integrators":       []any{},
 		"positions": []any{map[string]any{
 			"market_id": 0, "symbol": "ETH", "sign": 1, "position": "10.0000",
 			"avg_entry_price": "2987.45", "position_value": "30000.000000",
 			"unrealized_pnl": "125.500000", "realized_pnl": "0.000000",
 			"liquidation_price": "2100.00", "margin_mode": 0, "allocated_margin": "0.000000",
 			"initial_margin_fraction": "10.00", "open_order_count": 0, "pending_order_count": 0,
+			"position_tied_order_count": 0, "total_funding_paid_out": "1.250000", "total_discount": "0.000000",
 		}},
 		"assets": []any{},
 		"shares": []any{},
 	}
 	if h.isPool(idx) {
 		pl := h.pool(idx)
-		a["account_type"] = 2
+		a["account_type"] = h.accountType(idx)
 		a["name"] = pl.name
 		a["description"] = "lightertest pool " + pl.name
 		a["total_asset_value"] = pl.tvl
@@ -222,7 +255,7 @@ func (h *Handler) account(w http.ResponseWriter, q url.Values) {
 		a["created_at"] = pl.since
 		a["pool_info"] = h.poolInfo(idx, pl)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"code": 200, "total": 1, "accounts": []any{a}, "next_cursor": ""})
+	writeJSON(w, http.StatusOK, map[string]any{"code": 200, "total": 1, "accounts": []any{a}})
 }
 
 // poolInfo has 30 days of share prices and daily returns, the last at
@@ -284,12 +317,19 @@ func (h *Handler) pnl(w http.ResponseWriter, q url.Values) {
 		entries = append(entries, map[string]any{
 			"timestamp":         ts,
 			"trade_pnl":         math.Round(k*12.5*1e6) / 1e6,
+			"trade_spot_pnl":    0.0,
 			"inflow":            10000.0,
 			"outflow":           0.0,
+			"spot_inflow":       0.0,
+			"spot_outflow":      0.0,
 			"pool_pnl":          0.0,
 			"pool_inflow":       0.0,
 			"pool_outflow":      0.0,
+			"staking_pnl":       0.0,
+			"staking_inflow":    0.0,
+			"staking_outflow":   0.0,
 			"pool_total_shares": shares,
+			"staked_lit":        0.0,
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"code": 200, "resolution": res, "pnl": orEmpty(entries)})
@@ -309,15 +349,7 @@ func (h *Handler) orderBooks(w http.ResponseWriter, q url.Values) {
 		if (id != 255 && int64(m.id) != id) || (filter != "all" && filter != m.kind) {
 			continue
 		}
-		books = append(books, map[string]any{
-			"symbol": m.symbol, "market_id": m.id, "market_type": m.kind,
-			"base_asset_id": m.id + 1, "quote_asset_id": 3, "status": "active",
-			"taker_fee": "0.0000", "maker_fee": "0.0000", "liquidation_fee": "1.0000",
-			"min_base_amount": m.minBase, "min_quote_amount": m.minQuote,
-			"supported_size_decimals": m.sizeDec, "supported_price_decimals": m.priceDec,
-			"supported_quote_decimals": m.quoteD, "order_quote_limit": "281474976.710655",
-			"is_maker_fee_enabled": true, "is_taker_fee_enabled": true,
-		})
+		books = append(books, book(m))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"code": 200, "order_books": orEmpty(books)})
 }
@@ -355,6 +387,7 @@ func (h *Handler) candles(w http.ResponseWriter, q url.Values) {
 		cs = append(cs, map[string]any{
 			"t": stamp, "o": open, "h": round2(max(open, cl) * 1.001), "l": round2(min(open, cl) * 0.999),
 			"c": cl, "v": vol, "V": round2(vol * (open + cl) / 2), "i": 779870452 + ts/1000,
+			"O": open, "H": round2(max(open, cl) * 1.001), "L": round2(min(open, cl) * 0.999), "C": cl,
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"code": 200, "r": res, "c": orEmpty(cs)})

@@ -42,29 +42,32 @@ func pageIndexes(t *testing.T, h *lightertest.Handler, index, limit int64) []int
 
 func TestPublicPoolsMetadata(t *testing.T) {
 	h := lightertest.NewHandler(lightertest.Options{Pools: 5})
-	all := h.PoolIndexes()
-	if want := []int64{1012, 1009, 1006, 1003, 1000}; !equal(all, want) {
-		t.Fatalf("PoolIndexes %v, want %v", all, want)
+	listed := h.PoolIndexes()
+	if want := []int64{lightertest.DefaultLLPIndex, 1012, 1009, 1006, 1003, 1000}; !equal(listed, want) {
+		t.Fatalf("PoolIndexes %v, want %v (the LLP listed, as Lighter lists it)", listed, want)
 	}
+	all := listed[1:]
 	for _, tc := range []struct {
 		index, limit int64
 		want         []int64
 	}{
-		{lightertest.DefaultLLPIndex, 100, all}, // the LLP is not listed
+		{lightertest.DefaultLLPIndex + 1, 1, []int64{lightertest.DefaultLLPIndex}}, // Lighter's docs fetch the LLP so
+		{lightertest.DefaultLLPIndex + 1, 100, listed},
+		{lightertest.DefaultLLPIndex, 100, all}, // index is exclusive
 		{lightertest.DefaultLLPIndex, 2, []int64{1012, 1009}},
-		{1009, 2, []int64{1009, 1006}}, // index is inclusive
+		{1009, 2, []int64{1006, 1003}}, // index is exclusive
 		{1008, 2, []int64{1006, 1003}},
-		{1000, 100, []int64{1000}},
-		{999, 100, nil},
+		{1001, 100, []int64{1000}},
+		{1000, 100, nil},
 		{0, 100, nil},
 	} {
 		if got := pageIndexes(t, h, tc.index, tc.limit); !equal(got, tc.want) {
 			t.Errorf("index=%d limit=%d: %v, want %v", tc.index, tc.limit, got, tc.want)
 		}
 	}
-	listed := lightertest.NewHandler(lightertest.Options{Pools: 2, ListLLP: true})
-	if got, want := pageIndexes(t, listed, lightertest.DefaultLLPIndex, 100), []int64{lightertest.DefaultLLPIndex, 1003, 1000}; !equal(got, want) {
-		t.Fatalf("ListLLP: %v, want %v", got, want)
+	hidden := lightertest.NewHandler(lightertest.Options{Pools: 2, HideLLP: true})
+	if got, want := pageIndexes(t, hidden, lightertest.DefaultLLPIndex+1, 100), []int64{1003, 1000}; !equal(got, want) {
+		t.Fatalf("HideLLP: %v, want %v", got, want)
 	}
 	explicit := lightertest.NewHandler(lightertest.Options{PoolIndexes: []int64{5, 70, 3}})
 	if got, want := pageIndexes(t, explicit, 100, 100), []int64{70, 5, 3}; !equal(got, want) {
@@ -95,6 +98,29 @@ func TestBadParams(t *testing.T) {
 		lightertest.PathCandles + "?market_id=0&resolution=1d&start_timestamp=0&end_timestamp=5000000000001&count_back=1",
 		lightertest.PathCandles + "?market_id=77&resolution=1d&start_timestamp=0&end_timestamp=1&count_back=1",
 		lightertest.PathOrderBooks + "?filter=options",
+		lightertest.PathFundings + "?resolution=1h&start_timestamp=0&end_timestamp=1&count_back=0",
+		lightertest.PathFundings + "?market_id=0&resolution=4h&start_timestamp=0&end_timestamp=1&count_back=0",
+		lightertest.PathFundings + "?market_id=0&resolution=1h&start_timestamp=-1&end_timestamp=1&count_back=0",
+		lightertest.PathFundings + "?market_id=2048&resolution=1h&start_timestamp=0&end_timestamp=1&count_back=0", // spot
+		lightertest.PathRecentTrades + "?market_id=0",
+		lightertest.PathRecentTrades + "?market_id=0&limit=0",
+		lightertest.PathRecentTrades + "?market_id=0&limit=101",
+		lightertest.PathRecentTrades + "?market_id=77&limit=1",
+		lightertest.PathTrades + "?limit=10",
+		lightertest.PathTrades + "?sort_by=price&limit=10",
+		lightertest.PathTrades + "?sort_by=trade_id",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=101",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&sort_dir=asc",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&role=owner",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&type=swap",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&ask_filter=200",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&account_index=-2",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&cursor=bogus",
+		lightertest.PathTrades + "?sort_by=trade_id&limit=10&aggregate=maybe",
+		lightertest.PathOrderBookDetails + "?filter=options",
+		lightertest.PathOrderBookDetails + "?market_id=40000",
+		lightertest.PathAccountsByL1Address,
+		lightertest.PathAccountsByL1Address + "?l1_address=0x12",
 	} {
 		rec := get(h, target)
 		if m := body(t, rec); rec.Code != http.StatusBadRequest || m["code"] != float64(lightertest.CodeInvalidParam) || !strings.HasPrefix(m["message"].(string), "invalid param: ") {
@@ -128,7 +154,7 @@ func TestAccount(t *testing.T) {
 		t.Fatalf("last share price at %v, want today %d", last["timestamp"], epoch.Unix())
 	}
 	// The same pool reads the same in the listing and the account.
-	meta := body(t, get(h, lightertest.PathPublicPoolsMetadata+"?index=1003&limit=1"))["public_pools"].([]any)[0].(map[string]any)
+	meta := body(t, get(h, lightertest.PathPublicPoolsMetadata+"?index=1004&limit=1"))["public_pools"].([]any)[0].(map[string]any)
 	if meta["name"] != pool["name"] || meta["total_asset_value"] != pool["total_asset_value"] || meta["total_shares"] != info["total_shares"] {
 		t.Fatalf("listing %v and account %v disagree", meta, pool)
 	}
@@ -136,7 +162,7 @@ func TestAccount(t *testing.T) {
 		t.Fatalf("LLP account %v", llp)
 	}
 	plain := account(42)
-	if _, ok := plain["pool_info"]; ok || len(plain["positions"].([]any)) != 1 {
+	if info, ok := plain["pool_info"]; !ok || info != nil || len(plain["positions"].([]any)) != 1 {
 		t.Fatalf("ordinary account %v", plain)
 	}
 	rec := get(h, fmt.Sprintf("%s?by=index&value=%d", lightertest.PathAccount, lightertest.MaxAccountIndex+1))
@@ -238,8 +264,37 @@ func TestUnknownEndpoint(t *testing.T) {
 func TestNoLLPPoolZero(t *testing.T) {
 	// Without an LLP, pool 0 is an ordinary pool, not the LLP.
 	h := lightertest.NewHandler(lightertest.Options{PoolIndexes: []int64{0}, NoLLP: true})
-	m := body(t, get(h, lightertest.PathPublicPoolsMetadata+"?index=0&limit=1"))["public_pools"].([]any)[0].(map[string]any)
+	m := body(t, get(h, lightertest.PathPublicPoolsMetadata+"?index=1&limit=1"))["public_pools"].([]any)[0].(map[string]any)
 	if m["name"] == "LLP" || m["account_index"] != float64(0) {
 		t.Fatalf("pool 0 without an LLP: %v", m)
+	}
+}
+
+// trades pages by its cursor: every generated trade once, newest first.
+func TestTradesCursor(t *testing.T) {
+	h := lightertest.NewHandler(lightertest.Options{Trades: 30})
+	var ids []float64
+	cursor := ""
+	for page := 0; ; page++ {
+		if page > 100 {
+			t.Fatal("paging does not end")
+		}
+		m := body(t, get(h, lightertest.PathTrades+"?sort_by=trade_id&limit=7&market_id=1&cursor="+cursor))
+		for _, tr := range m["trades"].([]any) {
+			ids = append(ids, tr.(map[string]any)["trade_id"].(float64))
+		}
+		next, ok := m["next_cursor"].(string)
+		if !ok {
+			break
+		}
+		cursor = next
+	}
+	if len(ids) != 30 {
+		t.Fatalf("%d trades of market 1, want 30", len(ids))
+	}
+	for i := 1; i < len(ids); i++ {
+		if ids[i] >= ids[i-1] {
+			t.Fatalf("trade ids %v not strictly descending", ids)
+		}
 	}
 }

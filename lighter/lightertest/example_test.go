@@ -31,7 +31,7 @@ func Example() {
 	fmt.Println(srv.PoolIndexes(), srv.Stats().Total)
 	// Output:
 	// 200 200 281474976710654
-	// [1006 1003 1000] 1
+	// [281474976710654 1006 1003 1000] 1
 }
 
 // With a Limit, the server answers 429 with Retry-After once more than

@@ -27,6 +27,8 @@ const (
 	// the next ones are PoolIndexStep apart, so that paging cannot assume
 	// contiguous indexes.
 	FirstPoolIndex int64 = 1000
+	// DefaultTrades is the number of trades generated per market.
+	DefaultTrades = 250
 	// PoolIndexStep is the gap between generated pool indexes.
 	PoolIndexStep int64 = 3
 	// MaxAccountIndex is the largest account index that exists; the
@@ -84,10 +86,16 @@ type Options struct {
 	// NoLLP serves a liquidity_pool_index of 0, as if there were no LLP.
 	NoLLP bool
 
-	// ListLLP lists the LLP among the public pools. Lighter does not,
-	// which is why the original adds it from its account. The default
-	// value is false.
-	ListLLP bool
+	// HideLLP leaves the LLP out of publicPoolsMetadata, where Lighter
+	// lists it (as AccountType 3, the insurance fund), so that a client's
+	// fallback of adding it from its account can be tested. The default
+	// value is false: listed.
+	HideLLP bool
+
+	// Trades is the number of trades generated per market, served by
+	// trades and recentTrades, newest first. The default value is
+	// DefaultTrades.
+	Trades int
 
 	// Now is the clock for arrivals and for the data's "now". The default
 	// value is time.Now.
@@ -174,6 +182,9 @@ func NewHandler(opts Options) *Handler {
 	if opts.Pools == 0 {
 		opts.Pools = DefaultPools
 	}
+	if opts.Trades == 0 {
+		opts.Trades = DefaultTrades
+	}
 	h := &Handler{
 		opts:       opts,
 		win:        window{limit: opts.Limit, span: opts.Window - opts.Jitter},
@@ -193,7 +204,7 @@ func NewHandler(opts Options) *Handler {
 		}
 	}
 	pools = slices.Clone(pools)
-	if opts.ListLLP && h.llp != 0 && !slices.Contains(pools, h.llp) {
+	if !opts.HideLLP && h.llp != 0 && !slices.Contains(pools, h.llp) {
 		pools = append(pools, h.llp)
 	}
 	slices.Sort(pools)

@@ -170,7 +170,7 @@ func TestWindowWeighted(t *testing.T) {
 		return 300
 	}
 	h := runSteps(t, lightertest.Options{Limit: 1000, Window: time.Minute, Weight: weight}, []step{
-		{at: 0, path: "/api/v1/trades", wantStatus: 404}, // counted, then not found
+		{at: 0, path: "/api/v1/trades", wantStatus: 400}, // counted, then refused: no sort_by
 		{at: 10, path: lightertest.PathAccount + "?by=index&value=1", wantStatus: 200},
 		{at: 20, path: lightertest.PathOrderBooks, wantStatus: 429, wantRetry: "60"}, // 900 + 300 > 1000
 		{at: 59950, path: lightertest.PathOrderBooks, wantStatus: 200},               // the trades (600) left
