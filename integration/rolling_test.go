@@ -94,20 +94,20 @@ func buildWorkers(t *testing.T) (oldBin, newBin string) {
 	}
 	archive := exec.Command("git", "-C", repo, "archive", "--format=tar", previousRelease)
 	untar := exec.Command("tar", "-x", "-C", src)
-	var err1 bytes.Buffer
+	var errArchive, errUntar bytes.Buffer // written by two processes' copiers
 	pipe, err := archive.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	untar.Stdin, archive.Stderr, untar.Stderr = pipe, &err1, &err1
+	untar.Stdin, archive.Stderr, untar.Stderr = pipe, &errArchive, &errUntar
 	if err := untar.Start(); err != nil {
 		t.Fatal(err)
 	}
 	if err := archive.Run(); err != nil {
-		t.Fatalf("git archive %s: %v\n%s", previousRelease, err, err1.String())
+		t.Fatalf("git archive %s: %v\n%s", previousRelease, err, errArchive.String())
 	}
 	if err := untar.Wait(); err != nil {
-		t.Fatalf("untar %s: %v\n%s", previousRelease, err, err1.String())
+		t.Fatalf("untar %s: %v\n%s", previousRelease, err, errUntar.String())
 	}
 	worker, err := os.ReadFile(filepath.Join(repo, "integration", "rollworker", "main.go"))
 	if err != nil {
