@@ -15,7 +15,9 @@ const maxCodePeek = 4 << 10
 // whatever its HTTP status, into a 429, so that the limiter transport
 // above it holds the key and the retry policy retries it, as for a 429
 // status. It reads at most maxCodePeek bytes of a body and hands the
-// caller the whole body again; closing it closes the original.
+// caller the whole body again; closing it closes the original. A 101
+// Switching Protocols answer is left alone: its body is the connection,
+// and reading it would wait for the other side to speak.
 type bodyCodeTransport struct {
 	base http.RoundTripper
 }
@@ -23,7 +25,8 @@ type bodyCodeTransport struct {
 // RoundTrip sends req and checks the answer's body code.
 func (t *bodyCodeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
-	if err != nil || resp.StatusCode == http.StatusTooManyRequests || resp.ContentLength > maxCodePeek || resp.Body == nil || resp.Body == http.NoBody {
+	if err != nil || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusSwitchingProtocols ||
+		resp.ContentLength > maxCodePeek || resp.Body == nil || resp.Body == http.NoBody {
 		return resp, err
 	}
 	peek, rerr := io.ReadAll(io.LimitReader(resp.Body, maxCodePeek+1))
