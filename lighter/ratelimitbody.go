@@ -2,10 +2,12 @@ package lighter
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // maxCodePeek is the largest body bodyCodeTransport reads to look for a
@@ -13,12 +15,13 @@ import (
 const maxCodePeek = 4 << 10
 
 // bodyCodeTransport turns an answer whose JSON body carries "code": 429
-// (in any JSON form: see bodyCode429), whatever its HTTP status, into a 429, so that the limiter transport
-// above it holds the key and the retry policy retries it, as for a 429
-// status. It reads at most maxCodePeek bytes of a body and hands the
-// caller the whole body again; closing it closes the original. A 101
-// Switching Protocols answer is left alone: its body is the connection,
-// and reading it would wait for the other side to speak.
+// (in any JSON form: see bodyCode429), whatever its HTTP status, into a
+// 429, so that the limiter transport above it holds the key and the retry
+// policy retries it, as for a 429 status. It reads at most maxCodePeek
+// bytes of a body (gunzipped when the caller asked for gzip itself) and
+// hands the caller the whole body again; closing it closes the original.
+// A 101 Switching Protocols answer is left alone: its body is the
+// connection, and reading it would wait for the other side to speak.
 type bodyCodeTransport struct {
 	base http.RoundTripper
 }
@@ -36,11 +39,29 @@ func (t *bodyCodeTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		rest = errReader{rerr}
 	}
 	resp.Body = &peekedBody{Reader: io.MultiReader(bytes.NewReader(peek), rest), Closer: resp.Body}
-	if rerr == nil && len(peek) <= maxCodePeek && bodyCode429(peek) {
+	if rerr == nil && len(peek) <= maxCodePeek && bodyCode429(decoded(resp, peek)) {
 		resp.StatusCode = http.StatusTooManyRequests
 		resp.Status = "429 Too Many Requests"
 	}
 	return resp, nil
+}
+
+// decoded is the peeked body as JSON: gunzipped when it is gzip'd and
+// net/http left it so (the caller asked for gzip itself), at most
+// maxCodePeek bytes of it; nil when it does not gunzip whole.
+func decoded(resp *http.Response, peek []byte) []byte {
+	if resp.Uncompressed || !strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip") {
+		return peek
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(peek))
+	if err != nil {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, maxCodePeek+1))
+	if err != nil || len(b) > maxCodePeek {
+		return nil
+	}
+	return b
 }
 
 // bodyCode429 reports whether b is a JSON object whose top-level "code" is

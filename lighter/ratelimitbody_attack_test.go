@@ -1,6 +1,8 @@
 package lighter_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -261,6 +263,71 @@ func TestBodyCodeHugeBody(t *testing.T) {
 			}
 			if len(rec.Holds()) != 0 || bodies.open.Load() != 0 {
 				t.Fatalf("holds %v, %d bodies open", rec.Holds(), bodies.open.Load())
+			}
+		})
+	}
+}
+
+// A gzip'd 429 body is seen, whether net/http decompressed it (it asked
+// for gzip) or the caller did (it asked itself and reads the raw bytes);
+// any other gzip'd answer reaches the caller as it came.
+func TestBodyCodeGzipBody(t *testing.T) {
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		io.WriteString(zw, s)
+		zw.Close()
+		return b.Bytes()
+	}
+	for _, tc := range []struct {
+		name     string
+		body     string
+		byCaller bool
+		want     int
+	}{
+		{"429 decompressed by net/http", limitedBody, false, 429},
+		{"429 raw to the caller", limitedBody, true, 429},
+		{"200 raw to the caller", `{"code":200,"liquidity_pool_index":5}`, true, 200},
+		{"200 decompressed by net/http", `{"code":200,"liquidity_pool_index":5}`, false, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			zipped := gz(tc.body)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Accept-Encoding") != "gzip" {
+					t.Errorf("Accept-Encoding %q", r.Header.Get("Accept-Encoding"))
+				}
+				w.Header().Set("Content-Encoding", "gzip")
+				w.Write(zipped)
+			}))
+			defer srv.Close()
+			s, rec, bodies := bodyKindsSession(t, srv)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/x", nil)
+			if tc.byCaller {
+				req.Header.Set("Accept-Encoding", "gzip")
+			}
+			resp, err := s.Do(req)
+			switch {
+			case tc.want == 429 && err != nil:
+				// no retries: the retry policy gives up on the 429
+				var re *retrypolicy.Error
+				if !errors.As(err, &re) || re.StatusCode != 429 {
+					t.Fatalf("error %v, want a 429", err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			default:
+				got, rerr := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				want := tc.body
+				if tc.byCaller {
+					want = string(zipped)
+				}
+				if rerr != nil || resp.StatusCode != tc.want || string(got) != want {
+					t.Fatalf("status %d body %q (%v), want %d and %q", resp.StatusCode, got, rerr, tc.want, want)
+				}
+			}
+			if wantHolds := map[bool]int{true: 1, false: 0}[tc.want == 429]; len(rec.Holds()) != wantHolds || bodies.open.Load() != 0 {
+				t.Fatalf("holds %v, %d bodies open: want %d holds, none open", rec.Holds(), bodies.open.Load(), wantHolds)
 			}
 		})
 	}
