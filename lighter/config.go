@@ -49,8 +49,9 @@ type Config struct {
 
 	// APIURL is the API base URL, or a deployment's name; it overrides
 	// the Deployment's URL (the Deployment's pinned LLP index stays).
-	// The default value is the Deployment's URL. Variable:
-	// LIGHTER_API_URL.
+	// With no Deployment set, a deployment's name or its own URL
+	// (https://api.rh.lighter.xyz) selects that deployment. The default
+	// value is the Deployment's URL. Variable: LIGHTER_API_URL.
 	APIURL string
 
 	// RateLimitURL picks the limiter backend: "sqlite://" (the default
@@ -282,6 +283,11 @@ func (c Config) resolve() (*resolved, error) {
 		return nil, configErrorf("invalid API URL %q%s: want a deployment name (mainnet, testnet, robinhood) or an http(s) URL with a host", limiter.Redact(r.APIURL), c.source(EnvAPIURL))
 	}
 	r.base = u
+	if c.Deployment == "" {
+		if d, ok := deploymentOfURL(u); ok {
+			r.deployment = d
+		}
+	}
 	if r.RateLimitURL == "" {
 		r.RateLimitURL = DefaultRateLimitURL
 	}

@@ -30,6 +30,17 @@ func TestDeployments(t *testing.T) {
 		// A deployment name as the API URL is that deployment.
 		{"name as URL", lighter.Config{APIURL: "robinhood"}, nil, lighter.Robinhood, "robinhood", lighter.RobinhoodLLPIndex},
 		{"name as URL, other deployment", lighter.Config{Deployment: "testnet", APIURL: "mainnet"}, nil, lighter.Mainnet, "testnet", 0},
+		// A deployment's own URL, with no deployment named, is that
+		// deployment: LIGHTER_API_URL=https://api.rh.lighter.xyz pins
+		// robinhood's LLP as the original does.
+		{"robinhood's URL", lighter.Config{APIURL: lighter.Robinhood}, nil, lighter.Robinhood, "robinhood", lighter.RobinhoodLLPIndex},
+		{"robinhood's URL, any case, a slash", lighter.Config{APIURL: "HTTPS://API.RH.Lighter.xyz/"}, nil, "https://API.RH.Lighter.xyz/", "robinhood", lighter.RobinhoodLLPIndex},
+		{"robinhood's URL from the environment", lighter.Config{}, map[string]string{"LIGHTER_API_URL": lighter.Robinhood}, lighter.Robinhood, "robinhood", lighter.RobinhoodLLPIndex},
+		{"robinhood's URL with its port", lighter.Config{APIURL: lighter.Robinhood + ":443"}, nil, lighter.Robinhood + ":443", "robinhood", lighter.RobinhoodLLPIndex},
+		{"testnet's URL", lighter.Config{APIURL: lighter.Testnet}, nil, lighter.Testnet, "testnet", 0},
+		{"robinhood's URL, deployment named", lighter.Config{Deployment: "mainnet", APIURL: lighter.Robinhood}, nil, lighter.Robinhood, "mainnet", 0},
+		{"robinhood's host on http is not robinhood", lighter.Config{APIURL: "http://api.rh.lighter.xyz"}, nil, "http://api.rh.lighter.xyz", "mainnet", 0},
+		{"robinhood's host under a path is not robinhood", lighter.Config{APIURL: lighter.Robinhood + "/proxy"}, nil, lighter.Robinhood + "/proxy", "mainnet", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := tc.cfg.WithEnv(env(tc.env))
