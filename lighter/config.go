@@ -77,8 +77,9 @@ type Config struct {
 
 	// RateLimitKey is the key shared by everything that should count
 	// against one limit (per account, per fleet). The default value is
-	// one key per API host, "host:" + host. Variable:
-	// LIGHTER_RATE_LIMIT_KEY.
+	// one key per API host, "host:" + host (in lower case, with its port
+	// unless it is the scheme's default), however the URL spells it.
+	// Variable: LIGHTER_RATE_LIMIT_KEY.
 	RateLimitKey string
 
 	// AccountTier selects a preset from Lighter's published limits:
@@ -324,7 +325,7 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	r.key = c.RateLimitKey
 	if r.key == "" {
-		r.key = "host:" + u.Host
+		r.key = "host:" + keyHost(u)
 	}
 	switch {
 	case c.Retries < NoRetries:

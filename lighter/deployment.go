@@ -68,14 +68,31 @@ func deploymentOfURL(u *url.URL) (Deployment, bool) {
 	return Deployment{}, false
 }
 
+// defaultPorts are the ports of an API URL that names none.
+var defaultPorts = map[string]string{"http": "80", "https": "443"}
+
 // hostPort is u's host with its port, the scheme's default when it has
 // none ("api.rh.lighter.xyz:443").
 func hostPort(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		port = defaultPorts[u.Scheme]
 	}
 	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// keyHost is u's host as the default rate-limit key names it: in lower
+// case, with its port unless it is the scheme's default, so that every
+// spelling of one API shares one key.
+func keyHost(u *url.URL) string {
+	h := strings.ToLower(u.Hostname())
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	if p := u.Port(); p != "" && p != defaultPorts[u.Scheme] {
+		return h + ":" + p
+	}
+	return h
 }
 
 // Deployment returns the Lighter deployment the Session is configured
