@@ -32,6 +32,9 @@ const (
 // Lighter allows.
 const PoolsPageSize = 100
 
+// MaxPoolPages bounds the pages PublicPoolsMetadata reads (100,000 pools).
+const MaxPoolPages = 1000
+
 // MaxTimestamp is the largest start or end timestamp Lighter accepts.
 const MaxTimestamp = 5_000_000_000_000
 
@@ -83,7 +86,8 @@ func (s *Session) PublicPoolsMetadataPage(ctx context.Context, index int64, limi
 //
 // A page holding a pool at or above the index asked for is an error: the
 // server does not page as Lighter does, and paging on could skip, repeat
-// or loop.
+// or loop. Full pages past MaxPoolPages are an error matching
+// ErrTooManyPages.
 func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, error) {
 	llp, err := s.llpIndex(ctx)
 	if err != nil {
@@ -94,7 +98,10 @@ func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, erro
 		index = llp + 1
 	}
 	var pools []PoolMetadata
-	for index > 0 {
+	for pages := 0; index > 0; pages++ {
+		if pages == MaxPoolPages {
+			return nil, fmt.Errorf("%w: publicPoolsMetadata: %d pages of pools read and pools below index %d left", ErrTooManyPages, pages, index)
+		}
 		page, err := s.PublicPoolsMetadataPage(ctx, index, PoolsPageSize)
 		if err != nil {
 			return nil, err
