@@ -111,6 +111,9 @@ func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, erro
 			if p.AccountIndex >= lowest {
 				return nil, fmt.Errorf("lighter: publicPoolsMetadata: page below index %d lists pool %d after %d: want indexes below it, highest first", index, p.AccountIndex, lowest)
 			}
+			if p.AccountIndex < 0 {
+				return nil, fmt.Errorf("lighter: publicPoolsMetadata: page below index %d lists pool %d: account indexes are >= 0", index, p.AccountIndex)
+			}
 			lowest = p.AccountIndex
 			p.IsLLP = llp != 0 && p.AccountIndex == llp
 			if p.IsLLP {

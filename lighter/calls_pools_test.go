@@ -303,6 +303,16 @@ func TestPublicPoolsMetadataErrors(t *testing.T) {
 	})
 }
 
+// A page listing a negative account index is refused: no account has one.
+func TestPublicPoolsMetadataNegativeIndex(t *testing.T) {
+	s, srv := callsSession(t, lightertest.Options{NoLLP: true})
+	srv.SetPathBody(lighter.PathPublicPoolsMetadata, `{"code":200,"public_pools":[{"account_index":5},{"account_index":-1},{"account_index":-2}]}`)
+	pools, err := s.PublicPoolsMetadata(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "-1") || pools != nil {
+		t.Fatalf("%d pools, error %v: want an error naming pool -1", len(pools), err)
+	}
+}
+
 func TestPublicPoolsMetadataPage(t *testing.T) {
 	s, srv := callsSession(t, lightertest.Options{Pools: 5})
 	page, err := s.PublicPoolsMetadataPage(context.Background(), 1006, 2)
