@@ -182,7 +182,7 @@ func llpMetadata(a *Account) PoolMetadata {
 // Lighter returns no account, and an error when it returns another index.
 func (s *Session) Account(ctx context.Context, index int64) (*Account, error) {
 	if index < 0 {
-		return nil, paramErrorf("lighter: account: invalid index %d: must be >= 0", index)
+		return nil, paramErrorf("lighter: account: invalid index %d (value): must be >= 0", index)
 	}
 	params := url.Values{"by": {"index"}, "value": {strconv.FormatInt(index, 10)}}
 	var resp Accounts
@@ -240,7 +240,7 @@ func (s *Session) PnL(ctx context.Context, q PnLQuery) (*PnL, error) {
 		q.EndTimestamp = time.Now().Unix()
 	}
 	if q.AccountIndex < 0 {
-		return nil, paramErrorf("lighter: pnl: invalid AccountIndex %d: must be >= 0", q.AccountIndex)
+		return nil, paramErrorf("lighter: pnl: invalid AccountIndex %d (value): must be >= 0", q.AccountIndex)
 	}
 	if err := checkRange("pnl", q.Resolution, PnLResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err
@@ -293,8 +293,8 @@ type CandlesQuery struct {
 // resolution=...&start_timestamp=...&end_timestamp=...&count_back=...),
 // at most 500 per call.
 func (s *Session) Candles(ctx context.Context, q CandlesQuery) (*Candles, error) {
-	if q.MarketID < 0 || q.MarketID > 32767 {
-		return nil, paramErrorf("lighter: candles: invalid MarketID %d: must be 0 to 32767", q.MarketID)
+	if q.MarketID < 0 || q.MarketID > MaxMarketID {
+		return nil, paramErrorf("lighter: candles: invalid MarketID %d (market_id): must be 0 to %d", q.MarketID, MaxMarketID)
 	}
 	if err := checkRange("candles", q.Resolution, CandleResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err

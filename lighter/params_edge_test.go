@@ -128,11 +128,11 @@ func TestParamEdges(t *testing.T) {
 		{"fundings end past max", fundings(func(q *lighter.FundingsQuery) { q.EndTimestamp = math.MaxInt64 }), nil, []string{"end_timestamp", "9223372036854775807"}},
 		{"fundings market min", fundings(func(q *lighter.FundingsQuery) { q.MarketID = math.MinInt }), nil, []string{"market_id", "-9223372036854775808"}},
 		{"candles resolution 2h", candles(func(q *lighter.CandlesQuery) { q.Resolution = "2h" }), nil, []string{"resolution", `"2h"`}},
-		{"candles market 32768", candles(func(q *lighter.CandlesQuery) { q.MarketID = 32768 }), nil, []string{"32768"}},
+		{"candles market 32768", candles(func(q *lighter.CandlesQuery) { q.MarketID = 32768 }), nil, []string{"market_id", "32768"}},
 		{"candles start past max", candles(func(q *lighter.CandlesQuery) { q.StartTimestamp, q.EndTimestamp = lighter.MaxTimestamp+1, lighter.MaxTimestamp }), nil, []string{"start_timestamp", "5000000000001"}},
 		{"candles count_back min", candles(func(q *lighter.CandlesQuery) { q.CountBack = math.MinInt64 }), nil, []string{"count_back", "-9223372036854775808"}},
 		{"pnl resolution 30m", pnl(func(q *lighter.PnLQuery) { q.Resolution = "30m" }), nil, []string{"resolution", `"30m"`}},
-		{"pnl account min", pnl(func(q *lighter.PnLQuery) { q.AccountIndex = math.MinInt64 }), nil, []string{"-9223372036854775808"}},
+		{"pnl account min", pnl(func(q *lighter.PnLQuery) { q.AccountIndex = math.MinInt64 }), nil, []string{"value", "-9223372036854775808"}},
 		{"pnl start after end", pnl(func(q *lighter.PnLQuery) { q.StartTimestamp = 11 }), nil, []string{"11", "10"}},
 		{"pool page index min", func(s *lighter.Session) error {
 			_, err := s.PublicPoolsMetadataPage(ctx, math.MinInt64, 1)
@@ -142,7 +142,7 @@ func TestParamEdges(t *testing.T) {
 			_, err := s.PublicPoolsMetadataPage(ctx, 5, math.MaxInt)
 			return err
 		}, nil, []string{"limit", "9223372036854775807"}},
-		{"account min", func(s *lighter.Session) error { _, err := s.Account(ctx, math.MinInt64); return err }, nil, []string{"index", "-9223372036854775808"}},
+		{"account min", func(s *lighter.Session) error { _, err := s.Account(ctx, math.MinInt64); return err }, nil, []string{"value", "-9223372036854775808"}},
 		{"l1 address short", func(s *lighter.Session) error {
 			_, err := s.AccountsByL1Address(ctx, "0x7099")
 			return err
