@@ -129,7 +129,9 @@ func TestParamEdges(t *testing.T) {
 		{"fundings market min", fundings(func(q *lighter.FundingsQuery) { q.MarketID = math.MinInt }), nil, []string{"market_id", "-9223372036854775808"}},
 		{"candles resolution 2h", candles(func(q *lighter.CandlesQuery) { q.Resolution = "2h" }), nil, []string{"resolution", `"2h"`}},
 		{"candles market 32768", candles(func(q *lighter.CandlesQuery) { q.MarketID = 32768 }), nil, []string{"market_id", "32768"}},
-		{"candles start past max", candles(func(q *lighter.CandlesQuery) { q.StartTimestamp, q.EndTimestamp = lighter.MaxTimestamp+1, lighter.MaxTimestamp }), nil, []string{"start_timestamp", "5000000000001"}},
+		{"candles start past max", candles(func(q *lighter.CandlesQuery) {
+			q.StartTimestamp, q.EndTimestamp = lighter.MaxTimestamp+1, lighter.MaxTimestamp
+		}), nil, []string{"start_timestamp", "5000000000001"}},
 		{"candles count_back min", candles(func(q *lighter.CandlesQuery) { q.CountBack = math.MinInt64 }), nil, []string{"count_back", "-9223372036854775808"}},
 		{"pnl resolution 30m", pnl(func(q *lighter.PnLQuery) { q.Resolution = "30m" }), nil, []string{"resolution", `"30m"`}},
 		{"pnl account min", pnl(func(q *lighter.PnLQuery) { q.AccountIndex = math.MinInt64 }), nil, []string{"value", "-9223372036854775808"}},
