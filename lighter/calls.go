@@ -140,7 +140,7 @@ func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, erro
 const maxAccountIndex = 1<<48 - 1
 
 // llpIndex is the LLP's account index: the deployment's pinned one, else
-// SystemConfig's.
+// SystemConfig's, which must be an account index (0 for none).
 func (s *Session) llpIndex(ctx context.Context) (int64, error) {
 	if pinned := s.cfg.deployment.LLPIndex; pinned != 0 {
 		return pinned, nil
@@ -148,6 +148,9 @@ func (s *Session) llpIndex(ctx context.Context) (int64, error) {
 	cfg, err := s.SystemConfig(ctx)
 	if err != nil {
 		return 0, err
+	}
+	if llp := cfg.LiquidityPoolIndex; llp < 0 || llp > maxAccountIndex {
+		return 0, fmt.Errorf("lighter: systemConfig: liquidity_pool_index %d is no account index (0 to %d)", llp, int64(maxAccountIndex))
 	}
 	return cfg.LiquidityPoolIndex, nil
 }

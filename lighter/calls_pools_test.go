@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -383,5 +384,24 @@ func TestPublicPoolsMetadataPageBound(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), strconv.Itoa(lighter.MaxPoolPages)) {
 		t.Fatalf("error %q does not say how many pages were read", err)
+	}
+}
+
+// A systemConfig whose LLP index no account can have (negative, past
+// 2^48-1, MaxInt64 whose +1 wraps) is an error naming it, not a listing
+// that pages from a wrapped index and silently finds no pool.
+func TestPublicPoolsMetadataBadLLPIndex(t *testing.T) {
+	for _, llp := range []int64{-5, lightertest.MaxAccountIndex + 1, math.MaxInt64} {
+		t.Run(strconv.FormatInt(llp, 10), func(t *testing.T) {
+			s, srv := callsSession(t, lightertest.Options{Pools: 3})
+			srv.SetPathBody(lighter.PathSystemConfig, fmt.Sprintf(`{"code":200,"liquidity_pool_index":%d}`, llp))
+			pools, err := s.PublicPoolsMetadata(context.Background())
+			if err == nil || !strings.Contains(err.Error(), strconv.FormatInt(llp, 10)) || errors.Is(err, lighter.ErrInvalidParam) || pools != nil {
+				t.Fatalf("%d pools, error %v: want an error naming %d (not a refused parameter)", len(pools), err, llp)
+			}
+			if n := srv.Count(lighter.PathPublicPoolsMetadata) + srv.Count(lighter.PathAccount); n != 0 {
+				t.Fatalf("%d pages or accounts asked for", n)
+			}
+		})
 	}
 }
