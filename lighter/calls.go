@@ -32,6 +32,9 @@ const (
 // Lighter allows.
 const PoolsPageSize = 100
 
+// MaxPoolPages bounds the pages PublicPoolsMetadata reads (100,000 pools).
+const MaxPoolPages = 1000
+
 // MaxTimestamp is the largest start or end timestamp Lighter accepts.
 const MaxTimestamp = 5_000_000_000_000
 
@@ -83,7 +86,8 @@ func (s *Session) PublicPoolsMetadataPage(ctx context.Context, index int64, limi
 //
 // A page holding a pool at or above the index asked for is an error: the
 // server does not page as Lighter does, and paging on could skip, repeat
-// or loop.
+// or loop. Full pages past MaxPoolPages are an error matching
+// ErrTooManyPages.
 func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, error) {
 	llp, err := s.llpIndex(ctx)
 	if err != nil {
@@ -94,7 +98,10 @@ func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, erro
 		index = llp + 1
 	}
 	var pools []PoolMetadata
-	for index > 0 {
+	for pages := 0; index > 0; pages++ {
+		if pages == MaxPoolPages {
+			return nil, fmt.Errorf("%w: publicPoolsMetadata: %d pages of pools read and pools below index %d left", ErrTooManyPages, pages, index)
+		}
 		page, err := s.PublicPoolsMetadataPage(ctx, index, PoolsPageSize)
 		if err != nil {
 			return nil, err
@@ -103,6 +110,9 @@ func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, erro
 		for _, p := range page {
 			if p.AccountIndex >= lowest {
 				return nil, fmt.Errorf("lighter: publicPoolsMetadata: page below index %d lists pool %d after %d: want indexes below it, highest first", index, p.AccountIndex, lowest)
+			}
+			if p.AccountIndex < 0 {
+				return nil, fmt.Errorf("lighter: publicPoolsMetadata: page below index %d lists pool %d: account indexes are >= 0", index, p.AccountIndex)
 			}
 			lowest = p.AccountIndex
 			p.IsLLP = llp != 0 && p.AccountIndex == llp
@@ -130,7 +140,7 @@ func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, erro
 const maxAccountIndex = 1<<48 - 1
 
 // llpIndex is the LLP's account index: the deployment's pinned one, else
-// SystemConfig's.
+// SystemConfig's, which must be an account index (0 for none).
 func (s *Session) llpIndex(ctx context.Context) (int64, error) {
 	if pinned := s.cfg.deployment.LLPIndex; pinned != 0 {
 		return pinned, nil
@@ -138,6 +148,9 @@ func (s *Session) llpIndex(ctx context.Context) (int64, error) {
 	cfg, err := s.SystemConfig(ctx)
 	if err != nil {
 		return 0, err
+	}
+	if llp := cfg.LiquidityPoolIndex; llp < 0 || llp > maxAccountIndex {
+		return 0, fmt.Errorf("lighter: systemConfig: liquidity_pool_index %d is no account index (0 to %d)", llp, int64(maxAccountIndex))
 	}
 	return cfg.LiquidityPoolIndex, nil
 }
@@ -172,7 +185,7 @@ func llpMetadata(a *Account) PoolMetadata {
 // Lighter returns no account, and an error when it returns another index.
 func (s *Session) Account(ctx context.Context, index int64) (*Account, error) {
 	if index < 0 {
-		return nil, paramErrorf("lighter: account: invalid index %d: must be >= 0", index)
+		return nil, paramErrorf("lighter: account: invalid index %d (value): must be >= 0", index)
 	}
 	params := url.Values{"by": {"index"}, "value": {strconv.FormatInt(index, 10)}}
 	var resp Accounts
@@ -230,7 +243,7 @@ func (s *Session) PnL(ctx context.Context, q PnLQuery) (*PnL, error) {
 		q.EndTimestamp = time.Now().Unix()
 	}
 	if q.AccountIndex < 0 {
-		return nil, paramErrorf("lighter: pnl: invalid AccountIndex %d: must be >= 0", q.AccountIndex)
+		return nil, paramErrorf("lighter: pnl: invalid AccountIndex %d (value): must be >= 0", q.AccountIndex)
 	}
 	if err := checkRange("pnl", q.Resolution, PnLResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err
@@ -283,8 +296,8 @@ type CandlesQuery struct {
 // resolution=...&start_timestamp=...&end_timestamp=...&count_back=...),
 // at most 500 per call.
 func (s *Session) Candles(ctx context.Context, q CandlesQuery) (*Candles, error) {
-	if q.MarketID < 0 || q.MarketID > 32767 {
-		return nil, paramErrorf("lighter: candles: invalid MarketID %d: must be 0 to 32767", q.MarketID)
+	if q.MarketID < 0 || q.MarketID > MaxMarketID {
+		return nil, paramErrorf("lighter: candles: invalid MarketID %d (market_id): must be 0 to %d", q.MarketID, MaxMarketID)
 	}
 	if err := checkRange("candles", q.Resolution, CandleResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sharedlimit/sharedlimit/lighter"
@@ -299,6 +304,16 @@ func TestPublicPoolsMetadataErrors(t *testing.T) {
 	})
 }
 
+// A page listing a negative account index is refused: no account has one.
+func TestPublicPoolsMetadataNegativeIndex(t *testing.T) {
+	s, srv := callsSession(t, lightertest.Options{NoLLP: true})
+	srv.SetPathBody(lighter.PathPublicPoolsMetadata, `{"code":200,"public_pools":[{"account_index":5},{"account_index":-1},{"account_index":-2}]}`)
+	pools, err := s.PublicPoolsMetadata(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "-1") || pools != nil {
+		t.Fatalf("%d pools, error %v: want an error naming pool -1", len(pools), err)
+	}
+}
+
 func TestPublicPoolsMetadataPage(t *testing.T) {
 	s, srv := callsSession(t, lightertest.Options{Pools: 5})
 	page, err := s.PublicPoolsMetadataPage(context.Background(), 1006, 2)
@@ -324,5 +339,69 @@ func TestPublicPoolsMetadataPage(t *testing.T) {
 	}
 	if n := srv.Stats().Total; n != 1 {
 		t.Fatalf("%d requests, want 1: invalid pages must not be sent", n)
+	}
+}
+
+// A hostile server that makes up a full page of pools just below every
+// index asked for (each page moving down, so never refused) is read for
+// at most MaxPoolPages pages: an error matching ErrTooManyPages, not
+// 2^48/100 pages and every made-up pool kept in memory.
+func TestPublicPoolsMetadataPageBound(t *testing.T) {
+	const stopAt = 3 * lighter.MaxPoolPages // the server's own bound: 500 after it
+	var pages atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case lighter.PathSystemConfig:
+			io.WriteString(w, `{"code":200,"liquidity_pool_index":281474976710654}`)
+		case lighter.PathPublicPoolsMetadata:
+			if pages.Add(1) > stopAt {
+				w.WriteHeader(500)
+				return
+			}
+			index, _ := strconv.ParseInt(r.URL.Query().Get("index"), 10, 64)
+			var b strings.Builder
+			b.WriteString(`{"code":200,"public_pools":[`)
+			for i := range int64(lighter.PoolsPageSize) {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, `{"account_index":%d,"status":0}`, index-1-i)
+			}
+			b.WriteString(`]}`)
+			io.WriteString(w, b.String())
+		default:
+			w.WriteHeader(404)
+		}
+	}))
+	defer srv.Close()
+	s := newSession(t, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: 1e6, Burst: 1000, Retries: lighter.NoRetries})
+	pools, err := s.PublicPoolsMetadata(context.Background())
+	if !errors.Is(err, lighter.ErrTooManyPages) || pools != nil {
+		t.Fatalf("%d pools, error %v: want ErrTooManyPages", len(pools), err)
+	}
+	if n := pages.Load(); n != lighter.MaxPoolPages {
+		t.Fatalf("%d pages read, want %d", n, lighter.MaxPoolPages)
+	}
+	if !strings.Contains(err.Error(), strconv.Itoa(lighter.MaxPoolPages)) {
+		t.Fatalf("error %q does not say how many pages were read", err)
+	}
+}
+
+// A systemConfig whose LLP index no account can have (negative, past
+// 2^48-1, MaxInt64 whose +1 wraps) is an error naming it, not a listing
+// that pages from a wrapped index and silently finds no pool.
+func TestPublicPoolsMetadataBadLLPIndex(t *testing.T) {
+	for _, llp := range []int64{-5, lightertest.MaxAccountIndex + 1, math.MaxInt64} {
+		t.Run(strconv.FormatInt(llp, 10), func(t *testing.T) {
+			s, srv := callsSession(t, lightertest.Options{Pools: 3})
+			srv.SetPathBody(lighter.PathSystemConfig, fmt.Sprintf(`{"code":200,"liquidity_pool_index":%d}`, llp))
+			pools, err := s.PublicPoolsMetadata(context.Background())
+			if err == nil || !strings.Contains(err.Error(), strconv.FormatInt(llp, 10)) || errors.Is(err, lighter.ErrInvalidParam) || pools != nil {
+				t.Fatalf("%d pools, error %v: want an error naming %d (not a refused parameter)", len(pools), err, llp)
+			}
+			if n := srv.Count(lighter.PathPublicPoolsMetadata) + srv.Count(lighter.PathAccount); n != 0 {
+				t.Fatalf("%d pages or accounts asked for", n)
+			}
+		})
 	}
 }

@@ -49,8 +49,9 @@ type Config struct {
 
 	// APIURL is the API base URL, or a deployment's name; it overrides
 	// the Deployment's URL (the Deployment's pinned LLP index stays).
-	// The default value is the Deployment's URL. Variable:
-	// LIGHTER_API_URL.
+	// With no Deployment set, a deployment's name or its own URL
+	// (https://api.rh.lighter.xyz) selects that deployment. The default
+	// value is the Deployment's URL. Variable: LIGHTER_API_URL.
 	APIURL string
 
 	// RateLimitURL picks the limiter backend: "sqlite://" (the default
@@ -76,8 +77,9 @@ type Config struct {
 
 	// RateLimitKey is the key shared by everything that should count
 	// against one limit (per account, per fleet). The default value is
-	// one key per API host, "host:" + host. Variable:
-	// LIGHTER_RATE_LIMIT_KEY.
+	// one key per API host, "host:" + host (in lower case, with its port
+	// unless it is the scheme's default), however the URL spells it.
+	// Variable: LIGHTER_RATE_LIMIT_KEY.
 	RateLimitKey string
 
 	// AccountTier selects a preset from Lighter's published limits:
@@ -282,6 +284,11 @@ func (c Config) resolve() (*resolved, error) {
 		return nil, configErrorf("invalid API URL %q%s: want a deployment name (mainnet, testnet, robinhood) or an http(s) URL with a host", limiter.Redact(r.APIURL), c.source(EnvAPIURL))
 	}
 	r.base = u
+	if c.Deployment == "" {
+		if d, ok := deploymentOfURL(u); ok {
+			r.deployment = d
+		}
+	}
 	if r.RateLimitURL == "" {
 		r.RateLimitURL = DefaultRateLimitURL
 	}
@@ -318,7 +325,7 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	r.key = c.RateLimitKey
 	if r.key == "" {
-		r.key = "host:" + u.Host
+		r.key = "host:" + keyHost(u)
 	}
 	switch {
 	case c.Retries < NoRetries:

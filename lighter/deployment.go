@@ -2,6 +2,8 @@ package lighter
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 )
 
@@ -48,6 +50,49 @@ func DeploymentByName(name string) (Deployment, error) {
 		names = append(names, d.Name)
 	}
 	return Deployment{}, fmt.Errorf("lighter: unknown deployment %q: want one of %s", name, strings.Join(names, ", "))
+}
+
+// deploymentOfURL returns the deployment whose API URL u is: the same
+// scheme and host (any case, the default port or none), no path beyond
+// "/", no query.
+func deploymentOfURL(u *url.URL) (Deployment, bool) {
+	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.User != nil {
+		return Deployment{}, false
+	}
+	for _, d := range Deployments() {
+		du, err := url.Parse(d.APIURL)
+		if err == nil && u.Scheme == du.Scheme && strings.EqualFold(hostPort(u), hostPort(du)) {
+			return d, true
+		}
+	}
+	return Deployment{}, false
+}
+
+// defaultPorts are the ports of an API URL that names none.
+var defaultPorts = map[string]string{"http": "80", "https": "443"}
+
+// hostPort is u's host with its port, the scheme's default when it has
+// none ("api.rh.lighter.xyz:443").
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = defaultPorts[u.Scheme]
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// keyHost is u's host as the default rate-limit key names it: in lower
+// case, with its port unless it is the scheme's default, so that every
+// spelling of one API shares one key.
+func keyHost(u *url.URL) string {
+	h := strings.ToLower(u.Hostname())
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	if p := u.Port(); p != "" && p != defaultPorts[u.Scheme] {
+		return h + ":" + p
+	}
+	return h
 }
 
 // Deployment returns the Lighter deployment the Session is configured

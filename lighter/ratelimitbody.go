@@ -2,20 +2,26 @@ package lighter
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 )
 
 // maxCodePeek is the largest body bodyCodeTransport reads to look for a
 // rate-limit code; a longer body is an answer, not a rate-limit error.
 const maxCodePeek = 4 << 10
 
-// bodyCodeTransport turns an answer whose JSON body carries "code": 429,
-// whatever its HTTP status, into a 429, so that the limiter transport
-// above it holds the key and the retry policy retries it, as for a 429
-// status. It reads at most maxCodePeek bytes of a body and hands the
-// caller the whole body again; closing it closes the original.
+// bodyCodeTransport turns an answer whose JSON body carries "code": 429
+// (in any JSON form: see bodyCode429), whatever its HTTP status, into a
+// 429, so that the limiter transport above it holds the key and the retry
+// policy retries it, as for a 429 status. It reads at most maxCodePeek
+// bytes of a body (gunzipped when the caller asked for gzip itself) and
+// hands the caller the whole body again; closing it closes the original.
+// A 101 Switching Protocols answer is left alone: its body is the
+// connection, and reading it would wait for the other side to speak.
 type bodyCodeTransport struct {
 	base http.RoundTripper
 }
@@ -23,7 +29,8 @@ type bodyCodeTransport struct {
 // RoundTrip sends req and checks the answer's body code.
 func (t *bodyCodeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
-	if err != nil || resp.StatusCode == http.StatusTooManyRequests || resp.ContentLength > maxCodePeek || resp.Body == nil || resp.Body == http.NoBody {
+	if err != nil || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusSwitchingProtocols ||
+		resp.ContentLength > maxCodePeek || resp.Body == nil || resp.Body == http.NoBody {
 		return resp, err
 	}
 	peek, rerr := io.ReadAll(io.LimitReader(resp.Body, maxCodePeek+1))
@@ -32,22 +39,54 @@ func (t *bodyCodeTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		rest = errReader{rerr}
 	}
 	resp.Body = &peekedBody{Reader: io.MultiReader(bytes.NewReader(peek), rest), Closer: resp.Body}
-	if rerr == nil && len(peek) <= maxCodePeek && bodyCode(peek) == http.StatusTooManyRequests {
+	if rerr == nil && len(peek) <= maxCodePeek && bodyCode429(decoded(resp, peek)) {
 		resp.StatusCode = http.StatusTooManyRequests
 		resp.Status = "429 Too Many Requests"
 	}
 	return resp, nil
 }
 
-// bodyCode is the top-level "code" of a JSON object body, 0 if none.
-func bodyCode(b []byte) int {
+// decoded is the peeked body as JSON: gunzipped when it is gzip'd and
+// net/http left it so (the caller asked for gzip itself), at most
+// maxCodePeek bytes of it; nil when it does not gunzip whole.
+func decoded(resp *http.Response, peek []byte) []byte {
+	if resp.Uncompressed || !strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip") {
+		return peek
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(peek))
+	if err != nil {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, maxCodePeek+1))
+	if err != nil || len(b) > maxCodePeek {
+		return nil
+	}
+	return b
+}
+
+// bodyCode429 reports whether b is a JSON object whose top-level "code" is
+// 429: the integer, the same number in another form (429.0, 4.29e2), or
+// that number as a string ("429").
+func bodyCode429(b []byte) bool {
 	var v struct {
-		Code *int `json:"code"`
+		Code json.RawMessage `json:"code"`
 	}
-	if json.Unmarshal(b, &v) != nil || v.Code == nil {
-		return 0
+	if json.Unmarshal(b, &v) != nil || len(v.Code) == 0 {
+		return false
 	}
-	return *v.Code
+	num := v.Code
+	if num[0] == '"' {
+		var s string
+		if json.Unmarshal(num, &s) != nil {
+			return false
+		}
+		num = []byte(s)
+	}
+	if len(num) == 0 || (num[0] != '-' && (num[0] < '0' || num[0] > '9')) || !json.Valid(num) {
+		return false // null, an array, an object, or a string not a number
+	}
+	f, err := strconv.ParseFloat(string(num), 64)
+	return err == nil && f == http.StatusTooManyRequests
 }
 
 // peekedBody is a body whose start was read: the read part, then the

@@ -10,8 +10,9 @@ import (
 // DefaultMaxPages bounds AllTrades when its maxPages is 0 or less.
 const DefaultMaxPages = 1000
 
-// ErrTooManyPages is yielded by AllTrades when its page bound is reached
-// with pages still to come.
+// ErrTooManyPages is matched by the error of AllTrades and
+// PublicPoolsMetadata when their page bound is reached with pages still
+// to come.
 var ErrTooManyPages = errors.New("lighter: too many pages")
 
 // AllTrades pages through /api/v1/trades from q (q.Cursor, if set, is the

@@ -104,7 +104,8 @@ func (c *cli) fundings(ctx context.Context, args []string) int {
 	market := fs.Int("market_id", 0, "market index (required)")
 	res := fs.String("resolution", "", "1h or 1d (required)")
 	end := fs.Int64("end_timestamp", 0, "end of the history (default now)")
-	start := fs.Int64("start_timestamp", -1, "start of the history (default a day before the end)")
+	var start optInt
+	fs.Var(&start, "start_timestamp", "start of the history (default a day before the end)")
 	countBack := fs.Int64("count_back", 0, "entries before the end to return, 0 for the whole range")
 	if code := c.noArgs(fs, "fundings", args); code >= 0 {
 		return code
@@ -112,11 +113,11 @@ func (c *cli) fundings(ctx context.Context, args []string) int {
 	if code := c.required(fs, "market_id", "resolution"); code >= 0 {
 		return code
 	}
-	q := lighter.FundingsQuery{MarketID: *market, Resolution: *res, StartTimestamp: *start, EndTimestamp: *end, CountBack: *countBack}
+	q := lighter.FundingsQuery{MarketID: *market, Resolution: *res, StartTimestamp: start.v, EndTimestamp: *end, CountBack: *countBack}
 	if q.EndTimestamp == 0 {
 		q.EndTimestamp = time.Now().Unix()
 	}
-	if q.StartTimestamp == -1 {
+	if !start.set {
 		q.StartTimestamp = max(0, q.EndTimestamp-24*3600)
 	}
 	return c.call(ctx, func(s *lighter.Session) (any, error) { return s.Fundings(ctx, q) })
