@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/redact"
 	"github.com/sharedlimit/sharedlimit/limiter"
 )
 
@@ -36,22 +36,7 @@ func (l *store) wrap(op string, ctx context.Context, err error) error {
 // redact returns err, or a copy of its text with every known password
 // masked when it contains one.
 func (l *store) redact(err error) error {
-	return redactErr(err, l.secrets)
-}
-
-func redactErr(err error, secrets []string) error {
-	msg := err.Error()
-	masked := msg
-	for _, s := range secrets {
-		if s != "" {
-			masked = strings.ReplaceAll(masked, s, "xxxxx")
-		}
-	}
-	if masked == msg {
-		return err
-	}
-	// The original error must not stay reachable through Unwrap.
-	return errors.New(masked)
+	return redact.Error(err, l.secrets)
 }
 
 // timeoutError is a Redis call that got no answer within the Limiter's

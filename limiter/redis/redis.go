@@ -14,6 +14,7 @@ import (
 
 	"github.com/sharedlimit/sharedlimit/internal/gcra"
 	"github.com/sharedlimit/sharedlimit/internal/lifecycle"
+	"github.com/sharedlimit/sharedlimit/internal/redact"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
@@ -176,19 +177,23 @@ func (l *Limiter) Done() <-chan struct{} { return l.g.Done() }
 // Limiter opened it from a URL.
 func (l *Limiter) Close() error { return l.g.Close() }
 
-// passwords lists the passwords client was configured with, so that they
-// can be masked in errors.
+// passwords lists the password client was configured with, in every form
+// an error may quote it in, so that they can be masked in errors.
 func passwords(client goredis.UniversalClient) []string {
-	var ps []string
+	var creds []string // go-redis's errors do not quote user names
 	switch c := client.(type) {
 	case *goredis.Client:
-		ps = append(ps, c.Options().Password)
+		creds = append(creds, c.Options().Password)
 	case *goredis.ClusterClient:
-		ps = append(ps, c.Options().Password)
+		creds = append(creds, c.Options().Password)
 	case *goredis.Ring:
-		ps = append(ps, c.Options().Password)
+		creds = append(creds, c.Options().Password)
 	}
-	return ps
+	var forms []string
+	for _, c := range creds {
+		forms = append(forms, redact.Forms(c)...)
+	}
+	return forms
 }
 
 func (l *store) key(key string) string { return Key(l.prefix, key) }
