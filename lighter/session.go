@@ -32,6 +32,7 @@ type Session struct {
 	lim         limiter.Limiter
 	ownsLimiter bool
 	pool        *http.Transport // nil when Config.Base was given
+	limited     *limiter.Transport
 }
 
 // NewSession builds a Session from cfg (the zero Config is the original's
@@ -62,6 +63,7 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 		Cost:     s.cost,
 		Observer: cfg.Observer,
 	}
+	s.limited = limited
 	retries := r.Retries
 	if retries == NoRetries {
 		retries = retrypolicy.NoRetries
@@ -224,9 +226,13 @@ func excerpt(b []byte) string {
 	return strings.ToValidUTF8(s, "?")
 }
 
-// Close releases the connection pool and the limiter the Session opened; a
+// Close waits for the holds of 429s in flight (see limiter.Transport),
+// then releases the connection pool and the limiter the Session opened; a
 // limiter passed in Config.Limiter stays open.
 func (s *Session) Close() error {
+	if s.limited != nil {
+		s.limited.Close()
+	}
 	if s.pool != nil {
 		s.pool.CloseIdleConnections()
 	}

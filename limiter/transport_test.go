@@ -152,6 +152,7 @@ func TestTransport429Holds(t *testing.T) {
 			if err != nil || code != 429 {
 				t.Fatalf("got %d, %v; want the 429 passed through", code, err)
 			}
+			tr.Close() // waits for the hold
 			st, err := l.Status(context.Background(), "k", lim)
 			if err != nil {
 				t.Fatal(err)
