@@ -283,7 +283,7 @@ func (l *store) AllowN(ctx context.Context, key string, limit limiter.Limit, n i
 	rl := redis_rate.Limit{Rate: 1, Period: gcra.US(p.T), Burst: limit.Burst}
 	res, err := l.rate.AllowN(cctx, RateKey(l.prefix, key), rl, n)
 	if err != nil {
-		return limiter.Result{}, l.wrap("AllowN", ctx, err)
+		return limiter.Result{}, l.wrap("AllowN", l.key(key), ctx, err)
 	}
 	return fromRedisRate(res, p), nil
 }
@@ -329,11 +329,11 @@ func (l *store) ReserveN(ctx context.Context, key string, limit limiter.Limit, n
 	rkey := l.key(key)
 	v, err := reserveScript.Run(cctx, l.client, []string{rkey}, p.T, p.Tau, n, mw, l.floors.get(rkey)).Slice()
 	if err != nil {
-		return nil, l.wrap("ReserveN", ctx, err)
+		return nil, l.wrap("ReserveN", rkey, ctx, err)
 	}
 	ints, tat, err := reply(v, 4)
 	if err != nil {
-		return nil, l.wrap("ReserveN", ctx, err)
+		return nil, l.wrap("ReserveN", rkey, ctx, err)
 	}
 	if ints[0] == 0 {
 		return &limiter.Reservation{Remaining: int(ints[2]), RetryAfter: gcra.US(ints[1]), ResetAfter: gcra.US(ints[3])}, nil
@@ -354,7 +354,7 @@ func (l *store) ReserveN(ctx context.Context, key string, limit limiter.Limit, n
 		defer stop()
 		given, err := cancelScript.Run(cctx, l.client, []string{rkey}, tat, back).Int()
 		if err != nil {
-			return l.wrap("Cancel", ctx, err)
+			return l.wrap("Cancel", rkey, ctx, err)
 		}
 		if given == 1 {
 			l.floors.lower(rkey, tat, int64(n)*p.T)
@@ -396,7 +396,7 @@ func (l *store) Hold(ctx context.Context, key string, limit limiter.Limit, d tim
 	defer done()
 	p := gcra.ParamsOf(limit)
 	if err := holdScript.Run(cctx, l.client, []string{l.key(key)}, p.T, p.Tau, d.Microseconds()).Err(); err != nil {
-		return l.wrap("Hold", ctx, err)
+		return l.wrap("Hold", l.key(key), ctx, err)
 	}
 	return nil
 }
@@ -412,7 +412,7 @@ func (l *store) Reset(ctx context.Context, key string) error {
 	}
 	defer done()
 	if err := resetScript.Run(cctx, l.client, []string{l.key(key)}).Err(); err != nil {
-		return l.wrap("Reset", ctx, err)
+		return l.wrap("Reset", l.key(key), ctx, err)
 	}
 	l.floors.forget(l.key(key))
 	return nil
@@ -431,11 +431,11 @@ func (l *store) Status(ctx context.Context, key string, limit limiter.Limit) (li
 	p := gcra.ParamsOf(limit)
 	v, err := statusScript.Run(cctx, l.client, []string{l.key(key)}, p.T, p.Tau).Slice()
 	if err != nil {
-		return limiter.Status{}, l.wrap("Status", ctx, err)
+		return limiter.Status{}, l.wrap("Status", l.key(key), ctx, err)
 	}
 	ints, _, err := reply(v, 3)
 	if err != nil {
-		return limiter.Status{}, l.wrap("Status", ctx, err)
+		return limiter.Status{}, l.wrap("Status", l.key(key), ctx, err)
 	}
 	return limiter.Status{Remaining: int(ints[0]), NextAfter: gcra.US(ints[1]), FullAfter: gcra.US(ints[2])}, nil
 }
