@@ -24,12 +24,40 @@ func String(raw string) string {
 	return apply(raw, spans)
 }
 
-// URL is String for a parsed URL.
+// URL is String for a parsed URL, whose parts are known: its userinfo is
+// masked, and the values of credential parameters in its query and
+// fragment ("#access_token=..."); its path is kept as it is, '@' and all
+// ("https://host:8443/users/@me"), where String, which cannot tell a path
+// from a pasted password, would mask it. It is for URLs that are used as
+// parsed (request URLs); for text a person wrote (a limiter URL, a
+// setting), use String, which masks a password pasted unescaped.
 func URL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
-	return String(u.String())
+	c := *u
+	if c.User != nil {
+		user := ""
+		if c.User.Username() != "" {
+			user = Mask
+		}
+		if _, ok := c.User.Password(); ok {
+			c.User = url.UserPassword(user, Mask)
+		} else {
+			c.User = url.User(user)
+		}
+	}
+	if c.RawQuery != "" {
+		q := "?" + c.RawQuery
+		c.RawQuery = apply(q, valueSpans(q))[1:]
+	}
+	frag := ""
+	if c.Fragment != "" {
+		frag = "#" + c.EscapedFragment()
+		frag = apply(frag, valueSpans(frag))
+	}
+	c.Fragment, c.RawFragment = "", ""
+	return c.String() + frag
 }
 
 // HasCredentials reports whether raw seems to carry userinfo or a

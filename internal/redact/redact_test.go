@@ -61,6 +61,23 @@ func TestURL(t *testing.T) {
 	if URL(nil) != "" {
 		t.Fatal("URL(nil) not empty")
 	}
+	for in, want := range map[string]string{
+		// A path holding '@' after a port is kept (String masks it).
+		"http://127.0.0.1:8080/users/@me?by=x":                 "http://127.0.0.1:8080/users/@me?by=x",
+		"http://127.0.0.1:8080/u/@me?token=abc#access_token=d": "http://127.0.0.1:8080/u/@me?token=xxxxx#access_token=xxxxx",
+		"https://user:p%40ss@h/x":                              "https://xxxxx:xxxxx@h/x",
+		"https://:p%2Fss@h/x":                                  "https://:xxxxx@h/x",
+		"https://tok3n@h/x":                                    "https://xxxxx@h/x",
+		"https://h/x#frag":                                     "https://h/x#frag",
+	} {
+		u, err := url.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := URL(u); got != want {
+			t.Errorf("URL(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 func TestHasCredentials(t *testing.T) {
