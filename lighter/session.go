@@ -10,11 +10,17 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/bodyread"
 	"github.com/sharedlimit/sharedlimit/internal/redact"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/retrypolicy"
 )
+
+// excerptTimeout bounds the time spent reading the excerpt of an error
+// response's body.
+const excerptTimeout = time.Second
 
 // maxJSONBody bounds the body GetJSON decodes.
 const maxJSONBody = 64 << 20
@@ -171,8 +177,9 @@ func (s *Session) Get(ctx context.Context, path string, params url.Values) (*htt
 		return nil, s.callError(req, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBodyExcerpt))
+		// Bounded in time too: a server trickling an endless error
+		// body must not hold the caller.
+		body := bodyread.Excerpt(resp.Body, MaxBodyExcerpt, 64<<10, excerptTimeout)
 		return nil, &StatusError{Method: req.Method, URL: redact.URL(u), StatusCode: resp.StatusCode, Body: body}
 	}
 	return resp, nil

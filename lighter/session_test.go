@@ -138,7 +138,7 @@ func TestSessionCloseWaitsForHold(t *testing.T) {
 	select {
 	case <-closed:
 		t.Fatal("Close returned with a Hold in flight")
-	case <-time.After(20 * time.Millisecond):
+	case <-time.After(100 * time.Millisecond):
 	}
 	close(lim.release)
 	<-closed
@@ -326,5 +326,41 @@ func TestObserver(t *testing.T) {
 	}
 	if admitted.Load() != 2 || held.Load() != 1 {
 		t.Fatalf("observer saw %d admissions and %d holds, want 2 and 1", admitted.Load(), held.Load())
+	}
+}
+
+// An error answer whose body trickles forever: the StatusError comes back
+// within a second or so, with what came of the body, even without a
+// deadline on the call.
+func TestEndlessErrorBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(404)
+		for {
+			if _, err := w.Write([]byte("x")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}))
+	defer srv.Close()
+	s := newSession(t, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: 1000})
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _, err := s.Get(ctx, "/api/v1/x", nil); done <- err }()
+	select {
+	case err := <-done:
+		var se *lighter.StatusError
+		if !errors.As(err, &se) || se.StatusCode != 404 || len(se.Body) == 0 {
+			t.Fatalf("Get: %v, want a 404 StatusError with the start of the body", err)
+		}
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("Get still reading an endless error body")
 	}
 }
