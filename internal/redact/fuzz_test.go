@@ -143,3 +143,65 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpen gives the redactor and limiter.Open any text: neither panics
+// nor returns a nil pointer in a non-nil Limiter, and a password or
+// credential value of 8 bytes or more that url.Parse finds in it shows in
+// neither output. SQLite URLs are skipped (they would create files where
+// the input says).
+func FuzzOpen(f *testing.F) {
+	for _, s := range []string{"memory://", "redis://:pw@h:1/0?x=1", "redis+sentinel://u:p@h:1/m/0", "rediss+cluster://h:1,h:2",
+		"redis://h/0?password=a@b&c", "memory://?token=a%40TopSecretPw", "x://y", "redis://[::1", "redis://h:1/0#frag?password=p",
+		"redis://:a@b/c?d#e@h:1/0?prefix=p"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		shown := []string{redact.String(raw)}
+		_ = redact.HasCredentials(raw)
+		_ = redact.Secrets(raw)
+		u, perr := url.Parse(raw)
+		if perr == nil {
+			shown = append(shown, redact.URL(u))
+			if strings.EqualFold(u.Scheme, "sqlite") {
+				t.Skip("sqlite: would create files")
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		l, err := limiter.Open(ctx, raw)
+		switch {
+		case err == nil && l == nil:
+			t.Fatalf("Open(%q) = nil, nil", raw)
+		case err != nil && l != nil:
+			t.Fatalf("Open(%q) = %#v and %v", raw, l, err)
+		case err != nil:
+			shown = append(shown, err.Error())
+		default:
+			l.Close()
+		}
+		if perr != nil {
+			return
+		}
+		var secrets []string
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, p)
+		}
+		if q, err := url.ParseQuery(u.RawQuery); err == nil {
+			for k, vs := range q {
+				if redact.IsSecretParam(k) {
+					secrets = append(secrets, vs...)
+				}
+			}
+		}
+		for _, s := range secrets {
+			if len(s) < 8 || strings.Contains("xxxxx:xxxxx@", s) {
+				continue
+			}
+			for _, out := range shown {
+				if strings.Contains(out, s) && !strings.Contains(strings.ReplaceAll(raw, s, ""), s) {
+					t.Fatalf("secret %q of %q shows in %q", s, raw, out)
+				}
+			}
+		}
+	})
+}
