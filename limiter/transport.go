@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/redact"
 	"github.com/sharedlimit/sharedlimit/internal/retryafter"
 )
 
@@ -211,13 +212,13 @@ func (t *Transport) admission(req *http.Request) (string, int, error) {
 	if t.Cost != nil {
 		var err error
 		if n, err = t.Cost(req); err != nil {
-			return "", 0, fmt.Errorf("limiter: cost of %s %s: %w", req.Method, Redact(req.URL.String()), err)
+			return "", 0, fmt.Errorf("limiter: cost of %s %s: %w", req.Method, redact.URL(req.URL), err)
 		}
 	}
 	if err := CheckArgs(key, t.Limit, n); err != nil {
 		var eb *ExceedsBurstError
 		if errors.As(err, &eb) {
-			return "", 0, fmt.Errorf("limiter: %s %s costs %d tokens: %w", req.Method, Redact(req.URL.String()), n, err)
+			return "", 0, fmt.Errorf("limiter: %s %s costs %d tokens: %w", req.Method, redact.URL(req.URL), n, err)
 		}
 		return "", 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -205,4 +206,27 @@ func newRetryServer(t *testing.T, def *atomic.Int64) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// TestTransportErrorsHideCredentials: the request URL in the Transport's
+// errors has its userinfo and credential values masked (url.URL.Redacted
+// kept the query's token), and a path holding '@' as it is.
+func TestTransportErrorsHideCredentials(t *testing.T) {
+	l := memory.New()
+	defer l.Close()
+	tr := &limiter.Transport{Limiter: l, Limit: limiter.PerSecond(1),
+		Cost: func(*http.Request) (int, error) { return 0, errors.New("no weight known") }}
+	req, _ := http.NewRequest(http.MethodGet, "http://me:hunter22@127.0.0.1:1/users/@me?token=tok3n-s3cret", nil)
+	_, err := tr.RoundTrip(req)
+	if err == nil {
+		t.Fatal("no error from a failing Cost")
+	}
+	for _, s := range []string{"hunter22", "tok3n-s3cret"} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error %q shows %q", err, s)
+		}
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1:1/users/@me") {
+		t.Errorf("error %q does not show the path as it is", err)
+	}
 }
