@@ -63,7 +63,7 @@ func TestEndlessBodyDoesNotHoldRetry(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("status %d, want the retry's 200", code)
 		}
-	case <-time.After(10*time.Second):
+	case <-time.After(10 * time.Second):
 		cancel()
 		t.Fatal("the retry waited for a body that never ends")
 	}
