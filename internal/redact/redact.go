@@ -74,14 +74,33 @@ type span struct {
 	userinfo   bool
 }
 
-// authorityStart is the index after "scheme://", or 0 when raw has no
-// scheme (then raw starts with what would be the authority).
+// authorityStart is the index after "scheme://", after "scheme:" when no
+// "//" follows (url.URL.String writes "memory:?x=y" for "memory://?x=y"),
+// or 0 when raw has no scheme (then raw starts with what would be the
+// authority).
 func authorityStart(raw string) int {
-	i := strings.Index(raw, "://")
-	if i < 0 || strings.ContainsAny(raw[:i], "/?#@") {
-		return 0
+	if i := strings.Index(raw, "://"); i >= 0 && !strings.ContainsAny(raw[:i], "/?#@") {
+		return i + 3
 	}
-	return i + 3
+	if i := strings.IndexByte(raw, ':'); i > 0 && isScheme(raw[:i]) {
+		return i + 1
+	}
+	return 0
+}
+
+// isScheme reports whether s is a URL scheme: a letter, then letters,
+// digits, '+', '-' or '.'.
+func isScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // userinfoSpans returns the userinfo of raw under both readings: the

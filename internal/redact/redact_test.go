@@ -27,6 +27,11 @@ func TestString(t *testing.T) {
 		{"https://api/x?auth=tok&by=index#f", "https://api/x?auth=xxxxx&by=index#f"},
 		{"https://api/x?Token=tok", "https://api/x?Token=xxxxx"},
 		{":pw@host", ":xxxxx@host"},
+		// url.URL.String drops the "//" of an empty authority.
+		{"memory:?token=a@TopSecretPw", "memory:?token=xxxxx"},
+		{"memory:?token=a@TopSecretPw&prefix=p", "memory:?token=xxxxx&prefix=p"},
+		{"user:pw@host:6379", "user:xxxxx@host:6379"},
+		{"redis:u:pw@host", "redis:xxxxx:xxxxx@host"},
 		// A query value or path holding '@' (issue 13).
 		{"redis://127.0.0.1:1/0?password=a@TopSecretPw&bogus=1", "redis://127.0.0.1:1/0?password=xxxxx&bogus=1"},
 		{"memory://?token=a@TopSecretPw", "memory://?token=xxxxx"},
