@@ -123,7 +123,8 @@ type Config struct {
 	// nil: slog.Default().
 	Logger *slog.Logger
 
-	// from names the variables WithEnv took settings from, for errors.
+	// from names where WithSettings took each setting from (a variable
+	// or a flag), by variable, for errors.
 	from map[string]string
 
 	// Base sends the requests under the limiter, for tests and custom
@@ -155,25 +156,48 @@ func ConfigFromEnv() (Config, error) { return Config{}.WithEnv(os.LookupEnv) }
 // WithEnv returns c with the settings that lookup finds set (os.LookupEnv,
 // or a map in tests) laid over it.
 func (c Config) WithEnv(lookup func(string) (string, bool)) (Config, error) {
+	return c.WithSettings(lookup, nil)
+}
+
+// WithSettings is WithEnv for settings that come from elsewhere too, such
+// as command-line flags: name(variable) is what errors call the setting
+// lookup found under that variable, such as "--burst" for one that came
+// from a flag. A nil name, or one returning "", keeps the variable's name.
+func (c Config) WithSettings(lookup func(string) (string, bool), name func(variable string) string) (Config, error) {
 	from := make(map[string]string, len(c.from)+4)
 	for k, v := range c.from {
 		from[k] = v
 	}
 	c.from = from
+	source := func(variable string) string {
+		if name != nil {
+			if n := name(variable); n != "" {
+				return n
+			}
+		}
+		return variable
+	}
 	str := func(name string, dst *string) {
 		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
 			*dst = strings.TrimSpace(v)
-			c.from[name] = *dst
+			c.from[name] = source(name)
 		}
 	}
 	var errs []string
+	fromEnv := true
 	num := func(name string, parse func(string) error) {
 		v, ok := lookup(name)
 		if !ok || strings.TrimSpace(v) == "" {
 			return
 		}
+		c.from[name] = source(name)
 		if err := parse(strings.TrimSpace(v)); err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q: %v", name, v, err))
+			if src := source(name); src != name {
+				errs = append(errs, fmt.Sprintf("%s %q: %v", src, v, err))
+				fromEnv = false
+			} else {
+				errs = append(errs, fmt.Sprintf("%s=%q: %v", name, v, err))
+			}
 		}
 	}
 	str(EnvDeployment, &c.Deployment)
@@ -222,16 +246,20 @@ func (c Config) WithEnv(lookup func(string) (string, bool)) (Config, error) {
 		return nil
 	})
 	if len(errs) > 0 {
-		return c, configErrorf("invalid environment: %s", strings.Join(errs, "; "))
+		what := "environment"
+		if !fromEnv {
+			what = "settings"
+		}
+		return c, configErrorf("invalid %s: %s", what, strings.Join(errs, "; "))
 	}
 	return c, nil
 }
 
 // source says where a setting came from, for errors: " (from
-// LIGHTER_X)" when WithEnv read it, else "".
+// LIGHTER_X)" or " (from --flag)" when WithSettings read it, else "".
 func (c Config) source(env string) string {
-	if _, ok := c.from[env]; ok {
-		return " (from " + env + ")"
+	if src, ok := c.from[env]; ok {
+		return " (from " + src + ")"
 	}
 	return ""
 }
@@ -316,11 +344,11 @@ func (c Config) resolve() (*resolved, error) {
 		}
 		lim, err := limiter.PerSecondFloat(rps)
 		if err != nil {
-			return nil, configErrorf("invalid RequestsPerSecond %v: %v", rps, err)
+			return nil, configErrorf("invalid RequestsPerSecond %v%s: %v", rps, c.source(EnvRequestsPerSecond), err)
 		}
 		r.limit = lim.WithBurst(burst)
 		if err := r.limit.Validate(); err != nil {
-			return nil, configErrorf("%v", err)
+			return nil, configErrorf("%v%s%s", err, c.source(EnvRequestsPerSecond), c.source(EnvBurst))
 		}
 	}
 	r.key = c.RateLimitKey

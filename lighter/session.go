@@ -10,11 +10,17 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/bodyread"
 	"github.com/sharedlimit/sharedlimit/internal/redact"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/retrypolicy"
 )
+
+// excerptTimeout bounds the time spent reading the excerpt of an error
+// response's body.
+const excerptTimeout = time.Second
 
 // maxJSONBody bounds the body GetJSON decodes.
 const maxJSONBody = 64 << 20
@@ -32,6 +38,7 @@ type Session struct {
 	lim         limiter.Limiter
 	ownsLimiter bool
 	pool        *http.Transport // nil when Config.Base was given
+	limited     *limiter.Transport
 }
 
 // NewSession builds a Session from cfg (the zero Config is the original's
@@ -62,6 +69,7 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 		Cost:     s.cost,
 		Observer: cfg.Observer,
 	}
+	s.limited = limited
 	retries := r.Retries
 	if retries == NoRetries {
 		retries = retrypolicy.NoRetries
@@ -169,8 +177,9 @@ func (s *Session) Get(ctx context.Context, path string, params url.Values) (*htt
 		return nil, s.callError(req, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBodyExcerpt))
+		// Bounded in time too: a server trickling an endless error
+		// body must not hold the caller.
+		body := bodyread.Excerpt(resp.Body, MaxBodyExcerpt, 64<<10, excerptTimeout)
 		return nil, &StatusError{Method: req.Method, URL: redact.URL(u), StatusCode: resp.StatusCode, Body: body}
 	}
 	return resp, nil
@@ -224,9 +233,13 @@ func excerpt(b []byte) string {
 	return strings.ToValidUTF8(s, "?")
 }
 
-// Close releases the connection pool and the limiter the Session opened; a
+// Close waits for the holds of 429s in flight (see limiter.Transport),
+// then releases the connection pool and the limiter the Session opened; a
 // limiter passed in Config.Limiter stays open.
 func (s *Session) Close() error {
+	if s.limited != nil {
+		s.limited.Close()
+	}
 	if s.pool != nil {
 		s.pool.CloseIdleConnections()
 	}

@@ -89,6 +89,7 @@ func TestTooManyHoldsSharedKey(t *testing.T) {
 	if !errors.As(err, &se) || se.StatusCode != 429 {
 		t.Fatalf("a: %v, want a 429 StatusError", err)
 	}
+	a.Close() // the hold runs after the 429 came back: Close waits for it
 	// b, another Session (another host, for all it knows), now waits
 	// about 40 s for its slot: with a 1 s deadline it fails at once.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -100,6 +101,49 @@ func TestTooManyHoldsSharedKey(t *testing.T) {
 	st, _ := lim.Status(context.Background(), "fleet", b.Limit())
 	if st.NextAfter < 39*time.Second || st.NextAfter > 40*time.Second {
 		t.Fatalf("after Retry-After 40 the next token comes in %s", st.NextAfter)
+	}
+}
+
+// blockingHold is a Limiter whose Hold blocks until release is closed.
+type blockingHold struct {
+	limiter.Limiter
+	release chan struct{}
+	held    atomic.Bool
+}
+
+func (b *blockingHold) Hold(ctx context.Context, key string, lim limiter.Limit, d time.Duration) error {
+	<-b.release
+	b.held.Store(true)
+	return b.Limiter.Hold(ctx, key, lim, d)
+}
+
+// A 429 comes back while the store is still answering its Hold, and
+// Close waits for that Hold (issue 13).
+func TestSessionCloseWaitsForHold(t *testing.T) {
+	srv, _ := scripted(t, 429)
+	lim := &blockingHold{Limiter: memory.New(), release: make(chan struct{})}
+	defer lim.Limiter.Close()
+	s, err := lighter.NewSession(context.Background(), lighter.Config{APIURL: srv.URL, Limiter: lim, Retries: lighter.NoRetries, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var se *lighter.StatusError
+	if _, err := s.Get(ctx, "/api/v1/x", nil); !errors.As(err, &se) || se.StatusCode != 429 {
+		t.Fatalf("Get: %v, want the 429 while the Hold is blocked", err)
+	}
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned with a Hold in flight")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(lim.release)
+	<-closed
+	if !lim.held.Load() {
+		t.Fatal("Close returned before the Hold ran")
 	}
 }
 
@@ -282,5 +326,41 @@ func TestObserver(t *testing.T) {
 	}
 	if admitted.Load() != 2 || held.Load() != 1 {
 		t.Fatalf("observer saw %d admissions and %d holds, want 2 and 1", admitted.Load(), held.Load())
+	}
+}
+
+// An error answer whose body trickles forever: the StatusError comes back
+// within a second or so, with what came of the body, even without a
+// deadline on the call.
+func TestEndlessErrorBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(404)
+		for {
+			if _, err := w.Write([]byte("x")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}))
+	defer srv.Close()
+	s := newSession(t, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: 1000})
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _, err := s.Get(ctx, "/api/v1/x", nil); done <- err }()
+	select {
+	case err := <-done:
+		var se *lighter.StatusError
+		if !errors.As(err, &se) || se.StatusCode != 404 || len(se.Body) == 0 {
+			t.Fatalf("Get: %v, want a 404 StatusError with the start of the body", err)
+		}
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("Get still reading an endless error body")
 	}
 }

@@ -76,8 +76,20 @@ func (l Limit) String() string {
 }
 
 // Interval is the emission interval, Period/Rate rounded up to the
-// microsecond: the steady spacing between events.
+// microsecond: the steady spacing between events. An interval that does
+// not fit a time.Duration (Period near its largest value, Rate 1) is the
+// largest Duration, never a negative one.
 func (l Limit) Interval() time.Duration {
+	t := l.intervalUS()
+	if t > math.MaxInt64/int64(time.Microsecond) {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(t) * time.Microsecond
+}
+
+// intervalUS is the emission interval in microseconds, 0 for a Limit
+// without a positive Rate and Period.
+func (l Limit) intervalUS() int64 {
 	if l.Rate <= 0 || l.Period <= 0 {
 		return 0
 	}
@@ -89,7 +101,7 @@ func (l Limit) Interval() time.Duration {
 	if us%int64(l.Rate) != 0 {
 		t++
 	}
-	return time.Duration(t) * time.Microsecond
+	return t
 }
 
 // Validate reports an error naming the field and value when l cannot be
@@ -105,9 +117,11 @@ func (l Limit) Validate() error {
 	case l.Burst < 1:
 		return fmt.Errorf("limiter: invalid Limit: Burst must be >= 1, got %d: %w", l.Burst, ErrInvalidLimit)
 	}
-	if t := l.Interval(); l.Burst > int(maxTolerance/t) {
+	// In microseconds: the interval of a Period near the largest
+	// Duration does not fit a Duration once rounded up.
+	if t, most := l.intervalUS(), int64(maxTolerance/time.Microsecond); int64(l.Burst) > most/t {
 		return fmt.Errorf("limiter: invalid Limit %s: Burst x interval (%d x %s) exceeds %s: %w",
-			l, l.Burst, t, maxTolerance, ErrInvalidLimit)
+			l, l.Burst, l.Interval(), maxTolerance, ErrInvalidLimit)
 	}
 	return nil
 }

@@ -95,3 +95,28 @@ func TestWithBurstAndString(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
+
+// TestIntervalOverflow: a Period near the largest Duration, rounded up to
+// the microsecond, overflowed into a negative interval that the error of
+// Validate showed (issue 13). The interval saturates, and the error names
+// no negative duration.
+func TestIntervalOverflow(t *testing.T) {
+	for _, l := range []limiter.Limit{
+		{Rate: 1, Period: math.MaxInt64, Burst: 1},
+		{Rate: 1, Period: math.MaxInt64 - 500, Burst: 1},
+		{Rate: 1, Period: math.MaxInt64, Burst: math.MaxInt},
+		{Rate: math.MaxInt, Period: math.MaxInt64, Burst: math.MaxInt},
+	} {
+		if iv := l.Interval(); iv <= 0 {
+			t.Errorf("%v.Interval() = %s, want positive", l, iv)
+		}
+		err := l.Validate()
+		if !errors.Is(err, limiter.ErrInvalidLimit) {
+			t.Errorf("%v.Validate() = %v, want ErrInvalidLimit", l, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "x -") {
+			t.Errorf("%v.Validate() = %v: a negative duration", l, err)
+		}
+	}
+}

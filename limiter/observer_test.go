@@ -72,7 +72,8 @@ func TestTransportReports(t *testing.T) {
 	rec := &recorder{}
 	m := memory.New()
 	defer m.Close()
-	c := &http.Client{Transport: &limiter.Transport{Limiter: m, Limit: limiter.PerSecond(1000), Observer: rec}}
+	tr := &limiter.Transport{Limiter: m, Limit: limiter.PerSecond(1000), Observer: rec}
+	c := &http.Client{Transport: tr}
 	for _, p := range []string{"/", "/slow"} {
 		resp, err := c.Get(srv.URL + p)
 		if err != nil {
@@ -80,6 +81,7 @@ func TestTransportReports(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	tr.Close() // the hold runs after the 429 came back
 	if a, h := rec.count(limiter.EventAdmitted), rec.count(limiter.EventHeld); a != 2 || h != 1 {
 		t.Errorf("admitted %d, held %d: want 2 and 1", a, h)
 	}

@@ -376,9 +376,20 @@ func (g *Guard) closedErr() error {
 // share is limit scaled for the fallback, with a Burst of at least n.
 func (g *Guard) share(limit Limit, n int) Limit {
 	s := g.p.FallbackShare
-	limit.Rate = max(1, int(float64(limit.Rate)*s))
-	limit.Burst = max(1, int(float64(limit.Burst)*s), n)
+	limit.Rate = max(1, scaleInt(limit.Rate, s))
+	limit.Burst = max(1, scaleInt(limit.Burst, s), n)
 	return limit
+}
+
+// scaleInt is x*s rounded down, for s in (0, 1]: never above x, and never
+// an overflow (float64(x) of an x near the largest int rounds up past it,
+// and converting that back is undefined).
+func scaleInt(x int, s float64) int {
+	f := float64(x) * s
+	if f >= float64(math.MaxInt) {
+		return x
+	}
+	return min(x, int(f))
 }
 
 // AllowN implements Limiter.

@@ -5,18 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/redact"
 	"github.com/sharedlimit/sharedlimit/internal/retryafter"
 )
 
 // DefaultMaxHold caps how long a 429's Retry-After holds a key.
 const DefaultMaxHold = 60 * time.Second
 
+// DefaultHoldTimeout bounds the store call that holds a key after a 429.
+const DefaultHoldTimeout = 5 * time.Second
+
 // Transport is an http.RoundTripper that takes tokens from a Limiter before
 // every request it sends, so that each attempt, first or retry, pays for
 // itself. A 429 answer holds the key (see [Limiter.Hold]) for its
-// Retry-After, so that every process sharing the store pauses.
+// Retry-After, so that every process sharing the store pauses. The hold
+// runs after RoundTrip has returned the 429, so that a store slow to
+// answer never keeps a caller past its deadline; [Transport.Close] waits
+// for the holds in flight. A storm of 429s on one key costs one store call
+// at a time: the holds that arrive meanwhile are merged into the next one.
 //
 // Put a retry policy outside it, never inside: retries must pass through
 // the limiter.
@@ -46,6 +55,23 @@ type Transport struct {
 	// waits instead of the Limiter's observer; a Limiter with an observer
 	// still reports the holds to it.
 	Observer Observer
+	// HoldTimeout bounds the Limiter.Hold after a 429, which runs detached
+	// from the request (its context may end as soon as RoundTrip
+	// returns); a store's own per-call timeout applies within it. The
+	// default value is DefaultHoldTimeout (5 s).
+	HoldTimeout time.Duration
+
+	mu     sync.Mutex
+	closed bool
+	holds  map[string]*pendingHold // keys with a Hold in flight
+	wg     sync.WaitGroup          // the goroutines running holds
+}
+
+// pendingHold is the hold asked for while one is in flight on its key.
+type pendingHold struct {
+	end     time.Time // the latest end asked for
+	n       int
+	pending bool // a hold asked for since the running one started
 }
 
 // HostKey is the default Transport key: one per API host, like the
@@ -55,6 +81,15 @@ func HostKey(req *http.Request) string { return "host:" + req.URL.Host }
 // RoundTrip waits for the request's tokens, then sends it. Limiter errors are
 // returned as they are, so errors.Is works through an http.Client.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.mu.Lock()
+	closed := t.closed
+	t.mu.Unlock()
+	if closed {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("limiter: Transport: %w", ErrClosed)
+	}
 	key, n, err := t.admission(req)
 	obs := t.Observer
 	if obs == nil && err == nil {
@@ -75,16 +110,94 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := base.RoundTrip(req)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
-		// A failed Hold must not hide the server's answer: the
-		// limiter still spaces the next requests.
-		d := t.holdFor(resp)
-		herr := t.Limiter.Hold(context.WithoutCancel(req.Context()), key, t.Limit, d)
-		// A limiter with its own observer reports its holds itself.
-		if herr == nil && t.Observer != nil {
-			t.Observer.Observe(req.Context(), Event{Kind: EventHeld, Op: "Transport", Key: key, N: n, Limit: t.Limit, Duration: d})
-		}
+		t.hold(context.WithoutCancel(req.Context()), key, n, t.holdFor(resp), obs)
 	}
 	return resp, err
+}
+
+// Close waits for the holds in flight (each bounded by HoldTimeout); then
+// RoundTrip fails with an error matching [ErrClosed]. It does not close
+// the Limiter or Base. It always returns nil.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.wg.Wait()
+	return nil
+}
+
+// hold holds key for d after a 429, on a goroutine of its own, or merges
+// d into the next hold when one is in flight on key.
+func (t *Transport) hold(ctx context.Context, key string, n int, d time.Duration, obs Observer) {
+	end := time.Now().Add(d)
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		t.holdFailed(ctx, obs, key, n, d, fmt.Errorf("limiter: Transport: %w", ErrClosed))
+		return
+	}
+	if h := t.holds[key]; h != nil {
+		if end.After(h.end) {
+			h.end, h.n = end, n
+		}
+		h.pending = true
+		t.mu.Unlock()
+		return
+	}
+	if t.holds == nil {
+		t.holds = map[string]*pendingHold{}
+	}
+	h := &pendingHold{end: end, n: n}
+	t.holds[key] = h
+	t.wg.Add(1)
+	t.mu.Unlock()
+	go func() {
+		defer t.wg.Done()
+		for {
+			t.holdOnce(ctx, key, n, d, obs)
+			applied := end
+			t.mu.Lock()
+			if !h.pending || !h.end.After(applied) {
+				delete(t.holds, key)
+				t.mu.Unlock()
+				return
+			}
+			h.pending = false
+			end, n = h.end, h.n
+			t.mu.Unlock()
+			if d = time.Until(end); d <= 0 {
+				d = time.Millisecond // too late to matter; still one hold
+			}
+		}
+	}()
+}
+
+// holdOnce runs one Hold within HoldTimeout. A failed Hold goes to the
+// observer: the 429 has been returned already.
+func (t *Transport) holdOnce(ctx context.Context, key string, n int, d time.Duration, obs Observer) {
+	timeout := t.HoldTimeout
+	if timeout <= 0 {
+		timeout = DefaultHoldTimeout
+	}
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	err := t.Limiter.Hold(hctx, key, t.Limit, d)
+	cancel()
+	if err != nil {
+		t.holdFailed(ctx, obs, key, n, d, err)
+		return
+	}
+	// A limiter with its own observer reports its holds itself.
+	if t.Observer != nil {
+		t.Observer.Observe(ctx, Event{Kind: EventHeld, Op: "Transport", Key: key, N: n, Limit: t.Limit, Duration: d})
+	}
+}
+
+// holdFailed reports a Hold that failed or could not start.
+func (t *Transport) holdFailed(ctx context.Context, obs Observer, key string, n int, d time.Duration, err error) {
+	if obs != nil {
+		obs.Observe(ctx, Event{Kind: EventStoreError, Op: "Transport.Hold", Key: key, N: n, Limit: t.Limit, Duration: d,
+			Err: fmt.Errorf("limiter: hold after a 429: %w", err)})
+	}
 }
 
 func (t *Transport) admission(req *http.Request) (string, int, error) {
@@ -99,13 +212,13 @@ func (t *Transport) admission(req *http.Request) (string, int, error) {
 	if t.Cost != nil {
 		var err error
 		if n, err = t.Cost(req); err != nil {
-			return "", 0, fmt.Errorf("limiter: cost of %s %s: %w", req.Method, req.URL.Redacted(), err)
+			return "", 0, fmt.Errorf("limiter: cost of %s %s: %w", req.Method, redact.URL(req.URL), err)
 		}
 	}
 	if err := CheckArgs(key, t.Limit, n); err != nil {
 		var eb *ExceedsBurstError
 		if errors.As(err, &eb) {
-			return "", 0, fmt.Errorf("limiter: %s %s costs %d tokens: %w", req.Method, req.URL.Redacted(), n, err)
+			return "", 0, fmt.Errorf("limiter: %s %s costs %d tokens: %w", req.Method, redact.URL(req.URL), n, err)
 		}
 		return "", 0, err
 	}

@@ -135,6 +135,7 @@ func TestTransport429Holds(t *testing.T) {
 		{"absent: one period", "", 2 * time.Second},
 		{"malformed: one period", "soon", 2 * time.Second},
 		{"capped", "3600", 30 * time.Second},
+		{"10^30 seconds: capped", "1000000000000000000000000000000", 30 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,6 +153,7 @@ func TestTransport429Holds(t *testing.T) {
 			if err != nil || code != 429 {
 				t.Fatalf("got %d, %v; want the 429 passed through", code, err)
 			}
+			tr.Close() // waits for the hold
 			st, err := l.Status(context.Background(), "k", lim)
 			if err != nil {
 				t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -70,7 +71,34 @@ func Open(ctx context.Context, rawURL string) (Limiter, error) {
 	if open == nil {
 		return nil, &unknownSchemeError{scheme: u.Scheme}
 	}
-	return open(ctx, u)
+	l, err := open(ctx, u)
+	if err != nil {
+		if l != nil && !isNil(l) {
+			l.Close()
+		}
+		// The opener masks what it knows; this catches what a
+		// library under it quoted.
+		return nil, redact.Error(err, redact.Secrets(rawURL))
+	}
+	if isNil(l) {
+		return nil, fmt.Errorf("limiter: the %s opener returned no Limiter and no error for %q: %w",
+			u.Scheme, Redact(rawURL), ErrInvalidArgument)
+	}
+	return l, nil
+}
+
+// isNil reports whether l is nil or an interface holding a nil pointer,
+// which would panic on its first call.
+func isNil(l Limiter) bool {
+	if l == nil {
+		return true
+	}
+	v := reflect.ValueOf(l)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
 }
 
 // malformed is the error for a URL that does not parse. url.Parse errors
@@ -120,8 +148,9 @@ func CheckOptions(u *url.URL, accepted ...string) error {
 	return nil
 }
 
-// Redact returns rawURL with any password replaced by "xxxxx", and the
-// values of credential query parameters (password, token, auth, ...)
-// masked. It works on strings that do not parse as URLs too, and on
-// passwords holding '/', '?' or '#'.
+// Redact returns rawURL with its user name and password replaced by
+// "xxxxx", and the values of credential query parameters (password, token,
+// secret, api_key, ...) masked. It works on strings that do not parse as
+// URLs too, and on passwords holding '/', '?', '#' or '@'; a path or query
+// value holding '@' is kept as it is.
 func Redact(rawURL string) string { return redact.String(rawURL) }

@@ -65,15 +65,15 @@ func TestUnknownOptionListsAccepted(t *testing.T) {
 func TestRedact(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"redis://:pw@host:6379/0", "redis://:xxxxx@host:6379/0"},
-		{"redis://user:pw@host/0", "redis://user:xxxxx@host/0"},
+		{"redis://user:pw@host/0", "redis://xxxxx:xxxxx@host/0"},
 		{"sqlite:///var/lib/x.sqlite", "sqlite:///var/lib/x.sqlite"},
 		// Does not parse (control byte): masked by hand.
 		{"redis://:p%zz@host:6379/0", "redis://:xxxxx@host:6379/0"},
-		{"redis://user:s3cret@host/0\x7f", "redis://user:xxxxx@host/0\x7f"},
-		{"redis://justuser@host\x7f", "redis://justuser@host\x7f"}, // a user name alone is no secret
+		{"redis://user:s3cret@host/0\x7f", "redis://xxxxx:xxxxx@host/0\x7f"},
+		{"redis://justuser@host\x7f", "redis://xxxxx@host\x7f"}, // a user name may be a token
 		{"redis://:pa/ss@host:6379/0", "redis://:xxxxx@host:6379/0"},
 		{"redis://:pa#ss@host:6379/0", "redis://:xxxxx@host:6379/0"},
-		{"redis://u:123/ss@host", "redis://u:xxxxx@host"},
+		{"redis://u:123/ss@host", "redis://xxxxx:xxxxx@host"},
 		{"redis://host:6379/0?password=s3cret", "redis://host:6379/0?password=xxxxx"},
 		{"memory://", "memory://"},
 	}

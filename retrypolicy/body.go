@@ -2,6 +2,9 @@ package retrypolicy
 
 import (
 	"io"
+	"time"
+
+	"github.com/sharedlimit/sharedlimit/internal/bodyread"
 )
 
 const (
@@ -9,29 +12,21 @@ const (
 	// its connection can be reused; a longer body closes the connection
 	// instead, which is cheaper than reading megabytes of an error page.
 	maxDrain = 64 << 10
+	// drainTimeout bounds the time spent reading a body that is only
+	// drained or excerpted: a server that trickles an endless body must
+	// not hold the retry (64 KiB at a byte a second is 18 hours).
+	drainTimeout = time.Second
 )
 
 // MaxBodyExcerpt bounds Error.Body, the excerpt of the last response.
 const MaxBodyExcerpt = 512
 
-// drainClose reads what is left of body, up to maxDrain, and closes it:
-// net/http returns a connection to its pool only when the body was read to
-// its end before Close.
-func drainClose(body io.ReadCloser) {
-	if body == nil {
-		return
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(body, maxDrain))
-	_ = body.Close()
-}
+// drainClose reads what is left of body, up to maxDrain and drainTimeout,
+// and closes it.
+func drainClose(body io.ReadCloser) { bodyread.Drain(body, maxDrain, drainTimeout) }
 
 // excerpt returns up to MaxBodyExcerpt bytes of body, then drains and
-// closes it.
+// closes it, each within drainTimeout.
 func excerpt(body io.ReadCloser) []byte {
-	if body == nil {
-		return nil
-	}
-	b, _ := io.ReadAll(io.LimitReader(body, MaxBodyExcerpt))
-	drainClose(body)
-	return b
+	return bodyread.Excerpt(body, MaxBodyExcerpt, maxDrain, drainTimeout)
 }

@@ -122,11 +122,11 @@ type Config struct {
 	// The default value is false.
 	RetryPOST bool
 
-	// Permanent reports errors that must never be retried, such as the
-	// limiter's "closed", "slot too late" and "store unavailable". Such an
-	// error is returned as it is. The end of the request's own context is
-	// never retried either, whatever Permanent says.
-	// The default value is nil (no error is permanent but those above).
+	// Permanent reports more errors that must never be retried. Such an
+	// error is returned as it is. The limiter's errors (limiter.IsPermanent:
+	// "closed", "slot too late", "store unavailable", ...) and the end of
+	// the request's own context are never retried, whatever Permanent
+	// says. The default value is nil (no error is permanent but those).
 	Permanent func(error) bool
 
 	// Logger receives one Warn record per retry, with the method, the URL

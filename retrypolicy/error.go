@@ -88,5 +88,5 @@ func redact(u *url.URL) string {
 	}
 	c := *u
 	c.User = nil
-	return secrets.String(c.String())
+	return secrets.URL(&c)
 }

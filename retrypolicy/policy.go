@@ -14,6 +14,8 @@ import (
 
 	"github.com/failsafe-go/failsafe-go"
 	failsaferetry "github.com/failsafe-go/failsafe-go/retrypolicy"
+
+	"github.com/sharedlimit/sharedlimit/limiter"
 )
 
 // New returns a failsafe-go retry policy for HTTP responses configured by
@@ -64,16 +66,20 @@ func (s *settings) retryable(resp *http.Response, err error) bool {
 // retryableError reports whether err is worth another attempt. Like
 // urllib3 and failsafehttp, every transport error is (refused or reset
 // connections, DNS failures, timeouts, io.ErrUnexpectedEOF, ...) except
-// those that another attempt cannot cure.
+// those that another attempt cannot cure: Config.Permanent errors, the
+// limiter's errors (limiter.IsPermanent: closed, store unavailable, slot
+// past the deadline, ...), the end of the request's own context.
 //
-// context.DeadlineExceeded is retried here, as a timeout: when it is the
-// request's own deadline, the failsafe execution runs on that context and
-// stops by itself.
+// context.DeadlineExceeded of an attempt's own timeout is retried, as a
+// timeout; under NewTransport, an attempt that ends with the request's
+// context is not (see contextEnded), and under New the failsafe execution
+// runs on that context and stops by itself.
 func (s *settings) retryableError(err error) bool {
 	if s.permanent != nil && s.permanent(err) {
 		return false
 	}
 	var (
+		ended     *contextEnded
 		bodyErr   *bodyError
 		authority x509.UnknownAuthorityError
 		invalid   x509.CertificateInvalidError
@@ -82,6 +88,8 @@ func (s *settings) retryableError(err error) bool {
 	)
 	switch {
 	case errors.Is(err, context.Canceled),
+		errors.As(err, &ended),
+		limiter.IsPermanent(err),
 		errors.As(err, &bodyErr),
 		errors.As(err, &authority),
 		errors.As(err, &invalid),

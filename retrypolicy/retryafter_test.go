@@ -20,7 +20,7 @@ func TestRetryAfterParse(t *testing.T) {
 		{"-3", 0, false},
 		{"1.5", 0, false},
 		{"soon", 0, false},
-		{"99999999999999999999", 0, false}, // overflows int64: malformed
+		{"99999999999999999999", time.Duration(maxSeconds) * time.Second, true}, // beyond a Duration: the largest
 		{"9223372036854775807", time.Duration(maxSeconds) * time.Second, true},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{now.Add(90 * time.Second).Format(time.RFC850), 90 * time.Second, true},

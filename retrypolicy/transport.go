@@ -75,10 +75,14 @@ func callFrom(ctx context.Context) *call {
 
 // RoundTrip implements http.RoundTripper.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !t.methods[req.Method] {
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet // as net/http sends it
+	}
+	if !t.methods[method] {
 		return t.next.RoundTrip(req)
 	}
-	c := &call{method: req.Method, url: redact(req.URL), body: req.Body}
+	c := &call{method: method, url: redact(req.URL), body: req.Body}
 	out := req.WithContext(context.WithValue(req.Context(), callKey{}, c))
 	if req.Body != nil && req.Body != http.NoBody {
 		c.getBody = req.GetBody
@@ -102,6 +106,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.retrying.RoundTrip(out)
 	if err == nil {
 		return resp, nil
+	}
+	if ce, ok := err.(*contextEnded); ok {
+		return nil, ce.err
 	}
 	// Exactly our policy's verdict, not an ExceededError of a policy
 	// further in that surfaced as an attempt's error.
@@ -130,14 +137,29 @@ func (a attempter) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.WithContext(req.Context())
 	r.Body = body
 	resp, err := a.next.RoundTrip(r)
-	if err == nil && req.Context().Err() != nil {
-		// failsafe drops the outcome of an attempt that ends after its
-		// context: release the response here, or nobody will.
-		_ = resp.Body.Close()
-		return nil, req.Context().Err()
+	if cerr := req.Context().Err(); cerr != nil {
+		if err == nil {
+			// failsafe drops the outcome of an attempt that ends
+			// after its context: release the response here, or
+			// nobody will.
+			_ = resp.Body.Close()
+			err = cerr
+		}
+		// The request's own context ended: whatever the attempt's
+		// error says (a timeout, a refused connection), another
+		// attempt cannot cure it.
+		return nil, &contextEnded{err}
 	}
 	return resp, err
 }
+
+// contextEnded is the error of an attempt that ended with the request's
+// context: never retried, and unwrapped before it reaches the caller.
+type contextEnded struct{ err error }
+
+func (e *contextEnded) Error() string { return e.err.Error() }
+
+func (e *contextEnded) Unwrap() error { return e.err }
 
 // bodyError is a failure of Request.GetBody: not retried, since the body
 // cannot be replayed.

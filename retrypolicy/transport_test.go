@@ -54,6 +54,7 @@ func TestRetryAfterReplacesBackoff(t *testing.T) {
 		{"zero", nil, 503, "0", time.Second},
 		{"malformed", nil, 503, "tomorrow", time.Second},
 		{"capped", nil, 503, "3600", 120 * time.Second},
+		{"10^30 seconds: capped", nil, 429, "1000000000000000000000000000000", 120 * time.Second},
 		{"capped date", func(c *Config) { c.MaxRetryAfter = time.Minute }, 429, date(time.Hour), time.Minute},
 		{"not a Retry-After status", nil, 500, "3", time.Second},
 		{"Retry-After ignored", func(c *Config) { c.RetryAfterStatuses = []int{} }, 503, "3", time.Second},

@@ -48,9 +48,12 @@ func (c *cli) usageError(fs *flag.FlagSet, format string, args ...any) int {
 	return exitUsage
 }
 
-// call runs fn with a Session and prints its result as indented JSON.
+// call runs fn with a Session and prints its result as indented JSON. It
+// waits for the limiter store no longer than storeWait.
 func (c *cli) call(ctx context.Context, fn func(*lighter.Session) (any, error)) int {
-	s, code := c.session(ctx, c.cfg)
+	cfg := c.cfg
+	cfg.RateLimitURL = boundStoreWait(cfg.RateLimitURL)
+	s, code := c.session(ctx, cfg)
 	if code >= 0 {
 		return code
 	}

@@ -59,12 +59,13 @@ func parseGlobal(args []string, stderr io.Writer, lookup env) (*global, []string
 		}
 		return nil, nil, exitUsage
 	}
-	// Flags are laid over the environment as if they were variables.
-	flagged := map[string]string{}
+	// Flags are laid over the environment as if they were variables;
+	// errors name the flag a value came from.
+	flagged, flagName := map[string]string{}, map[string]string{}
 	fs.Visit(func(f *flag.Flag) {
 		for _, s := range settings {
 			if s.flag == f.Name {
-				flagged[s.env] = *values[f.Name]
+				flagged[s.env], flagName[s.env] = *values[f.Name], "--"+f.Name
 			}
 		}
 	})
@@ -74,7 +75,7 @@ func parseGlobal(args []string, stderr io.Writer, lookup env) (*global, []string
 		}
 		return lookup(name)
 	}
-	cfg, err := lighter.Config{}.WithEnv(merged)
+	cfg, err := lighter.Config{}.WithSettings(merged, func(env string) string { return flagName[env] })
 	if err != nil {
 		fmt.Fprintln(stderr, prefixed(err))
 		return nil, nil, exitConfig

@@ -155,7 +155,7 @@ func TestExitCodes(t *testing.T) {
 		{"bad limiter URL", map[string]string{"LIGHTER_RATE_LIMIT_URL": "nosuch://"}, []string{"pools"}, exitConfig, `unknown scheme "nosuch"`},
 		{"bad limiter password hidden", map[string]string{"LIGHTER_RATE_LIMIT_URL": "redis://:s3cret@127.0.0.1:1/0?bogus=1"}, []string{"pools"}, exitConfig, "bogus"},
 		{"bad setting", map[string]string{"LIGHTER_REQUESTS_PER_SECOND": "-2"}, []string{"pools"}, exitConfig, "LIGHTER_REQUESTS_PER_SECOND"},
-		{"bad flag value", env, []string{"--burst", "zero", "pools"}, exitConfig, "LIGHTER_RATE_LIMIT_BURST"},
+		{"bad flag value", env, []string{"--burst", "zero", "pools"}, exitConfig, `--burst "zero"`},
 		{"unreachable limiter store", map[string]string{"LIGHTER_RATE_LIMIT_URL": "redis://:s3cret@127.0.0.1:1/0?unavailable_after=0&timeout=200ms"}, []string{"limiter", "status"}, exitUnreachable, "store unavailable"},
 		{"unreachable API", unreachable, []string{"account", "1"}, exitUnreachable, "connect"},
 		{"loadtest unreachable", unreachable, []string{"loadtest", "--url", "http://127.0.0.1:1/x", "--duration", "300ms"}, exitUnreachable, "no request"},

@@ -2,6 +2,7 @@ package retryafter
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,6 +23,14 @@ func TestParse(t *testing.T) {
 		{now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second, true},
 		{now.Add(-30 * time.Second).Format(http.TimeFormat), 0, false},
 		{"99999999999999", time.Duration(1<<63-1) / time.Second * time.Second, true},
+		// Any number of digits above a Duration is the largest one, so
+		// that the caller's cap applies (issue 13).
+		{"9223372036854775808", time.Duration(1<<63-1) / time.Second * time.Second, true},
+		{"1" + strings.Repeat("0", 30), time.Duration(1<<63-1) / time.Second * time.Second, true},
+		{strings.Repeat("9", 5000), time.Duration(1<<63-1) / time.Second * time.Second, true},
+		{"+5", 0, false},
+		{"1e30", 0, false},
+		{"5 s", 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := Parse(tt.in, now)

@@ -115,7 +115,7 @@ func openURL(_ context.Context, u *url.URL) (limiter.Limiter, error) {
 	}
 	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "" || u.User != nil {
 		return nil, fmt.Errorf("limiter: memory URL %q takes no host, user or path: use \"memory://\": %w",
-			u.Redacted(), limiter.ErrInvalidArgument)
+			limiter.Redact(u.String()), limiter.ErrInvalidArgument)
 	}
 	return New(), nil
 }

@@ -8,16 +8,25 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sharedlimit/sharedlimit/internal/redact"
 	"github.com/sharedlimit/sharedlimit/limiter"
 )
 
-// wrap turns an error of a Redis call made for op into the Limiter's error.
-// When the caller's own context ended, that is the error. Anything else
-// (network, timeout, a refusing server) means the store could not decide:
-// an *limiter.UnavailableError, with any password masked.
-func (l *store) wrap(op string, ctx context.Context, err error) error {
+// wrap turns an error of a Redis call made for op on Redis key rkey into
+// the Limiter's error. When the caller's own context ended, that is the
+// error. A key of another type under our name is a *WrongTypeError, which
+// no retry cures. Anything else (network, timeout, a refusing server)
+// means the store could not decide: an *limiter.UnavailableError, with any
+// password masked.
+func (l *store) wrap(op, rkey string, ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("limiter: redis %s: %w", op, cerr)
+	}
+	var rerr goredis.Error
+	if errors.As(err, &rerr) && strings.Contains(err.Error(), "WRONGTYPE") {
+		return &WrongTypeError{Op: op, Key: rkey, Err: l.redact(err)}
 	}
 	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
 		// The socket deadline (the caller's) fired before the
@@ -36,23 +45,34 @@ func (l *store) wrap(op string, ctx context.Context, err error) error {
 // redact returns err, or a copy of its text with every known password
 // masked when it contains one.
 func (l *store) redact(err error) error {
-	return redactErr(err, l.secrets)
+	return redact.Error(err, l.secrets)
 }
 
-func redactErr(err error, secrets []string) error {
-	msg := err.Error()
-	masked := msg
-	for _, s := range secrets {
-		if s != "" {
-			masked = strings.ReplaceAll(masked, s, "xxxxx")
-		}
-	}
-	if masked == msg {
-		return err
-	}
-	// The original error must not stay reachable through Unwrap.
-	return errors.New(masked)
+// WrongTypeError is the error of a call whose Redis key holds a value of
+// another type than this package's hash (a string, a list, ...): another
+// program uses the name. Retrying cannot cure it, so it matches
+// limiter.ErrInvalidArgument (and limiter.IsPermanent), not
+// limiter.ErrUnavailable. Delete the key or choose another prefix.
+type WrongTypeError struct {
+	// Op is the operation, such as "AllowN".
+	Op string
+	// Key is the Redis key, such as "rate:{app:k}".
+	Key string
+	// Err is Redis's error; it never holds a password.
+	Err error
 }
+
+// Error names the key and what to do.
+func (e *WrongTypeError) Error() string {
+	return fmt.Sprintf("limiter: redis %s: key %q holds a value of another type, not a limit of this package "+
+		"(another program uses the name: delete the key or choose another prefix): %v", e.Op, e.Key, e.Err)
+}
+
+// Is reports whether target is limiter.ErrInvalidArgument.
+func (e *WrongTypeError) Is(target error) bool { return target == limiter.ErrInvalidArgument }
+
+// Unwrap returns Redis's error.
+func (e *WrongTypeError) Unwrap() error { return e.Err }
 
 // timeoutError is a Redis call that got no answer within the Limiter's
 // timeout.

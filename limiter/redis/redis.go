@@ -15,6 +15,7 @@ import (
 
 	"github.com/sharedlimit/sharedlimit/internal/gcra"
 	"github.com/sharedlimit/sharedlimit/internal/lifecycle"
+	"github.com/sharedlimit/sharedlimit/internal/redact"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
@@ -177,19 +178,23 @@ func (l *Limiter) Done() <-chan struct{} { return l.g.Done() }
 // Limiter opened it from a URL.
 func (l *Limiter) Close() error { return l.g.Close() }
 
-// passwords lists the passwords client was configured with, so that they
-// can be masked in errors.
+// passwords lists the password client was configured with, in every form
+// an error may quote it in, so that they can be masked in errors.
 func passwords(client goredis.UniversalClient) []string {
-	var ps []string
+	var creds []string // go-redis's errors do not quote user names
 	switch c := client.(type) {
 	case *goredis.Client:
-		ps = append(ps, c.Options().Password)
+		creds = append(creds, c.Options().Password)
 	case *goredis.ClusterClient:
-		ps = append(ps, c.Options().Password)
+		creds = append(creds, c.Options().Password)
 	case *goredis.Ring:
-		ps = append(ps, c.Options().Password)
+		creds = append(creds, c.Options().Password)
 	}
-	return ps
+	var forms []string
+	for _, c := range creds {
+		forms = append(forms, redact.Forms(c)...)
+	}
+	return forms
 }
 
 func (l *store) key(key string) string { return Key(l.prefix, key) }
@@ -279,7 +284,7 @@ func (l *store) AllowN(ctx context.Context, key string, limit limiter.Limit, n i
 	rl := redis_rate.Limit{Rate: 1, Period: gcra.US(p.T), Burst: limit.Burst}
 	res, err := l.rate.AllowN(cctx, RateKey(l.prefix, key), rl, n)
 	if err != nil {
-		return limiter.Result{}, l.wrap("AllowN", ctx, err)
+		return limiter.Result{}, l.wrap("AllowN", l.key(key), ctx, err)
 	}
 	return fromRedisRate(res, p), nil
 }
@@ -326,17 +331,17 @@ func (l *store) ReserveN(ctx context.Context, key string, limit limiter.Limit, n
 	floor, floorEpoch := l.floors.get(rkey)
 	v, err := reserveScript.Run(cctx, l.client, []string{rkey}, p.T, p.Tau, n, mw, floor, floorEpoch, newToken()).Slice()
 	if err != nil {
-		return nil, l.wrap("ReserveN", ctx, err)
+		return nil, l.wrap("ReserveN", rkey, ctx, err)
 	}
 	ints, strs, err := reply(v, 4, 0)
 	if err != nil {
-		return nil, l.wrap("ReserveN", ctx, err)
+		return nil, l.wrap("ReserveN", rkey, ctx, err)
 	}
 	if ints[0] == 0 {
 		return &limiter.Reservation{Remaining: int(ints[2]), RetryAfter: gcra.US(ints[1]), ResetAfter: gcra.US(ints[3])}, nil
 	}
 	if ints, strs, err = reply(v, 5, 2); err != nil {
-		return nil, l.wrap("ReserveN", ctx, err)
+		return nil, l.wrap("ReserveN", rkey, ctx, err)
 	}
 	mine, replaced, had := strs[0], strs[1], strconv.FormatInt(ints[4], 10)
 	delay := gcra.US(ints[1])
@@ -356,7 +361,7 @@ func (l *store) ReserveN(ctx context.Context, key string, limit limiter.Limit, n
 		defer stop()
 		given, err := cancelScript.Run(cctx, l.client, []string{rkey}, mine, replaced, had).Int()
 		if err != nil {
-			return l.wrap("Cancel", ctx, err)
+			return l.wrap("Cancel", rkey, ctx, err)
 		}
 		if given == 1 {
 			l.floors.lower(rkey, mine, int64(n)*p.T)
@@ -414,7 +419,7 @@ func (l *store) Hold(ctx context.Context, key string, limit limiter.Limit, d tim
 	defer done()
 	p := gcra.ParamsOf(limit)
 	if err := holdScript.Run(cctx, l.client, []string{l.key(key)}, p.T, p.Tau, d.Microseconds(), newToken()).Err(); err != nil {
-		return l.wrap("Hold", ctx, err)
+		return l.wrap("Hold", l.key(key), ctx, err)
 	}
 	return nil
 }
@@ -430,7 +435,7 @@ func (l *store) Reset(ctx context.Context, key string) error {
 	}
 	defer done()
 	if err := resetScript.Run(cctx, l.client, []string{l.key(key)}, newEpoch(), newToken()).Err(); err != nil {
-		return l.wrap("Reset", ctx, err)
+		return l.wrap("Reset", l.key(key), ctx, err)
 	}
 	l.floors.forget(l.key(key))
 	return nil
@@ -449,11 +454,11 @@ func (l *store) Status(ctx context.Context, key string, limit limiter.Limit) (li
 	p := gcra.ParamsOf(limit)
 	v, err := statusScript.Run(cctx, l.client, []string{l.key(key)}, p.T, p.Tau).Slice()
 	if err != nil {
-		return limiter.Status{}, l.wrap("Status", ctx, err)
+		return limiter.Status{}, l.wrap("Status", l.key(key), ctx, err)
 	}
 	ints, _, err := reply(v, 3, 0)
 	if err != nil {
-		return limiter.Status{}, l.wrap("Status", ctx, err)
+		return limiter.Status{}, l.wrap("Status", l.key(key), ctx, err)
 	}
 	return limiter.Status{Remaining: int(ints[0]), NextAfter: gcra.US(ints[1]), FullAfter: gcra.US(ints[2])}, nil
 }

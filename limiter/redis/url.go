@@ -11,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sharedlimit/sharedlimit/internal/redact"
 	"github.com/sharedlimit/sharedlimit/limiter"
 )
 
@@ -66,23 +67,13 @@ type urlParser struct {
 
 func (p *urlParser) fail(format string, args ...any) error {
 	err := fmt.Errorf("limiter: redis URL %q: "+format, append([]any{p.redacted}, args...)...)
-	return fmt.Errorf("%w: %w", redactErr(err, p.secrets), limiter.ErrInvalidArgument)
+	return fmt.Errorf("%w: %w", redact.Error(err, p.secrets), limiter.ErrInvalidArgument)
 }
 
 // parseURL makes the client u describes and our options. Errors never
 // contain the password.
 func parseURL(u *url.URL) (goredis.UniversalClient, []Option, error) {
-	p := &urlParser{u: u, redacted: limiter.Redact(u.String())}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		p.secrets = append(p.secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
-	}
-	for _, k := range []string{"password", "sentinel_password"} {
-		for _, pw := range u.Query()[k] {
-			if pw != "" {
-				p.secrets = append(p.secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
-			}
-		}
-	}
+	p := &urlParser{u: u, redacted: limiter.Redact(u.String()), secrets: redact.Secrets(u.String())}
 	q := u.Query()
 	lopts, err := p.ours(q)
 	if err != nil {

@@ -41,7 +41,7 @@ func openURL(ctx context.Context, u *url.URL) (limiter.Limiter, error) {
 	if err := limiter.CheckOptions(u, optBusyTimeout, optCleanupInterval); err != nil {
 		return nil, err
 	}
-	red := u.Redacted()
+	red := limiter.Redact(u.String())
 	switch {
 	case u.User != nil || u.Host != "":
 		hint := " (a relative path is not accepted: the path must be absolute)"
@@ -78,7 +78,11 @@ func openURL(ctx context.Context, u *url.URL) (limiter.Limiter, error) {
 		}
 		path = p
 	}
-	return New(ctx, path, opts...)
+	l, err := New(ctx, path, opts...)
+	if err != nil {
+		return nil, err // not a nil *Limiter in a non-nil limiter.Limiter
+	}
+	return l, nil
 }
 
 // checkPath rejects paths that are not absolute; ~ is not expanded.

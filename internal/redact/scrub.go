@@ -1,0 +1,130 @@
+package redact
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// minSecret is the length under which a secret is not scrubbed from
+// messages: masking every "ab" would garble them, and String has masked
+// the URL itself already.
+const minSecret = 4
+
+// Secrets returns every credential raw carries (userinfo, its user name
+// and password, credential query values, under each reading String
+// considers), each in every form a parser or an error message may quote
+// it in: raw, decoded, re-encoded as a query value, a path, a userinfo or
+// with every byte as %XX. Longest first.
+func Secrets(raw string) []string {
+	var found []string
+	for _, s := range append(userinfoSpans(raw), valueSpans(raw)...) {
+		v := raw[s.start:s.end]
+		found = append(found, v)
+		if s.userinfo {
+			user, pass, _ := strings.Cut(v, ":")
+			found = append(found, user, pass)
+		}
+	}
+	if u, err := url.Parse(raw); err == nil {
+		if u.User != nil {
+			found = append(found, u.User.Username())
+			if p, ok := u.User.Password(); ok {
+				found = append(found, p)
+			}
+		}
+		if q, err := url.ParseQuery(u.RawQuery); err == nil {
+			for k, vs := range q {
+				if IsSecretParam(k) {
+					found = append(found, vs...)
+				}
+			}
+		}
+	}
+	var out []string
+	for _, f := range found {
+		for _, form := range Forms(f) {
+			if !slices.Contains(out, form) {
+				out = append(out, form)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// Forms returns secret as it is, decoded (when it is percent-encoded) and
+// re-encoded as a query value, a path, a userinfo or with every byte as
+// %XX: the forms a parser or an error message may quote it in. Forms
+// shorter than 4 bytes are left out.
+func Forms(secret string) []string {
+	decoded := []string{secret}
+	if d, err := url.PathUnescape(secret); err == nil && d != secret {
+		decoded = append(decoded, d)
+	}
+	if d, err := url.QueryUnescape(secret); err == nil && d != secret {
+		decoded = append(decoded, d)
+	}
+	var out []string
+	for _, d := range decoded {
+		for _, f := range []string{d, url.QueryEscape(d), url.PathEscape(d), url.User(d).String(),
+			PercentEncode(d, false), PercentEncode(d, true)} {
+			if len(f) >= minSecret && !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// PercentEncode returns s with every byte as %XX (upper-case hex digits,
+// or lower-case when lower is set).
+func PercentEncode(s string, lower bool) string {
+	digits := "0123456789ABCDEF"
+	if lower {
+		digits = "0123456789abcdef"
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte('%')
+		b.WriteByte(digits[s[i]>>4])
+		b.WriteByte(digits[s[i]&15])
+	}
+	return b.String()
+}
+
+// Text returns s with every one of secrets replaced by [Mask].
+func Text(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if len(sec) >= minSecret {
+			s = strings.ReplaceAll(s, sec, Mask)
+		}
+	}
+	return s
+}
+
+// Error returns err, or, when its message holds one of secrets, an error
+// whose message has them masked. The copy still matches what err matches
+// with errors.Is, but does not unwrap: the original, secret and all, must
+// not be reachable with errors.As or Unwrap.
+func Error(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	masked := Text(msg, secrets)
+	if masked == msg {
+		return err
+	}
+	return &maskedError{msg: masked, orig: err}
+}
+
+type maskedError struct {
+	msg  string
+	orig error
+}
+
+func (e *maskedError) Error() string { return e.msg }
+
+func (e *maskedError) Is(target error) bool { return errors.Is(e.orig, target) }

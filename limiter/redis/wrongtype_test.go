@@ -1,0 +1,61 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sharedlimit/sharedlimit/internal/redistest"
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/redis"
+)
+
+// TestWrongTypeIsPermanent: a key of another type under our key name
+// (WRONGTYPE) is a permanent error naming the key, returned at once, not
+// "store unavailable" retried for 30 s (issue 13).
+func TestWrongTypeIsPermanent(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	defer client.Close()
+	l, err := redis.New(client, redis.WithPrefix("app:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rkey := redis.Key("app:", "k")
+	if err := client.RPush(ctx, rkey, "someone else's list").Err(); err != nil {
+		t.Fatal(err)
+	}
+	lim := limiter.PerSecond(10)
+	calls := map[string]func() error{
+		"AllowN": func() error { _, err := l.AllowN(ctx, "k", lim, 1); return err },
+		"ReserveN": func() error {
+			_, err := l.ReserveN(ctx, "k", lim, 1, time.Second)
+			return err
+		},
+		"Wait":   func() error { return limiter.Wait(ctx, l, "k", lim, 1) },
+		"Hold":   func() error { return l.Hold(ctx, "k", lim, time.Second) },
+		"Status": func() error { _, err := l.Status(ctx, "k", lim); return err },
+	}
+	for name, call := range calls {
+		err := call()
+		var wt *redis.WrongTypeError
+		switch {
+		case !errors.As(err, &wt) || wt.Key != rkey:
+			t.Errorf("%s: %v, want a *redis.WrongTypeError naming %q", name, err, rkey)
+		case errors.Is(err, limiter.ErrUnavailable) || !limiter.IsPermanent(err) || !errors.Is(err, limiter.ErrInvalidArgument):
+			t.Errorf("%s: %v: want permanent, ErrInvalidArgument, not ErrUnavailable", name, err)
+		case !strings.Contains(err.Error(), rkey):
+			t.Errorf("%s: %q does not name the key", name, err)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the calls were retried until the deadline")
+	}
+}
