@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxCodePeek is the largest body bodyCodeTransport reads to look for a
@@ -33,13 +34,18 @@ func (t *bodyCodeTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		resp.ContentLength > maxCodePeek || resp.Body == nil || resp.Body == http.NoBody {
 		return resp, err
 	}
-	peek, rerr := io.ReadAll(io.LimitReader(resp.Body, maxCodePeek+1))
-	rest := io.Reader(resp.Body)
-	if rerr != nil {
-		rest = errReader{rerr}
+	body := newPeekedBody(resp.Body)
+	resp.Body = body
+	timer := time.NewTimer(maxPeekWait)
+	defer timer.Stop()
+	select {
+	case <-body.done:
+	case <-timer.C:
+		return resp, nil // still arriving: no rate-limit answer, handed on as it comes
+	case <-req.Context().Done():
+		return resp, nil // the caller's read of the body ends with the context
 	}
-	resp.Body = &peekedBody{Reader: io.MultiReader(bytes.NewReader(peek), rest), Closer: resp.Body}
-	if rerr == nil && len(peek) <= maxCodePeek && bodyCode429(decoded(resp, peek)) {
+	if body.err == nil && len(body.peek) <= maxCodePeek && bodyCode429(decoded(resp, body.peek)) {
 		resp.StatusCode = http.StatusTooManyRequests
 		resp.Status = "429 Too Many Requests"
 	}
@@ -89,12 +95,47 @@ func bodyCode429(b []byte) bool {
 	return err == nil && f == http.StatusTooManyRequests
 }
 
-// peekedBody is a body whose start was read: the read part, then the
-// rest; Close closes the original body.
+// maxPeekWait bounds how long RoundTrip waits for the first maxCodePeek
+// bytes of a body: a rate-limit answer is small and comes whole at once,
+// while a body that trickles (or never ends) would otherwise hold the
+// caller for as long as its server likes, whatever the caller's deadline.
+const maxPeekWait = time.Second
+
+// peekedBody is a body whose start is read by a goroutine of its own: a
+// Read waits for that start, then reads it and the rest of the original;
+// Close closes the original, which also ends the goroutine's read.
 type peekedBody struct {
-	io.Reader
-	io.Closer
+	orig io.ReadCloser
+	done chan struct{} // closed when peek and err are set
+	peek []byte
+	err  error
+	r    io.Reader // peek then the rest, from the first Read
 }
+
+func newPeekedBody(orig io.ReadCloser) *peekedBody {
+	b := &peekedBody{orig: orig, done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		b.peek, b.err = io.ReadAll(io.LimitReader(orig, maxCodePeek+1))
+	}()
+	return b
+}
+
+// Read implements io.Reader.
+func (b *peekedBody) Read(p []byte) (int, error) {
+	if b.r == nil {
+		<-b.done
+		rest := io.Reader(b.orig)
+		if b.err != nil {
+			rest = errReader{b.err}
+		}
+		b.r = io.MultiReader(bytes.NewReader(b.peek), rest)
+	}
+	return b.r.Read(p)
+}
+
+// Close implements io.Closer.
+func (b *peekedBody) Close() error { return b.orig.Close() }
 
 // errReader fails every read with err.
 type errReader struct{ err error }

@@ -102,7 +102,7 @@ func TestBodyCode429Forms(t *testing.T) {
 			if err != nil || cfg.LiquidityPoolIndex != 77 {
 				t.Fatalf("SystemConfig: %v, %+v: want the retried answer", err, cfg)
 			}
-			if n, h := hits.Load(), rec.Holds(); n != 2 || len(h) != 1 {
+			if n, h := hits.Load(), rec.settled(s); n != 2 || len(h) != 1 {
 				t.Fatalf("%d requests and holds %v, want 2 and one hold", n, h)
 			}
 			if n := bodies.open.Load(); n != 0 {
@@ -132,7 +132,7 @@ func TestBodyCodeNot429Forms(t *testing.T) {
 			if err != nil || string(got) != body || resp.StatusCode != 200 {
 				t.Fatalf("status %d body %q (%v), want 200 and %q", resp.StatusCode, got, err, body)
 			}
-			if n, h := hits.Load(), rec.Holds(); n != 1 || len(h) != 0 {
+			if n, h := hits.Load(), rec.settled(s); n != 1 || len(h) != 0 {
 				t.Fatalf("%d requests and holds %v, want 1 and none", n, h)
 			}
 		})
@@ -185,8 +185,8 @@ func TestBodyCodeEndlessBody(t *testing.T) {
 	if n := written.Load(); n >= maxWritten {
 		t.Fatalf("the server wrote %d bytes: the body was read without bound", n)
 	}
-	if len(rec.Holds()) != 0 || bodies.open.Load() != 0 {
-		t.Fatalf("holds %v, %d bodies open: want none", rec.Holds(), bodies.open.Load())
+	if len(rec.settled(s)) != 0 || bodies.open.Load() != 0 {
+		t.Fatalf("holds %v, %d bodies open: want none", rec.settled(s), bodies.open.Load())
 	}
 }
 
@@ -232,8 +232,8 @@ func TestBodyCodeSlowChunkedBody(t *testing.T) {
 					t.Fatalf("status %d body %q (%v), want %d and the whole body", resp.StatusCode, got, err, tc.want)
 				}
 			}
-			if len(rec.Holds()) != tc.holds || bodies.open.Load() != 0 {
-				t.Fatalf("holds %v, %d bodies open: want %d holds, none open", rec.Holds(), bodies.open.Load(), tc.holds)
+			if len(rec.settled(s)) != tc.holds || bodies.open.Load() != 0 {
+				t.Fatalf("holds %v, %d bodies open: want %d holds, none open", rec.settled(s), bodies.open.Load(), tc.holds)
 			}
 		})
 	}
@@ -261,8 +261,8 @@ func TestBodyCodeHugeBody(t *testing.T) {
 			if err != nil || string(got) != big {
 				t.Fatalf("read %d bytes (%v), want %d, the same", len(got), err, len(big))
 			}
-			if len(rec.Holds()) != 0 || bodies.open.Load() != 0 {
-				t.Fatalf("holds %v, %d bodies open", rec.Holds(), bodies.open.Load())
+			if len(rec.settled(s)) != 0 || bodies.open.Load() != 0 {
+				t.Fatalf("holds %v, %d bodies open", rec.settled(s), bodies.open.Load())
 			}
 		})
 	}
@@ -326,8 +326,8 @@ func TestBodyCodeGzipBody(t *testing.T) {
 					t.Fatalf("status %d body %q (%v), want %d and %q", resp.StatusCode, got, rerr, tc.want, want)
 				}
 			}
-			if wantHolds := map[bool]int{true: 1, false: 0}[tc.want == 429]; len(rec.Holds()) != wantHolds || bodies.open.Load() != 0 {
-				t.Fatalf("holds %v, %d bodies open: want %d holds, none open", rec.Holds(), bodies.open.Load(), wantHolds)
+			if wantHolds := map[bool]int{true: 1, false: 0}[tc.want == 429]; len(rec.settled(s)) != wantHolds || bodies.open.Load() != 0 {
+				t.Fatalf("holds %v, %d bodies open: want %d holds, none open", rec.settled(s), bodies.open.Load(), wantHolds)
 			}
 		})
 	}
@@ -352,7 +352,7 @@ func TestBodyCode429OnPOST(t *testing.T) {
 	if err != nil || resp.StatusCode != 429 || string(got) != limitedBody {
 		t.Fatalf("status %d body %q (%v), want 429 and the whole body", resp.StatusCode, got, err)
 	}
-	if hits.Load() != 1 || len(rec.Holds()) != 1 || bodies.open.Load() != 0 {
-		t.Fatalf("%d requests, holds %v, %d bodies open: want 1, one hold, none open", hits.Load(), rec.Holds(), bodies.open.Load())
+	if hits.Load() != 1 || len(rec.settled(s)) != 1 || bodies.open.Load() != 0 {
+		t.Fatalf("%d requests, holds %v, %d bodies open: want 1, one hold, none open", hits.Load(), rec.settled(s), bodies.open.Load())
 	}
 }

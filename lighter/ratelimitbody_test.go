@@ -31,6 +31,13 @@ func (h *holdRecorder) Hold(_ context.Context, _ string, _ limiter.Limit, d time
 	return nil
 }
 
+// settled closes s, which waits for the holds its Transport runs after a
+// 429, and returns the holds recorded.
+func (h *holdRecorder) settled(s *lighter.Session) []time.Duration {
+	s.Close()
+	return h.Holds()
+}
+
 func (h *holdRecorder) Holds() []time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -104,7 +111,7 @@ func TestBodyCode429IsRateLimiting(t *testing.T) {
 			if n := hits.Load(); n != 2 {
 				t.Fatalf("%d requests, want 2 (the rate-limited one retried)", n)
 			}
-			if got := rec.Holds(); len(got) != 1 || got[0] != s.Limit().Period {
+			if got := rec.settled(s); len(got) != 1 || got[0] != s.Limit().Period {
 				t.Fatalf("holds %v, want one of a period (%s): no Retry-After", got, s.Limit().Period)
 			}
 			if n := bodies.open.Load(); n != 0 {
@@ -126,8 +133,8 @@ func TestBodyCode429WithoutRetries(t *testing.T) {
 	if !errors.As(err, &se) || se.StatusCode != 429 || !strings.Contains(string(se.Body), "Too Many Requests") {
 		t.Fatalf("error %v, want a 429 StatusError with the body", err)
 	}
-	if len(rec.Holds()) != 1 {
-		t.Fatalf("holds %v, want 1", rec.Holds())
+	if len(rec.settled(s)) != 1 {
+		t.Fatalf("holds %v, want 1", rec.settled(s))
 	}
 	if n := bodies.open.Load(); n != 0 {
 		t.Fatalf("%d response bodies left open", n)
@@ -163,8 +170,8 @@ func TestBodyCodeOthersUntouched(t *testing.T) {
 			case tc.wantCode < 0 && (err == nil || !strings.Contains(err.Error(), "decoding")):
 				t.Fatalf("error %v, want a decoding error", err)
 			}
-			if hits.Load() != 1 || len(rec.Holds()) != 0 {
-				t.Fatalf("%d requests, holds %v: want 1 and none", hits.Load(), rec.Holds())
+			if hits.Load() != 1 || len(rec.settled(s)) != 0 {
+				t.Fatalf("%d requests, holds %v: want 1 and none", hits.Load(), rec.settled(s))
 			}
 		})
 	}

@@ -184,7 +184,8 @@ func TestLimiterErrorsNotRetried(t *testing.T) {
 // fit and fails naming the endpoint.
 func TestPremiumWeights(t *testing.T) {
 	srv, hits := scripted(t)
-	lim := memory.New()
+	start := time.Now()
+	lim := memory.New(memory.WithClock(func() time.Time { return start })) // frozen: no token comes back meanwhile
 	defer lim.Close()
 	s := newSession(t, lighter.Config{APIURL: srv.URL, Limiter: lim, AccountTier: "premium"})
 	ctx := context.Background()

@@ -51,7 +51,7 @@ func TestMarketCommandsFlagErrors(t *testing.T) {
 		{[]string{"fundings", "--market_id", "0", "--resolution", "1h", "--count_back", "-1"}, exitUsage, []string{"count_back", "-1"}},
 		{[]string{"order-book-details", "--market_id", "40000"}, exitUsage, []string{"market_id", "40000"}},
 		{[]string{"accounts-by-l1-address"}, exitUsage, []string{"--l1_address is required"}},
-		{[]string{"--deployment", "moon", "exchange-stats"}, exitConfig, []string{`"moon"`, "LIGHTER_DEPLOYMENT"}},
+		{[]string{"--deployment", "moon", "exchange-stats"}, exitConfig, []string{`"moon"`, "--deployment"}},
 		{[]string{"trades", "--help"}, exitOK, []string{"Usage: lighter [global flags] trades", "-sort_by", "-max_pages"}},
 		{[]string{"fundings", "-h"}, exitOK, []string{"Usage: lighter [global flags] fundings", "-start_timestamp"}},
 	} {
