@@ -353,7 +353,7 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	r.key = c.RateLimitKey
 	if r.key == "" {
-		r.key = "host:" + keyHost(u)
+		r.key = limiter.URLHostKey(u)
 	}
 	switch {
 	case c.Retries < NoRetries:

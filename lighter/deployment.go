@@ -81,20 +81,6 @@ func hostPort(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// keyHost is u's host as the default rate-limit key names it: in lower
-// case, with its port unless it is the scheme's default, so that every
-// spelling of one API shares one key.
-func keyHost(u *url.URL) string {
-	h := strings.ToLower(u.Hostname())
-	if strings.Contains(h, ":") {
-		h = "[" + h + "]"
-	}
-	if p := u.Port(); p != "" && p != defaultPorts[u.Scheme] {
-		return h + ":" + p
-	}
-	return h
-}
-
 // Deployment returns the Lighter deployment the Session is configured
 // for (its APIURL may have been overridden: see URL).
 func (s *Session) Deployment() Deployment { return s.cfg.deployment }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,8 +77,34 @@ type pendingHold struct {
 }
 
 // HostKey is the default Transport key: one per API host, like the
-// original's per-host bucket.
-func HostKey(req *http.Request) string { return "host:" + req.URL.Host }
+// original's per-host bucket. It is [URLHostKey] of the request's URL.
+func HostKey(req *http.Request) string { return URLHostKey(req.URL) }
+
+// URLHostKey is the key of u's host: "host:" and the host in lower case,
+// with its port unless it is the scheme's default (80 for http, 443 for
+// https), so that every spelling of one host ("API.example",
+// "api.example:443") shares one limit.
+func URLHostKey(u *url.URL) string {
+	h := strings.ToLower(u.Hostname())
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	if p := u.Port(); p != "" && p != defaultPort(u.Scheme) {
+		h += ":" + p
+	}
+	return "host:" + h
+}
+
+// defaultPort is the port a URL of scheme goes to when it names none.
+func defaultPort(scheme string) string {
+	switch strings.ToLower(scheme) {
+	case "http":
+		return "80"
+	case "https":
+		return "443"
+	}
+	return ""
+}
 
 // RoundTrip waits for the request's tokens, then sends it. Limiter errors are
 // returned as they are, so errors.Is works through an http.Client.

@@ -1,0 +1,33 @@
+package limiter_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/sharedlimit/sharedlimit/limiter"
+)
+
+// Every spelling of one host is one key, so one limit: a key per spelling
+// would let each spelling have the whole rate.
+func TestHostKeyOneKeyPerHost(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"https://api.example/x", "host:api.example"},
+		{"https://API.Example/x", "host:api.example"},
+		{"https://api.example:443/x", "host:api.example"},
+		{"HTTPS://api.example:443/x", "host:api.example"},
+		{"http://api.example:80/x", "host:api.example"},
+		{"http://api.example:443/x", "host:api.example:443"},
+		{"https://api.example:8443/x", "host:api.example:8443"},
+		{"http://127.0.0.1:8080/x", "host:127.0.0.1:8080"},
+		{"http://[::1]:8080/x", "host:[::1]:8080"},
+		{"https://[::1]:443/x", "host:[::1]"},
+	} {
+		req, err := http.NewRequest(http.MethodGet, tc.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := limiter.HostKey(req); got != tc.want {
+			t.Errorf("HostKey(%s) = %q, want %q", tc.url, got, tc.want)
+		}
+	}
+}
