@@ -2,6 +2,7 @@ package limitertest
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,7 +19,8 @@ import (
 // Spans let a real-clock test check the bound without a tolerance: an
 // admission counts in a window only when its whole span lies inside it,
 // so that no jitter can make a correct limiter fail, and a span a few
-// microseconds wide hides no extra interval.
+// microseconds wide hides no extra interval. Stores read their clocks in
+// whole microseconds: start a span 1 µs before the call (WaitSpan does).
 type Span struct {
 	Lo, Hi time.Duration
 }
@@ -105,4 +107,16 @@ func SpanUsage(spans []Span, limit limiter.Limit) (n, budget int, span time.Dura
 	}
 	span = hi - lo + time.Microsecond
 	return len(spans), Bound(limit, span), span
+}
+
+// WaitSpan is limiter.Wait, also returning the Span of the slot it waited
+// for, on the clock of durations since start: the reservation's call (less
+// 1 µs) and its answer, each plus its Delay. (Wait on the bare Limiter: no Observer
+// sees it.)
+func WaitSpan(ctx context.Context, l limiter.Limiter, key string, limit limiter.Limit, n int, start time.Time) (Span, error) {
+	st := &stamped{Limiter: l, clk: &spanClock{start: start}}
+	if err := limiter.Wait(ctx, st, key, limit, n); err != nil {
+		return Span{}, err
+	}
+	return st.span, nil
 }

@@ -667,7 +667,7 @@ func concurrentReal(t *testing.T, h Harness, handles []limiter.Limiter, k string
 	const d = 600 * time.Millisecond
 	t.Run("AllowN+ReserveN", func(t *testing.T) {
 		spans := runReal(t, handles, 16, d, func(ctx context.Context, l limiter.Limiter, g int, clk *spanClock) (Span, time.Duration, error) {
-			lo := clk.now()
+			lo := clk.lo()
 			if g%2 == 0 {
 				r, err := l.AllowN(ctx, k+"/immediate", lim, 1)
 				return Span{lo, clk.now()}, refusedFor(r.Allowed, r.RetryAfter), err
@@ -688,11 +688,8 @@ func concurrentReal(t *testing.T, h Harness, handles []limiter.Limiter, k string
 	})
 	t.Run("Wait", func(t *testing.T) {
 		spans := runReal(t, handles, 32, d, func(ctx context.Context, l limiter.Limiter, _ int, clk *spanClock) (Span, time.Duration, error) {
-			st := &stamped{Limiter: l, clk: clk}
-			if err := limiter.Wait(ctx, st, k+"/wait", lim, 1); err != nil {
-				return Span{}, 0, err
-			}
-			return st.span, 0, nil
+			s, err := WaitSpan(ctx, l, k+"/wait", lim, 1, clk.start)
+			return s, 0, err
 		})
 		CheckSpans(t, spans, lim, d)
 		CheckSpanUsage(t, spans, lim)
@@ -713,8 +710,13 @@ type spanClock struct{ start time.Time }
 
 func (c *spanClock) now() time.Duration { return time.Since(c.start) }
 
+// lo is now as the start of a span: one microsecond earlier, since stores
+// read their clocks in whole microseconds (a decision's "now" may lie up
+// to 1 µs before the instant it was read).
+func (c *spanClock) lo() time.Duration { return c.now() - time.Microsecond }
+
 // stamped records the Span of the slot its last granted reservation holds:
-// the call and the answer, each plus the Delay.
+// the call (less 1 µs, see lo) and the answer, each plus the Delay.
 type stamped struct {
 	limiter.Limiter
 	clk  *spanClock
@@ -722,7 +724,7 @@ type stamped struct {
 }
 
 func (s *stamped) ReserveN(ctx context.Context, key string, limit limiter.Limit, n int, maxWait time.Duration) (*limiter.Reservation, error) {
-	lo := s.clk.now()
+	lo := s.clk.lo()
 	r, err := s.Limiter.ReserveN(ctx, key, limit, n, maxWait)
 	if err == nil && r.OK {
 		s.span = Span{lo + r.Delay, s.clk.now() + r.Delay}
