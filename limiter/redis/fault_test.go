@@ -30,7 +30,8 @@ const outage = 2 * time.Second
 
 // faultRun is what a load through an outage did.
 type faultRun struct {
-	times   []time.Duration // admissions, from the start
+	times   []time.Duration // admissions, from the start: when each Wait had its answer (Span.Hi)
+	spans   []limitertest.Span
 	up, end time.Duration   // when the store came back, and when the load stopped
 	errs    []error         // errors of the waiting callers
 	unavail error           // the error of a caller whose bound is shorter than the outage
@@ -59,13 +60,14 @@ func runThroughOutage(t *testing.T, l limiter.Limiter, shortURL string, down, up
 				default:
 				}
 				wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				err := limiter.Wait(wctx, l, "k", faultLimit, 1)
+				sp, err := limitertest.WaitSpan(wctx, l, "k", faultLimit, 1, start)
 				cancel()
 				mu.Lock()
 				if err != nil {
 					run.errs = append(run.errs, err)
 				} else {
-					run.times = append(run.times, time.Since(start))
+					run.times = append(run.times, sp.Hi)
+					run.spans = append(run.spans, sp)
 				}
 				mu.Unlock()
 				if err != nil {
@@ -102,7 +104,8 @@ func runThroughOutage(t *testing.T, l limiter.Limiter, shortURL string, down, up
 // fullest 4.5 s window uses at least 99 % of its bound (the load
 // saturates the limit, and the burst saved during the outage is used
 // after it); windows hold Bound + extra; and a caller whose bound is
-// shorter gets ErrUnavailable within its bound.
+// shorter gets ErrUnavailable within its bound. Windows are checked on the
+// slots the Waits took (limitertest.WaitSpan), without tolerance.
 func (run faultRun) check(t *testing.T, extra int, bound time.Duration) {
 	t.Helper()
 	for _, err := range run.errs {
@@ -122,15 +125,23 @@ func (run faultRun) check(t *testing.T, extra int, bound time.Duration) {
 	}
 	const long = 4500 * time.Millisecond
 	busiest := maxIn(run.times, long)
-	t.Logf("%d admissions, %d in the %s after the outage; max in 1 s: %d, in %s: %d of %d (limit %s)", len(run.times), afterUp,
-		(run.end - run.up).Round(time.Millisecond), maxIn(run.times, time.Second), long, busiest, limitertest.Bound(faultLimit, long), faultLimit)
+	t.Logf("%d admissions, %d in the %s after the outage; certainly in one window of 1 s: %d, of %s: %d (bounds %d, %d; limit %s); answers in the busiest %s: %d",
+		len(run.times), afterUp, (run.end - run.up).Round(time.Millisecond),
+		limitertest.MaxCertainInWindow(run.spans, time.Second), long, limitertest.MaxCertainInWindow(run.spans, long),
+		limitertest.Bound(faultLimit, time.Second), limitertest.Bound(faultLimit, long), faultLimit, long, busiest)
 	if due := limitertest.Bound(faultLimit, run.end-run.up) - (faultLimit.Burst - 1); afterUp < due {
 		t.Errorf("only %d admissions in the %s after the outage: at the steady rate %d are due", afterUp, run.end-run.up, due)
 	}
 	if most := limitertest.Bound(faultLimit, long); float64(busiest) < 0.99*float64(most) {
 		t.Errorf("the busiest %s held %d admissions: under 99 %% of the %d the limit allows", long, busiest, most)
 	}
-	checkWindowsPlus(t, run.times, faultLimit, extra, 20*time.Millisecond, 4500*time.Millisecond)
+	// The slots themselves, not when the Waits returned: no tolerance.
+	T := faultLimit.Interval()
+	for _, w := range []time.Duration{T, 10 * T, faultLimit.Period, long} {
+		if got, most := limitertest.MaxCertainInWindow(run.spans, w), limitertest.Bound(faultLimit, w)+extra; got > most {
+			t.Errorf("%d admissions certainly in a window of %s: want at most %d (the limit %s plus %d)", got, w, most, faultLimit, extra)
+		}
+	}
 }
 
 // TestRestartWithAOF: Redis with appendonly yes and appendfsync always is
