@@ -32,10 +32,10 @@ const outage = 2 * time.Second
 type faultRun struct {
 	times   []time.Duration // admissions, from the start: when each Wait had its answer (Span.Hi)
 	spans   []limitertest.Span
-	up, end time.Duration   // when the store came back, and when the load stopped
-	errs    []error         // errors of the waiting callers
-	unavail error           // the error of a caller whose bound is shorter than the outage
-	took    time.Duration   // how long that caller took to get it
+	up, end time.Duration // when the store came back, and when the load stopped
+	errs    []error       // errors of the waiting callers
+	unavail error         // the error of a caller whose bound is shorter than the outage
+	took    time.Duration // how long that caller took to get it
 }
 
 // runThroughOutage runs 8 goroutines of limiter.Wait (10 s deadline each,
