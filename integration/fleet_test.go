@@ -144,19 +144,20 @@ type workerResult struct {
 // the reservation's Delay; Wait sleeps from the answer, so the slot never
 // comes after Hi and the attempt is sent after it.
 type admission struct {
-	ID   string `json:"id"`   // the attempt query parameter the API sees
-	Call int64  `json:"call"` // when the reservation was asked for
-	Lo   int64  `json:"lo"`
-	Hi   int64  `json:"hi"`
-	Sent int64  `json:"sent"` // when it was handed to the network
+	ID    string `json:"id"`    // the attempt query parameter the API sees
+	Call  int64  `json:"call"`  // when the reservation was asked for
+	Reply int64  `json:"reply"` // and when it was answered
+	Lo    int64  `json:"lo"`
+	Hi    int64  `json:"hi"`
+	Sent  int64  `json:"sent"` // when it was handed to the network
 }
 
 // pending carries, in a call's context, the slot of the reservation its
 // current attempt was granted, from the limiter to the network.
 type pending struct {
-	mu           sync.Mutex
-	ok           bool
-	call, lo, hi int64
+	mu                  sync.Mutex
+	ok                  bool
+	call, reply, lo, hi int64
 }
 
 type pendingKey struct{}
@@ -295,7 +296,7 @@ func (w *watchLimiter) ReserveN(ctx context.Context, key string, limit limiter.L
 	el := time.Since(t0)
 	if p, ok := ctx.Value(pendingKey{}).(*pending); ok && err == nil && r.OK && key == w.key {
 		p.mu.Lock()
-		p.ok, p.call = true, t0.UnixNano()
+		p.ok, p.call, p.reply = true, t0.UnixNano(), t0.Add(el).UnixNano()
 		p.lo, p.hi = t0.Add(r.Delay-time.Microsecond).UnixNano(), t0.Add(el+r.Delay).UnixNano()
 		p.mu.Unlock()
 	}
@@ -332,7 +333,7 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	reserved := false
 	if p != nil {
 		p.mu.Lock()
-		reserved, a.Call, a.Lo, a.Hi = p.ok, p.call, p.lo, p.hi
+		reserved, a.Call, a.Reply, a.Lo, a.Hi = p.ok, p.call, p.reply, p.lo, p.hi
 		p.ok = false // the next attempt must take a slot of its own
 		p.mu.Unlock()
 	}
