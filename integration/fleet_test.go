@@ -842,12 +842,18 @@ func (f *fleet) checkBudgetPlus(rs []workerResult, extra int, killed ...int) {
 	tol := f.arrivalJitter(rs, killed)
 	ts, _ := f.arrivals()
 	switch {
-	case tol >= T:
+	case extra == 0 && tol >= T:
 		t.Errorf("the API's arrivals lie up to %s from their slots, one interval (%s) or more: their windows cannot be checked", tol, T)
 	case extra == 0:
 		limitertest.CheckWindows(t, ts, lim, tol)
 	default:
+		// With an allowance of extra slots per window, one interval's
+		// precision is moot: windows the jitter leaves room for.
 		for _, w := range []time.Duration{T, 10 * T, time.Second} {
+			if w <= tol {
+				t.Logf("arrivals within %s of their slots: windows of %s not checked on them", tol, w)
+				continue
+			}
 			if got, most := limitertest.MaxInWindow(ts, w-tol), limitertest.Bound(lim, w)+extra; got > most {
 				t.Errorf("%d arrivals in a window of %s (%s less the jitter): want at most %d (the limit %s plus %d)", got, w-tol, w, most, lim, extra)
 			}
