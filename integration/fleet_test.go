@@ -799,7 +799,9 @@ func (f *fleet) checkStoreFault(s summary, d time.Duration) {
 //   - a window of the API's arrivals, shrunk by the jitter measured
 //     between the slots and the arrivals (see arrivalJitter), holds more
 //     than Bound of the whole window; that jitter must stay under one
-//     interval, so that the shrinking never forgives a whole interval;
+//     interval, so that the shrinking never forgives a whole interval
+//     (checkBudgetPlus, which allows extra slots, checks the windows that
+//     jitter leaves room for);
 //   - an arrival matches no admission of a reporting worker (the workers
 //     in killed could not report theirs).
 func (f *fleet) checkBudget(rs []workerResult, killed ...int) {
