@@ -796,8 +796,9 @@ func (f *fleet) checkStoreFault(s summary, d time.Duration) {
 //     were granted (limitertest.CheckSpans: no tolerance);
 //   - the run holds more than Bound(run + 1 µs) attempts, by the workers'
 //     count and by the API's: every slot lies in [start, end];
-//   - a window of the API's arrivals, shrunk by the jitter measured
-//     between the slots and the arrivals (see arrivalJitter), holds more
+//   - a window of the API's arrivals (those of reservations answered
+//     within a quarter interval: see arrivalJitter), shrunk by the jitter
+//     measured between their slots and their arrivals, holds more
 //     than Bound of the whole window; that jitter must stay under one
 //     interval, so that the shrinking never forgives a whole interval
 //     (checkBudgetPlus, which allows extra slots, checks the windows that
@@ -841,8 +842,7 @@ func (f *fleet) checkBudgetPlus(rs []workerResult, extra int, killed ...int) {
 		t.Errorf("the workers recorded %d admissions and the API saw %d requests in a run of %s: want at most %d (the limit %s plus %d)",
 			len(spans), st.Total, run, most, lim, extra)
 	}
-	tol := f.arrivalJitter(rs, killed)
-	ts, _ := f.arrivals()
+	ts, tol, slow := f.arrivalJitter(rs, killed)
 	switch {
 	case extra == 0 && tol >= T:
 		t.Errorf("the API's arrivals lie up to %s from their slots, one interval (%s) or more: their windows cannot be checked", tol, T)
@@ -864,8 +864,8 @@ func (f *fleet) checkBudgetPlus(rs []workerResult, extra int, killed ...int) {
 	if t.Failed() {
 		logFullest(t, ts, time.Second-min(tol, T))
 	}
-	t.Logf("budget: %d admissions recorded, %d requests seen by the API (at most %d allowed in %s); arrivals within %s of their slots",
-		len(spans), st.Total, most, run, tol.Round(time.Microsecond))
+	t.Logf("budget: %d admissions recorded, %d requests seen by the API (at most %d allowed in %s); arrivals within %s of their slots (%d of slow reservations not counted in their windows)",
+		len(spans), st.Total, most, run, tol.Round(time.Microsecond), slow)
 }
 
 // spans returns the slots of the reporting workers' admissions (those keep
@@ -884,18 +884,20 @@ func (f *fleet) spans(rs []workerResult, keep func(limitertest.Span) bool) []lim
 }
 
 // arrivalJitter matches the API's arrivals to the workers' admissions (by
-// their attempt parameter) and returns how far the arrivals may lie from
-// their slots: each arrival comes e after its slot, with e between
-// arrival - Hi (Wait sleeps until Hi at least) and arrival - Lo; the
-// spread of e (largest upper minus smallest lower) is the tolerance that
-// windows of arrivals need. It is measured on the reservations answered
-// within a quarter interval (all but those retried through a store
-// outage, whose span is as wide as the outage): such a reservation was
-// decided by its last attempt, a round trip before its answer, so its
-// arrival counts with its lower bound and the widest narrow span. Fails t
-// for an arrival with no admission (but from the workers in killed), or
-// one before its Wait could have returned.
-func (f *fleet) arrivalJitter(rs []workerResult, killed []int) time.Duration {
+// their attempt parameter) and returns the arrivals to count in windows
+// and how far they may lie from their slots: each arrival comes e after
+// its slot, with e between arrival - Hi (Wait sleeps until Hi at least)
+// and arrival - Lo; the spread of e over the arrivals counted (largest
+// upper minus smallest lower) is the tolerance their windows need. The
+// arrivals of reservations that took more than a quarter interval (those
+// retried through a store outage, or stalled) are not counted: their
+// spread would make every window unreadable, and their slots are held to
+// the bound by the span check (as precisely as their span allows) and by
+// the run's total. The arrivals of the workers in killed, which could not
+// report their admissions, are counted with the tolerance of the others.
+// Fails t for any other arrival with no admission, or one before its Wait
+// could have returned.
+func (f *fleet) arrivalJitter(rs []workerResult, killed []int) (counted []time.Duration, tol time.Duration, slow int) {
 	t := f.t
 	t.Helper()
 	byID := map[string]admission{}
@@ -905,9 +907,8 @@ func (f *fleet) arrivalJitter(rs []workerResult, killed []int) time.Duration {
 		}
 	}
 	narrow := lim.Interval() / 4
-	var emin, emax, widest time.Duration
+	var emin, emax time.Duration
 	first := true
-	var wide []time.Duration // the lower bounds of e of wide spans
 	for _, req := range f.srv.Requests() {
 		at := req.At.UnixNano()
 		a, ok := byID[req.Query.Get("attempt")]
@@ -916,7 +917,9 @@ func (f *fleet) arrivalJitter(rs []workerResult, killed []int) time.Duration {
 			if err != nil || !slices.Contains(killed, w) {
 				t.Errorf("the API saw a request (attempt %q of worker %q) that no worker recorded as admitted",
 					req.Query.Get("attempt"), req.Query.Get("worker"))
+				continue
 			}
+			counted = append(counted, req.At.Sub(f.start))
 			continue
 		}
 		lo, hi := time.Duration(at-a.Hi), time.Duration(at-a.Lo)
@@ -924,18 +927,16 @@ func (f *fleet) arrivalJitter(rs []workerResult, killed []int) time.Duration {
 			t.Errorf("attempt %s arrived %s before its Wait could have returned", a.ID, -lo)
 		}
 		if time.Duration(a.Hi-a.Lo) > narrow {
-			wide = append(wide, lo)
+			slow++
 			continue
 		}
+		counted = append(counted, req.At.Sub(f.start))
 		if first {
 			emin, emax, first = lo, hi, false
 		}
-		emin, emax, widest = min(emin, lo), max(emax, hi), max(widest, time.Duration(a.Hi-a.Lo))
+		emin, emax = min(emin, lo), max(emax, hi)
 	}
-	for _, lo := range wide {
-		emin, emax = min(emin, lo), max(emax, lo+widest)
-	}
-	return max(0, emax-emin)
+	return counted, max(0, emax-emin), slow
 }
 
 // checkUsage fails t when the attempts handed to the network in [from, to)
