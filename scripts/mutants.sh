@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Mutation check: each mutant below breaks the limiter in one precise way
+# (a limit 1 % too fast, one extra token of Burst, a slot granted one
+# interval early, a cancel that ignores its compare-and-set, a Hold that
+# does not hold, a retry that skips the limiter). For each, this script
+# applies it to a copy of the tree in a temporary folder and runs the tests
+# that must catch it, twice: the mutant is caught only when BOTH runs fail.
+# It exits non-zero when any mutant survives, when a mutant's target text
+# is not found exactly once (the code moved: re-target the entry), or when
+# a mutant does not compile (a broken mutant proves nothing).
+#
+#   bash scripts/mutants.sh              # every mutant
+#   bash scripts/mutants.sh hold cancel  # the mutants whose name contains a word
+#   MUTANTS_SLOW=1 bash scripts/mutants.sh   # also the slow entries (process fleets)
+#
+# Entries: mutant NAME FILE OLD NEW PACKAGE RUN, where OLD is replaced by
+# NEW (plain text, not a pattern; it must occur exactly once in FILE) and
+# the mutant is tested with `go test -count=1 -run RUN PACKAGE` (no -race:
+# speed). Keep each RUN to the fastest tests that catch the mutant.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/sharedlimit-mutants.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# The working tree as it is (tracked and untracked files, not ignored ones).
+(cd "$root" && git ls-files -z --cached --others --exclude-standard |
+  while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+  xargs -0 cp --parents -t "$work")
+cd "$work"
+
+filters=("$@")
+failed=()
+count=0
+t0=$(date +%s)
+
+# substitute FILE: replaces $MUT_OLD by $MUT_NEW in FILE, failing unless
+# the old text occurs exactly once.
+substitute() {
+  perl -e '
+    my ($file) = @ARGV;
+    my ($old, $new, $name) = @ENV{qw(MUT_OLD MUT_NEW MUT_NAME)};
+    open(my $in, "<", $file) or die "mutant $name: cannot read $file: $!\n";
+    local $/; my $s = <$in>; close $in;
+    my ($n, $p) = (0, 0);
+    while (($p = index($s, $old, $p)) >= 0) { $n++; $p += length $old; }
+    die "mutant $name: the target text occurs $n times in $file, want exactly 1 (re-target this entry):\n---\n$old\n---\n" if $n != 1;
+    substr($s, index($s, $old), length $old) = $new;
+    open(my $out, ">", $file) or die "mutant $name: cannot write $file: $!\n";
+    print $out $s; close $out;
+  ' "$1"
+}
+
+# mutant NAME FILE OLD NEW PACKAGE RUN
+mutant() {
+  local name=$1 file=$2 old=$3 new=$4 pkg=$5 run=$6
+  if [ ${#filters[@]} -gt 0 ]; then
+    local hit=0 f
+    for f in "${filters[@]}"; do [[ $name == *"$f"* ]] && hit=1; done
+    [ $hit = 1 ] || return 0
+  fi
+  count=$((count + 1))
+  local start
+  start=$(date +%s)
+  cp "$file" "$file.orig"
+  if ! MUT_OLD=$old MUT_NEW=$new MUT_NAME=$name substitute "$file"; then
+    mv "$file.orig" "$file"
+    failed+=("$name (target not found)")
+    return 0
+  fi
+  # Compile the mutant and the tests (running none): a mutant that does not
+  # build would be "caught" by every test.
+  if ! out=$(go test -count=1 -run '^$' "$pkg" 2>&1); then
+    echo "MUTANT BROKEN $name: does not compile:"; echo "$out" | tail -20
+    mv "$file.orig" "$file"
+    failed+=("$name (does not compile)")
+    return 0
+  fi
+  local caught=0 i
+  for i in 1 2; do
+    if out=$(go test -count=1 -run "$run" "$pkg" 2>&1); then
+      echo "MUTANT SURVIVED $name: run $i of go test -run '$run' $pkg passed"
+    else
+      caught=$((caught + 1))
+      echo "   caught $name (run $i): $(echo "$out" | grep -m1 -E '^\s+[a-z_]+\.go:[0-9]+:|panic:' | sed 's/^[[:space:]]*//' | cut -c1-150)"
+    fi
+  done
+  mv "$file.orig" "$file"
+  if [ $caught = 2 ]; then
+    echo "ok $name: caught twice by go test -run '$run' $pkg ($(($(date +%s) - start)) s)"
+  else
+    failed+=("$name")
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# The mutants. One entry each: name, file, old text, new text, package, -run.
+
+# The emission interval 1 % short: every backend 1 % too fast.
+mutant interval-short internal/gcra/gcra.go \
+  't := l.Interval().Microseconds()' \
+  't := l.Interval().Microseconds() * 99 / 100' \
+  ./limiter/memory/ '^TestConformance$'
+
+# One extra token of Burst, in the formulas every backend's scripts and
+# statements get (tau = Burst*T).
+mutant burst-extra internal/gcra/gcra.go \
+  'Tau: t * int64(l.Burst)}' \
+  'Tau: t * int64(l.Burst+1)}' \
+  ./limiter/memory/ '^TestConformance$'
+
+# One extra token of Burst on redis_rate's AllowN path: an AllowN one
+# interval early.
+mutant redis-allow-burst-extra limiter/redis/redis.go \
+  'Period: gcra.US(p.T), Burst: limit.Burst}' \
+  'Period: gcra.US(p.T), Burst: limit.Burst + 1}' \
+  ./limiter/redis/ '^TestConformanceMiniredis$'
+
+# A reservation granted one interval early (Go: memory and SQLite).
+mutant reserve-early-go internal/gcra/gcra.go \
+  'wait := max(0, next-now-p.Tau)' \
+  'wait := max(0, next-now-p.Tau-p.T)' \
+  ./limiter/memory/ '^TestConformance$'
+
+# The same in Redis's reserve script, against miniredis (moved clock)...
+mutant reserve-early-lua limiter/redis/scripts.go \
+  'local wait = math.max(0, new - now - tau)' \
+  'local wait = math.max(0, new - now - tau - T)' \
+  ./limiter/redis/ '^TestConformanceMiniredis$'
+
+# ...and against a real Redis, on the real clock: only the real-clock
+# concurrent check (AllowN and ReserveN without waiting, stamped within
+# each call's round trip) can see it there.
+mutant reserve-early-lua-real limiter/redis/scripts.go \
+  'local wait = math.max(0, new - now - tau)' \
+  'local wait = math.max(0, new - now - tau - T)' \
+  ./limiter/redis/ '^TestConformanceRealRedis$/^Concurrent$'
+
+# A cancel that ignores its compare-and-set (Go: memory).
+mutant cancel-no-cas-go internal/gcra/gcra.go \
+  'if tat == reserved {' \
+  'if true {' \
+  ./limiter/memory/ '^TestConformance$'
+
+# The same in SQLite's statement.
+mutant cancel-no-cas-sqlite limiter/sqlite/schema.go \
+  'WHERE key = ?1 AND tat = ?3"' \
+  'WHERE key = ?1 AND ?3 = ?3"' \
+  ./limiter/sqlite/ '^TestConformance$'
+
+# The same in Redis's cancel script.
+mutant cancel-no-cas-lua limiter/redis/scripts.go \
+  'if stored ~= ARGV[1] then' \
+  'if false then' \
+  ./limiter/redis/ '^TestConformanceMiniredis$'
+
+# A Hold that does not hold (Go: memory and SQLite).
+mutant hold-no-hold-go internal/gcra/gcra.go \
+  'return max(tat+1, now+d+p.Tau-p.T)' \
+  'return tat + 1' \
+  ./limiter/memory/ '^TestConformance$'
+
+# The same in Redis's hold script.
+mutant hold-no-hold-lua limiter/redis/scripts.go \
+  'local held = math.max(tat + 1, now + d + tau - T)' \
+  'local held = tat + 1' \
+  ./limiter/redis/ '^TestConformanceMiniredis$'
+
+# A retry that skips the limiter: retries go straight to the network.
+mutant retry-skips-limiter retrypolicy/transport.go \
+  'resp, err := a.next.RoundTrip(r)' \
+  'next := a.next
+	if n > 1 {
+		next = http.DefaultTransport
+	}
+	resp, err := next.RoundTrip(r)' \
+  ./lighter/ '^TestEveryAttemptPaysItsToken$'
+
+# The Session's transports in the wrong order: the retry transport sends
+# to the network, never through the limiter.
+mutant session-retry-outside-limiter lighter/session.go \
+  'retrypolicy.NewTransport(limited, retrypolicy.Config{' \
+  'retrypolicy.NewTransport(func() http.RoundTripper { _ = limited; return base }(), retrypolicy.Config{' \
+  ./lighter/ '^TestEveryAttemptPaysItsToken$'
+
+# Slow entries (MUTANTS_SLOW=1): the process fleets must see a limit 1 %
+# too fast too, not only the conformance suite.
+if [ "${MUTANTS_SLOW:-}" = 1 ]; then
+  mutant fleet-interval-short internal/gcra/gcra.go \
+    't := l.Interval().Microseconds()' \
+    't := l.Interval().Microseconds() * 99 / 100' \
+    ./integration/ '^TestFleet$/^sqlite$'
+  mutant fleet-interval-short-redis internal/gcra/gcra.go \
+    't := l.Interval().Microseconds()' \
+    't := l.Interval().Microseconds() * 99 / 100' \
+    ./integration/ '^TestFleet$/^redis$'
+fi
+
+# ---------------------------------------------------------------------------
+took=$(($(date +%s) - t0))
+if [ $count = 0 ]; then
+  echo "no mutant matches: ${filters[*]}"; exit 1
+fi
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAIL: ${#failed[@]} of $count mutants not caught: ${failed[*]} ($took s)"
+  exit 1
+fi
+echo "PASS: all $count mutants caught, each by two failing runs ($took s)"
