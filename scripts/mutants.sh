@@ -134,21 +134,22 @@ mutant reserve-early-lua-real limiter/redis/scripts.go \
   'local wait = math.max(0, new - now - tau - T)' \
   ./limiter/redis/ '^TestConformanceRealRedis$/^Concurrent$'
 
-# A cancel that ignores its compare-and-set (Go: memory).
-mutant cancel-no-cas-go internal/gcra/gcra.go \
-  'if tat == reserved {' \
-  'if true {' \
+# A cancel that ignores its compare-and-set (Go: memory): it restores the
+# value it replaced even when another write came after it.
+mutant cancel-no-cas-go limiter/memory/memory.go \
+  'if cur, ok := s.tats[key]; ok && cur == mine {' \
+  'if _, ok := s.tats[key]; ok && mine == mine {' \
   ./limiter/memory/ '^TestConformance$'
 
-# The same in SQLite's statement.
+# The same in SQLite's statement (the token compared).
 mutant cancel-no-cas-sqlite limiter/sqlite/schema.go \
-  'WHERE key = ?1 AND tat = ?3"' \
-  'WHERE key = ?1 AND ?3 = ?3"' \
+  'SET tat = ?2, tok = ?3 WHERE key = ?1 AND tok = ?4"' \
+  'SET tat = ?2, tok = ?3 WHERE key = ?1 AND ?4 = ?4"' \
   ./limiter/sqlite/ '^TestConformance$'
 
 # The same in Redis's cancel script.
 mutant cancel-no-cas-lua limiter/redis/scripts.go \
-  'if stored ~= ARGV[1] then' \
+  'if redis.call("GET", key) ~= ARGV[1] then' \
   'if false then' \
   ./limiter/redis/ '^TestConformanceMiniredis$'
 
