@@ -18,7 +18,7 @@ import (
 // given back, never both. The fallback's reservation reaches Wait wrapped
 // by the Guard (the ledger's cancel); before the fix the wrapper's use did
 // not see that the slot inside had been given back, so the Wait went at
-// 300 ms while another handle on the fallback's State was granted the same
+// 1 s while another handle on the fallback's State was granted the same
 // slot.
 func TestFallbackWaitSlotGivenBackIsNotUsed(t *testing.T) {
 	c := newStepClock()
@@ -36,7 +36,7 @@ func TestFallbackWaitSlotGivenBackIsNotUsed(t *testing.T) {
 	}
 	defer g.Close()
 	ctx := context.Background()
-	lim := limiter.Every(300 * time.Millisecond)
+	lim := limiter.Every(time.Second)
 	if err := limiter.Wait(ctx, g, "k", lim, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +48,8 @@ func TestFallbackWaitSlotGivenBackIsNotUsed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.FullAfter >= 600*time.Millisecond {
-			break // the second Wait holds the slot at 300 ms
+		if s.FullAfter >= 2*time.Second {
+			break // the second Wait holds the slot at 1 s
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the second Wait did not reserve within 5 s")
@@ -57,15 +57,18 @@ func TestFallbackWaitSlotGivenBackIsNotUsed(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	fb.Close() // gives the pinned slot back
-	r, err := other.ReserveN(ctx, "k", lim, 1, time.Second)
+	r, err := other.ReserveN(ctx, "k", lim, 1, 2*time.Second)
 	if err != nil || !r.OK {
 		t.Fatalf("other's ReserveN: %+v, %v", r, err)
 	}
 	werr := <-done
-	if werr == nil && r.Delay < 600*time.Millisecond {
+	// Used or given back, never both. (Under heavy load the Wait's timer
+	// may fire before the fallback closes: then it goes, and its slot
+	// stays taken.)
+	if werr == nil && r.Delay < 2*time.Second {
 		t.Fatalf("the Wait went (nil) although the fallback gave its slot back: another handle was granted the same slot (in %s)", r.Delay)
 	}
-	if !errors.Is(werr, limiter.ErrClosed) {
+	if werr != nil && !errors.Is(werr, limiter.ErrClosed) {
 		t.Errorf("the Wait whose slot was given back: %v, want ErrClosed", werr)
 	}
 }
