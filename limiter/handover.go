@@ -306,7 +306,7 @@ func (g *Guard) givenBack(key string, limit Limit, r *Reservation) *Reservation 
 		}
 		return nil
 	})
-	w.at = r.at
+	w.at, w.inner = r.at, r
 	return w
 }
 

@@ -24,6 +24,10 @@ type Reservation struct {
 	once   sync.Once // a slot is used or given back, never both
 	given  bool      // Cancel gave the slot back (set under once)
 	cancel func(context.Context) error
+	// inner is the reservation this one wraps (the Guard's ledger around
+	// a fallback's), whose own Cancel may run without this one's (its
+	// backend's Close gives its pinned slots back): use asks it too.
+	inner *Reservation
 }
 
 // NewReservation builds a granted Reservation; backends call it. cancel
@@ -60,5 +64,5 @@ func (r *Reservation) use() bool {
 		return true
 	}
 	r.once.Do(func() {})
-	return !r.given
+	return !r.given && r.inner.use()
 }

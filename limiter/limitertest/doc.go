@@ -2,7 +2,9 @@
 // passes: the GCRA of DESIGN.md as step tables, sharing across handles,
 // concurrency within the promised bound, FIFO reservations, cancels that
 // never over-admit (after a later slot, a Hold, or a Reset whose new
-// reservations rebuild the cancelled value) and that chain newest first, a
+// reservations rebuild the cancelled value) and that chain newest first,
+// random mixes of reservations, cancels in any order, Holds, Resets and
+// clock steps on three handles (no slot granted twice), a
 // Reset that empties every handle's queue, Hold, Wait, Close (which gives
 // the slots of waiting Waits back) and bad input. A backend calls [Run]
 // and [Benchmark] from its own tests with a [Harness].

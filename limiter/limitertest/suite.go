@@ -33,6 +33,7 @@ func Run(t *testing.T, newHarness func(t testing.TB) Harness) {
 		{"CancelAfterResetRebuild", testCancelAfterResetRebuild},
 		{"CancelAfterResetFloor", testCancelAfterResetFloor},
 		{"ResetEmptiesEveryQueue", testResetEmptiesEveryQueue},
+		{"RandomCancels", testRandomCancels},
 		{"HoldThenSteadyRate", testHold},
 		{"ResetAndStatus", testResetStatus},
 		{"WaitDeadline", testWaitDeadline},

@@ -69,8 +69,10 @@ end
 // and the floor is moot. A key without an epoch (written on a lost key, by
 // redis_rate or by the previous release) keeps floors: a floor wrongly kept
 // only delays this handle, one wrongly dropped over-admits. A write on a
-// missing key takes the floor's epoch, so that the floors of other handles
-// taken under it still apply. Returns
+// missing key stores no epoch, so that the floors of every handle still
+// apply, whatever epoch they were taken under (taking the writer's floor
+// epoch dropped the floors of handles that queued under a later Reset, when
+// a handle with older slots wrote first). Returns
 // {1, wait, remaining, resetAfter, had, stored, replaced} when granted,
 // where stored is the exact string written and replaced the value it
 // replaced (had 1) or "" for none (had 0), both for cancel; or
@@ -79,12 +81,8 @@ var reserveScript = goredis.NewScript(prelude + `
 local T, tau = tonumber(ARGV[1]), tonumber(ARGV[2])
 local n, maxwait = tonumber(ARGV[3]), tonumber(ARGV[4])
 local floor = tonumber(ARGV[5]) or 0
-if stored then
-  if epoch ~= "000000000" and epoch ~= ARGV[6] then
-    floor = 0
-  end
-elseif floor > 0 then
-  epoch = ARGV[6]
+if stored and epoch ~= "000000000" and epoch ~= ARGV[6] then
+  floor = 0
 end
 local base = math.max(tat, now, floor)
 local new = base + n * T

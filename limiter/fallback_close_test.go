@@ -1,0 +1,74 @@
+package limiter_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/memory"
+)
+
+// TestFallbackWaitSlotGivenBackIsNotUsed: a Wait queued on the fallback
+// whose slot the fallback gives back as it closes (its pinned slots, newest
+// first) must not also go when its timer fires: a Reservation is used or
+// given back, never both. The fallback's reservation reaches Wait wrapped
+// by the Guard (the ledger's cancel); before the fix the wrapper's use did
+// not see that the slot inside had been given back, so the Wait went at
+// 1 s while another handle on the fallback's State was granted the same
+// slot.
+func TestFallbackWaitSlotGivenBackIsNotUsed(t *testing.T) {
+	c := newStepClock()
+	st := memory.NewState(c.Now)
+	fb := memory.New(memory.WithState(st))
+	other := memory.New(memory.WithState(st))
+	defer other.Close()
+	store := &flaky{Limiter: memory.New(memory.WithClock(c.Now))}
+	store.failing.Store(true)
+	g, err := limiter.NewGuard(store, limiter.Policy{OnFailure: limiter.FailFallback, Fallback: fb, FallbackShare: 1,
+		Now: c.Now, Sleep: c.Sleep, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ctx := context.Background()
+	lim := limiter.Every(time.Second)
+	if err := limiter.Wait(ctx, g, "k", lim, 1); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- limiter.Wait(ctx, g, "k", lim, 1) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := other.Status(ctx, "k", lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.FullAfter >= 2*time.Second {
+			break // the second Wait holds the slot at 1 s
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second Wait did not reserve within 5 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	fb.Close() // gives the pinned slot back
+	r, err := other.ReserveN(ctx, "k", lim, 1, 2*time.Second)
+	if err != nil || !r.OK {
+		t.Fatalf("other's ReserveN: %+v, %v", r, err)
+	}
+	werr := <-done
+	// Used or given back, never both. (Under heavy load the Wait's timer
+	// may fire before the fallback closes: then it goes, and its slot
+	// stays taken.)
+	if werr == nil && r.Delay < 2*time.Second {
+		t.Fatalf("the Wait went (nil) although the fallback gave its slot back: another handle was granted the same slot (in %s)", r.Delay)
+	}
+	if werr != nil && !errors.Is(werr, limiter.ErrClosed) {
+		t.Errorf("the Wait whose slot was given back: %v, want ErrClosed", werr)
+	}
+}
