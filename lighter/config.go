@@ -224,7 +224,11 @@ func (c Config) WithSettings(lookup func(string) (string, bool), name func(varia
 	num(EnvBackoffFactor, func(v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || !(f > 0) || f > 1e6 {
-			return fmt.Errorf("want a number > 0 (for no retries set %s=0)", EnvRetries)
+			retries := EnvRetries + "=0"
+			if source(EnvBackoffFactor) != EnvBackoffFactor {
+				retries = "the retries to 0" // a flag: its name is the caller's
+			}
+			return fmt.Errorf("want a number > 0 (for no retries set %s and leave this unset)", retries)
 		}
 		c.BackoffFactor = f
 		return nil
@@ -253,6 +257,19 @@ func (c Config) WithSettings(lookup func(string) (string, bool), name func(varia
 		return c, configErrorf("invalid %s: %s", what, strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// setting names a setting and its value as it was given: "--flag v",
+// "LIGHTER_X=v", or "Field (v)" when it was set in the Config itself.
+func (c Config) setting(env, field, v string) string {
+	switch src, ok := c.from[env]; {
+	case !ok:
+		return field + " (" + v + ")"
+	case src == env:
+		return env + "=" + v
+	default:
+		return src + " " + v
+	}
 }
 
 // source says where a setting came from, for errors: " (from
@@ -327,7 +344,15 @@ func (c Config) resolve() (*resolved, error) {
 	r.tier = tier
 	if tier.Name != "" {
 		if c.RequestsPerSecond != 0 || c.Burst != 0 {
-			return nil, configErrorf("account tier %q sets the limit itself: leave RequestsPerSecond (%v) and Burst (%d) unset", tier.Name, c.RequestsPerSecond, c.Burst)
+			var set []string
+			if c.RequestsPerSecond != 0 {
+				set = append(set, c.setting(EnvRequestsPerSecond, "RequestsPerSecond", strconv.FormatFloat(c.RequestsPerSecond, 'g', -1, 64)))
+			}
+			if c.Burst != 0 {
+				set = append(set, c.setting(EnvBurst, "Burst", strconv.Itoa(c.Burst)))
+			}
+			return nil, configErrorf("account tier %q%s sets the limit itself: leave %s unset",
+				tier.Name, c.source(EnvAccountTier), strings.Join(set, " and "))
 		}
 		r.limit = tier.Limit
 	} else {

@@ -18,7 +18,8 @@ type StatusError struct {
 	URL string
 	// StatusCode is the status of the (last) answer.
 	StatusCode int
-	// Body is an excerpt of at most MaxBodyExcerpt bytes.
+	// Body is an excerpt of at most MaxBodyExcerpt bytes, with the request
+	// URL's credentials masked (an error page may echo the request).
 	Body []byte
 	// Err is the retry policy's error when retries were exhausted, else
 	// nil.
@@ -47,7 +48,8 @@ type APIError struct {
 	Path string
 	// Code is Lighter's code from the body.
 	Code int
-	// Message is Lighter's message from the body.
+	// Message is Lighter's message from the body, with the request
+	// URL's credentials masked (a message may echo the request).
 	Message string
 }
 

@@ -180,6 +180,8 @@ func (s *Session) Get(ctx context.Context, path string, params url.Values) (*htt
 		// Bounded in time too: a server trickling an endless error
 		// body must not hold the caller.
 		body := bodyread.Excerpt(resp.Body, MaxBodyExcerpt, 64<<10, excerptTimeout)
+		// A page may echo the request: its credentials are masked.
+		body = []byte(redact.Text(string(body), redact.URLSecrets(u)))
 		return nil, &StatusError{Method: req.Method, URL: redact.URL(u), StatusCode: resp.StatusCode, Body: body}
 	}
 	return resp, nil
@@ -216,14 +218,21 @@ func (s *Session) GetJSON(ctx context.Context, path string, params url.Values, o
 		Code    *int   `json:"code"`
 		Message string `json:"message"`
 	}
+	// What the answer echoes of the request, its credentials masked.
+	masked := func(text string) string {
+		if u, err := s.Resolve(path, params); err == nil {
+			text = redact.Text(text, redact.URLSecrets(u))
+		}
+		return text
+	}
 	if err := json.Unmarshal(body, &status); err == nil && status.Code != nil && *status.Code != 200 {
-		return &APIError{Path: path, Code: *status.Code, Message: status.Message}
+		return &APIError{Path: path, Code: *status.Code, Message: masked(status.Message)}
 	}
 	if out == nil {
 		return nil
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("lighter: decoding %s: %w (body starts %q)", path, err, excerpt(body))
+		return fmt.Errorf("lighter: decoding %s: %w (body starts %q)", path, err, masked(excerpt(body)))
 	}
 	return nil
 }

@@ -46,7 +46,8 @@ type Transport struct {
 	Cost func(*http.Request) (int, error)
 	// MaxHold caps the Retry-After of a 429. The default value is
 	// DefaultMaxHold (60 s). A 429 without a valid Retry-After holds the
-	// key for one Period of the Limit.
+	// key for one Period of the Limit. Above the longest hold a Limiter
+	// takes (about 35 years), the cap is that hold.
 	MaxHold time.Duration
 	// Now is the clock used to read HTTP-date Retry-After values. The
 	// default value is time.Now.
@@ -254,7 +255,8 @@ func (t *Transport) admission(req *http.Request) (string, int, error) {
 }
 
 // holdFor is the hold a 429 asks for: its Retry-After, capped, or one
-// Period.
+// Period; never more than a Limiter's Hold takes (CheckHold), so that a
+// huge Retry-After under a huge MaxHold holds the key instead of failing.
 func (t *Transport) holdFor(resp *http.Response) time.Duration {
 	now := time.Now
 	if t.Now != nil {
@@ -268,5 +270,5 @@ func (t *Transport) holdFor(resp *http.Response) time.Duration {
 	if !ok {
 		d = t.Limit.Period
 	}
-	return min(d, maxHold)
+	return min(d, maxHold, maxTolerance)
 }

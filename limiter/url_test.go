@@ -28,6 +28,10 @@ func TestOpen(t *testing.T) {
 		{"redis://:hunter2#x@host:6379/0", limiter.ErrInvalidArgument, "malformed URL"},
 		{"redis://host:notaport/0", limiter.ErrInvalidArgument, `invalid port ":notaport"`},
 		{"memory://?x=%zz", limiter.ErrInvalidArgument, "malformed options"},
+		// A scheme-relative URL has an authority too (issue 13 review:
+		// its password was shown).
+		{"//:hunter2@host:6379/0", limiter.ErrInvalidArgument, `"//:xxxxx@host:6379/0" has no scheme`},
+		{"//user:hunter2@host/0?token=tok", limiter.ErrInvalidArgument, `"//xxxxx:xxxxx@host/0?token=xxxxx" has no scheme`},
 	}
 	for _, tt := range tests {
 		l, err := limiter.Open(ctx, tt.url)

@@ -29,7 +29,8 @@ type Error struct {
 	// failed without one.
 	StatusCode int
 	// Body holds the first bytes of the last response's body, at most
-	// MaxBodyExcerpt; the body itself is closed.
+	// MaxBodyExcerpt, with the request URL's credentials masked (a page
+	// may echo the request); the body itself is closed.
 	Body []byte
 	// Err is the last attempt's error, nil if it had a response.
 	Err error
@@ -63,7 +64,8 @@ func newError(c *call, ex failsaferetry.ExceededError) *Error {
 	e := &Error{Method: c.method, URL: c.url, Attempts: int(c.attempts.Load())}
 	if resp, ok := ex.LastResult.(*http.Response); ok && resp != nil {
 		e.StatusCode = resp.StatusCode
-		e.Body = excerpt(resp.Body)
+		// A page that echoes the request must not show its credentials.
+		e.Body = []byte(secrets.Text(string(excerpt(resp.Body)), c.secrets))
 		e.exceeded = failsaferetry.ExceededError{LastError: statusError(resp.StatusCode)}
 		return e
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/failsafe-go/failsafe-go/failsafehttp"
 	failsaferetry "github.com/failsafe-go/failsafe-go/retrypolicy"
+
+	secrets "github.com/sharedlimit/sharedlimit/internal/redact"
 )
 
 // NewTransport returns an http.RoundTripper that sends each request through
@@ -59,7 +61,8 @@ type transport struct {
 // call is what the layers of one RoundTrip share, through the context.
 type call struct {
 	method   string
-	url      string // redacted
+	url      string   // redacted
+	secrets  []string // the URL's credentials, to mask in an echoing body
 	attempts atomic.Int32
 
 	body    io.ReadCloser                 // the first attempt's body
@@ -82,7 +85,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.methods[method] {
 		return t.next.RoundTrip(req)
 	}
-	c := &call{method: method, url: redact(req.URL), body: req.Body}
+	c := &call{method: method, url: redact(req.URL), secrets: secrets.URLSecrets(req.URL), body: req.Body}
 	out := req.WithContext(context.WithValue(req.Context(), callKey{}, c))
 	if req.Body != nil && req.Body != http.NoBody {
 		c.getBody = req.GetBody

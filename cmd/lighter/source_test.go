@@ -24,6 +24,16 @@ func TestSettingErrorsNameTheirSource(t *testing.T) {
 		{"API URL variable", map[string]string{"LIGHTER_API_URL": "ftp://x"}, []string{"pools"}, "(from LIGHTER_API_URL)", "--api-url"},
 		{"limiter URL flag", nil, []string{"--rate-limit-url", "nosuch://", "pools"}, "(from --rate-limit-url)", "LIGHTER_RATE_LIMIT_URL"},
 		{"tier flag", nil, []string{"--account-tier", "gold", "pools"}, "(from --account-tier)", "LIGHTER_ACCOUNT_TIER"},
+		// Found by the issue 13 review: these named Config fields
+		// (RequestsPerSecond, Burst) and LIGHTER_RETRIES for flags.
+		{"tier and rate flags", nil, []string{"--account-tier", "standard", "--requests-per-second", "3", "pools"},
+			`account tier "standard" (from --account-tier) sets the limit itself: leave --requests-per-second 3 unset`, "RequestsPerSecond"},
+		{"tier and burst variables", map[string]string{"LIGHTER_ACCOUNT_TIER": "premium", "LIGHTER_RATE_LIMIT_BURST": "5"}, []string{"pools"},
+			`(from LIGHTER_ACCOUNT_TIER) sets the limit itself: leave LIGHTER_RATE_LIMIT_BURST=5 unset`, "Burst ("},
+		{"tier variable, rate flag", map[string]string{"LIGHTER_ACCOUNT_TIER": "premium"}, []string{"--requests-per-second", "3", "pools"},
+			`(from LIGHTER_ACCOUNT_TIER) sets the limit itself: leave --requests-per-second 3 unset`, "LIGHTER_REQUESTS_PER_SECOND"},
+		{"backoff flag", nil, []string{"--retries", "0", "--backoff-factor", "0", "pools"}, `--backoff-factor "0"`, "LIGHTER_"},
+		{"backoff variable", map[string]string{"LIGHTER_BACKOFF_FACTOR": "0"}, []string{"pools"}, "set LIGHTER_RETRIES=0", "--"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

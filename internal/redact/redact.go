@@ -76,9 +76,13 @@ type span struct {
 
 // authorityStart is the index after "scheme://", after "scheme:" when no
 // "//" follows (url.URL.String writes "memory:?x=y" for "memory://?x=y"),
-// or 0 when raw has no scheme (then raw starts with what would be the
+// 2 for a scheme-relative "//host" (url.Parse reads its userinfo), or 0
+// when raw has no scheme (then raw starts with what would be the
 // authority).
 func authorityStart(raw string) int {
+	if strings.HasPrefix(raw, "//") {
+		return 2
+	}
 	if i := strings.Index(raw, "://"); i >= 0 && !strings.ContainsAny(raw[:i], "/?#@") {
 		return i + 3
 	}

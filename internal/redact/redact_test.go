@@ -32,6 +32,10 @@ func TestString(t *testing.T) {
 		{"memory:?token=a@TopSecretPw&prefix=p", "memory:?token=xxxxx&prefix=p"},
 		{"user:pw@host:6379", "user:xxxxx@host:6379"},
 		{"redis:u:pw@host", "redis:xxxxx:xxxxx@host"},
+		// A scheme-relative URL: "//" starts the authority.
+		{"//:pw@host:6379/0", "//:xxxxx@host:6379/0"},
+		{"//u:pw@h/x?token=tok", "//xxxxx:xxxxx@h/x?token=xxxxx"},
+		{"//host/x", "//host/x"},
 		// A query value or path holding '@' (issue 13).
 		{"redis://127.0.0.1:1/0?password=a@TopSecretPw&bogus=1", "redis://127.0.0.1:1/0?password=xxxxx&bogus=1"},
 		{"memory://?token=a@TopSecretPw", "memory://?token=xxxxx"},

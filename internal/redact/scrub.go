@@ -54,6 +54,47 @@ func Secrets(raw string) []string {
 	return out
 }
 
+// URLSecrets returns the credentials of a parsed URL (its user name and
+// password, the values of credential parameters in its query and
+// fragment), each in every form of [Forms], longest first: what to mask in
+// text that may quote the URL, such as an error page that echoes the
+// request. Unlike [Secrets] it reads u as parsed, so that a path holding
+// '@' adds nothing.
+func URLSecrets(u *url.URL) []string {
+	if u == nil {
+		return nil
+	}
+	var found []string
+	if u.User != nil {
+		found = append(found, u.User.Username())
+		if p, ok := u.User.Password(); ok {
+			found = append(found, p)
+		}
+	}
+	for _, part := range []string{"?" + u.RawQuery, "#" + u.EscapedFragment()} {
+		for _, s := range valueSpans(part) {
+			found = append(found, part[s.start:s.end])
+		}
+		if q, err := url.ParseQuery(part[1:]); err == nil {
+			for k, vs := range q {
+				if IsSecretParam(k) {
+					found = append(found, vs...)
+				}
+			}
+		}
+	}
+	var out []string
+	for _, f := range found {
+		for _, form := range Forms(f) {
+			if !slices.Contains(out, form) {
+				out = append(out, form)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
 // Forms returns secret as it is, decoded (when it is percent-encoded) and
 // re-encoded as a query value, a path, a userinfo or with every byte as
 // %XX: the forms a parser or an error message may quote it in. Forms
