@@ -74,7 +74,8 @@ type Transport struct {
 type pendingHold struct {
 	end     time.Time // the latest end asked for
 	n       int
-	pending bool // a hold asked for since the running one started
+	pending bool          // a hold asked for since the running one started
+	landed  chan struct{} // closed when the running hold has returned
 }
 
 // HostKey is the default Transport key: one per API host, like the
@@ -125,6 +126,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		obs = observerOf(t.Limiter)
 	}
 	if err == nil {
+		err = t.holdLanded(req.Context(), key)
+	}
+	if err == nil {
 		err = wait(req.Context(), t.Limiter, key, t.Limit, n, obs)
 	}
 	if err != nil {
@@ -155,6 +159,30 @@ func (t *Transport) Close() error {
 	return nil
 }
 
+// holdLanded waits until no hold started by this Transport is running on
+// key, or ctx ends: a request on key (a retry of the 429 among them) must
+// not take a slot the hold is about to take away. The wait is bounded by
+// HoldTimeout per hold.
+func (t *Transport) holdLanded(ctx context.Context, key string) error {
+	for {
+		t.mu.Lock()
+		h := t.holds[key]
+		var landed chan struct{}
+		if h != nil {
+			landed = h.landed
+		}
+		t.mu.Unlock()
+		if landed == nil {
+			return nil
+		}
+		select {
+		case <-landed:
+		case <-ctx.Done():
+			return fmt.Errorf("limiter: Transport: waiting for the hold after a 429 on %q: %w", key, context.Cause(ctx))
+		}
+	}
+}
+
 // hold holds key for d after a 429, on a goroutine of its own, or merges
 // d into the next hold when one is in flight on key.
 func (t *Transport) hold(ctx context.Context, key string, n int, d time.Duration, obs Observer) {
@@ -176,7 +204,7 @@ func (t *Transport) hold(ctx context.Context, key string, n int, d time.Duration
 	if t.holds == nil {
 		t.holds = map[string]*pendingHold{}
 	}
-	h := &pendingHold{end: end, n: n}
+	h := &pendingHold{end: end, n: n, landed: make(chan struct{})}
 	t.holds[key] = h
 	t.wg.Add(1)
 	t.mu.Unlock()
@@ -186,11 +214,13 @@ func (t *Transport) hold(ctx context.Context, key string, n int, d time.Duration
 			t.holdOnce(ctx, key, n, d, obs)
 			applied := end
 			t.mu.Lock()
+			close(h.landed)
 			if !h.pending || !h.end.After(applied) {
 				delete(t.holds, key)
 				t.mu.Unlock()
 				return
 			}
+			h.landed = make(chan struct{})
 			h.pending = false
 			end, n = h.end, h.n
 			t.mu.Unlock()

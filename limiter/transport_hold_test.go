@@ -152,22 +152,31 @@ func TestTransportFailedHoldGoesToObserver(t *testing.T) {
 
 // TestTransport429StormOneHoldAtATime: 429s arriving while a Hold is in
 // flight on their key do not each start a store call: they are merged
-// into one next Hold with the longest Retry-After.
+// into one next Hold with the longest Retry-After. The storm's requests
+// are on the network before the first 429 returns (requests made after it
+// wait for its Hold: TestTransportRequestAfter429WaitsForHold).
 func TestTransport429StormOneHoldAtATime(t *testing.T) {
 	lim := newSlowHold()
 	defer lim.Limiter.Close()
 	var retry atomic.Int64
-	srv := newRetryServer(t, &retry)
+	gate := make(chan struct{})
+	var gated atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ra := r.URL.Query().Get("ra")
+		if ra == "" {
+			ra = string(rune('0' + retry.Load()))
+		} else {
+			gated.Add(1)
+			<-gate
+		}
+		w.Header().Set("Retry-After", ra)
+		w.WriteHeader(429)
+	}))
+	t.Cleanup(srv.Close)
 	tr := &limiter.Transport{Limiter: lim, Limit: limiter.Limit{Rate: 1000, Period: time.Second, Burst: 1000},
 		Key: func(*http.Request) string { return "k" }}
 	const storm = 50
 	retry.Store(1)
-	resp, err := roundTrip(t, context.Background(), tr, srv.URL, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	<-lim.started
 	var wg sync.WaitGroup
 	for i := range storm {
 		wg.Add(1)
@@ -179,6 +188,20 @@ func TestTransport429StormOneHoldAtATime(t *testing.T) {
 			}
 		}()
 	}
+	for deadline := time.Now().Add(5 * time.Second); gated.Load() < storm; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(gate)
+			t.Fatalf("%d of %d storm requests reached the server", gated.Load(), storm)
+		}
+	}
+	resp, err := roundTrip(t, context.Background(), tr, srv.URL, 5*time.Second)
+	if err != nil {
+		close(gate)
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	<-lim.started
+	close(gate)
 	wg.Wait()
 	close(lim.release)
 	tr.Close()
@@ -193,19 +216,35 @@ func TestTransport429StormOneHoldAtATime(t *testing.T) {
 	}
 }
 
-// newRetryServer answers 429 with the Retry-After of its ra query
-// parameter (seconds), or of *def.
-func newRetryServer(t *testing.T, def *atomic.Int64) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ra := r.URL.Query().Get("ra")
-		if ra == "" {
-			ra = string(rune('0' + def.Load()))
-		}
-		w.Header().Set("Retry-After", ra)
-		w.WriteHeader(429)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+// TestTransportRequestAfter429WaitsForHold: a request on a key whose Hold
+// after a 429 is still on its way to the store (a retry of that 429, say)
+// waits for it before taking a slot, so that it is not sent inside the
+// hold; it never waits past its own deadline.
+func TestTransportRequestAfter429WaitsForHold(t *testing.T) {
+	lim := newSlowHold()
+	defer lim.Limiter.Close()
+	srv, hits := server(t, 429, http.Header{"Retry-After": {"2"}})
+	tr := &limiter.Transport{Limiter: lim, Limit: limiter.PerSecond(100), Key: func(*http.Request) string { return "k" }}
+	resp, err := roundTrip(t, context.Background(), tr, srv.URL, 5*time.Second)
+	if err != nil || resp.StatusCode != 429 {
+		t.Fatalf("RoundTrip = %v, %v; want the 429", resp, err)
+	}
+	resp.Body.Close()
+	<-lim.started // the Hold runs, blocked
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := roundTrip(t, ctx, tr, srv.URL, 5*time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RoundTrip during the Hold: %v, want its deadline", err)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("the server saw %d requests while the Hold was on its way, want 1", n)
+	}
+	close(lim.release)
+	tr.Close()
+	st, err := lim.Status(context.Background(), "k", limiter.PerSecond(100))
+	if err != nil || st.NextAfter < time.Second {
+		t.Fatalf("Status = %+v, %v; want the key held for the Retry-After (2 s)", st, err)
+	}
 }
 
 // TestTransportErrorsHideCredentials: the request URL in the Transport's
