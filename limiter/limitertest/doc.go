@@ -1,5 +1,5 @@
 // Package limitertest is the conformance suite every limiter backend
-// passes: the GCRA of DESIGN.md as step tables, sharing across handles,
+// passes: the GCRA formulas (internal/gcra) as step tables, sharing across handles,
 // concurrency within the promised bound, FIFO reservations, cancels that
 // never over-admit (after a later slot, a Hold, or a Reset whose new
 // reservations rebuild the cancelled value) and that chain newest first,
