@@ -34,7 +34,7 @@ const faultDuration = 6 * time.Second
 // ("lost"), the restarted Redis has forgotten the slots already granted to
 // the waiters that sleep towards them (up to one per waiting goroutine, 24
 // here, spread over the next 1.2 s), so new reservations overlap them.
-// What DESIGN.md promises, and is checked: no window holds more than
+// What README promises ("What each fault does"), and is checked: no window holds more than
 // Bound plus the slots queued at the crash (counted from the workers'
 // records: granted before it, due after it) plus one Burst. Both check
 // that the fault happened as named: a canary key written before the crash

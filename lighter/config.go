@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -238,8 +239,17 @@ func (c Config) WithSettings(lookup func(string) (string, bool), name func(varia
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			f, ferr := strconv.ParseFloat(v, 64)
-			if ferr != nil {
+			if ferr != nil && !errors.Is(ferr, strconv.ErrRange) {
 				return fmt.Errorf("want a duration such as 30s, or seconds")
+			}
+			// Checked before converting: a float beyond int64 converts
+			// to an implementation-specific value (negative on amd64,
+			// the largest on arm64).
+			if !(f <= maxTimeoutSeconds) {
+				return fmt.Errorf("want a duration such as 30s, or seconds, at most %d", int64(maxTimeoutSeconds))
+			}
+			if f <= 0 {
+				return fmt.Errorf("want a positive duration")
 			}
 			d = time.Duration(f * float64(time.Second))
 		}
@@ -280,6 +290,10 @@ func (c Config) source(env string) string {
 	}
 	return ""
 }
+
+// maxTimeoutSeconds is the largest timeout in seconds, whole seconds
+// within time.Duration's range.
+const maxTimeoutSeconds = float64(math.MaxInt64 / int64(time.Second))
 
 func positiveFloat(v string) (float64, error) {
 	f, err := strconv.ParseFloat(v, 64)

@@ -72,6 +72,24 @@ func TestConfigFromEnvInvalid(t *testing.T) {
 	}
 }
 
+// A timeout in seconds beyond time.Duration's range (or not finite) is an
+// error saying so, on every platform: Go's float-to-int conversion of such
+// a value is implementation-specific (negative on amd64, saturated to 292
+// years on arm64), so it must never be converted.
+func TestConfigFromEnvTimeoutOutOfRange(t *testing.T) {
+	for _, value := range []string{"1e300", "9223372037", "Inf", "NaN"} {
+		_, err := lighter.Config{}.WithEnv(env(map[string]string{"LIGHTER_TIMEOUT": value}))
+		if err == nil || !strings.Contains(err.Error(), "LIGHTER_TIMEOUT") || !strings.Contains(err.Error(), value) ||
+			!strings.Contains(err.Error(), "at most") {
+			t.Errorf("LIGHTER_TIMEOUT=%s: err = %v, want one naming the value and the largest timeout", value, err)
+		}
+	}
+	cfg, err := lighter.Config{}.WithEnv(env(map[string]string{"LIGHTER_TIMEOUT": "9223372036"}))
+	if err != nil || cfg.Timeout != 9223372036*time.Second {
+		t.Fatalf("LIGHTER_TIMEOUT=9223372036: %v, %v; want 9223372036 s", cfg.Timeout, err)
+	}
+}
+
 // Errors found by NewSession in settings from the environment name the
 // variable too.
 func TestEnvErrorsNameTheVariable(t *testing.T) {

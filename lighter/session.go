@@ -29,7 +29,11 @@ const maxJSONBody = 64 << 20
 // retry policy (outside) and the shared limiter (inside), so that each
 // attempt pays its tokens:
 //
-//	http.Client -> retry transport -> limiter.Transport -> http.Transport
+//	http.Client -> retry transport -> limiter.Transport -> body-code check -> http.Transport
+//
+// The body-code check turns an answer whose JSON "code" is 429 into a 429,
+// whatever its HTTP status, so that the limiter holds the key and the
+// retry policy retries it.
 //
 // It is safe for concurrent use. Close it when done.
 type Session struct {

@@ -126,7 +126,8 @@ func (r *flapRig) step(at time.Duration, down bool) {
 
 // checkFlapWindows fails t when a window of one interval, ten intervals, one
 // Period or the whole run holds more than the limit's bound plus one Burst
-// (DESIGN.md's promise for one process under the fallback), and returns the
+// (the promise for one process under the fallback, README "Failure
+// policies"), and returns the
 // largest excess over the limit's own bound.
 func checkFlapWindows(t *testing.T, times []time.Duration, limit limiter.Limit, run time.Duration) (excess int) {
 	t.Helper()

@@ -47,11 +47,15 @@ func (k EventKind) String() string {
 // Event is one thing a Limiter or Transport did that an operator may want
 // to count.
 type Event struct {
+	// Kind says what happened.
 	Kind EventKind
 	// Op is the call, such as "AllowN", "ReserveN", "Wait" or "Hold".
-	Op    string
-	Key   string
-	N     int
+	Op string
+	// Key is the limit key of the call.
+	Key string
+	// N is the number of tokens the call asked for.
+	N int
+	// Limit is the limit the call carried.
 	Limit Limit
 	// Duration is what the kind says it is (see the EventKind values).
 	Duration time.Duration

@@ -31,16 +31,20 @@ type Reservation struct {
 }
 
 // NewReservation builds a granted Reservation; backends call it. cancel
-// gives the slot back (compare-and-set: only when nothing was taken after
-// it) and is called at most once, and only before the slot's time.
+// gives the slot back (compare-and-set on the token of the reservation's
+// own write: only when no write came after it, and back to the exact value
+// that write replaced) and is called at most once, and only before the
+// slot's time.
 func NewReservation(delay time.Duration, remaining int, resetAfter time.Duration, cancel func(context.Context) error) *Reservation {
 	return &Reservation{OK: true, Delay: delay, Remaining: remaining, ResetAfter: resetAfter,
 		at: time.Now().Add(delay), cancel: cancel}
 }
 
 // Cancel gives a granted slot back when its time has not come yet, so that
-// the next request can have it. A slot taken after this one, or a Hold, makes
-// Cancel a no-op: a cancel never lets the limit be exceeded. Cancel on a
+// the next request can have it. Any write to the key since this slot's (a
+// slot taken after it, a Hold, a Reset) makes Cancel a no-op: a cancel
+// never lets the limit be exceeded, and cancels run newest first give
+// every slot back. Cancel on a
 // refused reservation, after the slot's time, or a second time does nothing.
 func (r *Reservation) Cancel(ctx context.Context) error {
 	if r == nil || !r.OK || r.cancel == nil {

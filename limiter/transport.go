@@ -38,8 +38,9 @@ type Transport struct {
 	Limiter Limiter
 	// Limit applies to every request. It is required.
 	Limit Limit
-	// Key picks the limit key of a request. The default value is one key
-	// per host: "host:" + req.URL.Host.
+	// Key picks the limit key of a request. The default value is
+	// [HostKey]: one key per host, whatever its spelling ("host:" and the
+	// host in lower case, its port unless the scheme's default).
 	Key func(*http.Request) string
 	// Cost is how many tokens a request takes. The default value is 1 for
 	// every request. An error stops the request.

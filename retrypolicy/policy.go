@@ -22,7 +22,8 @@ import (
 // cfg, or an error naming the first invalid field of cfg.
 //
 // The policy decides what is retried (Config.Statuses, connection errors
-// and timeouts, never Config.Permanent errors nor context.Canceled), how
+// and timeouts; never Config.Permanent errors, the limiter's errors
+// (limiter.IsPermanent), context.Canceled or certificate errors), how
 // long to wait, logs every retry, drains and closes the body of every
 // response it retries, and reports failsafe-go's ExceededError when the
 // retries run out. It sleeps itself, through Config.Sleep, on the context

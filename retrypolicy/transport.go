@@ -21,7 +21,8 @@ import (
 // Every attempt, the first and each retry, is a separate call of
 // next.RoundTrip: put the rate-limiting transport in next, so that every
 // attempt takes its tokens. Requests whose method is not retried (see
-// Config.Methods) go to next once, untouched.
+// Config.Methods; an empty Request.Method is GET, as net/http sends it) go
+// to next once, untouched.
 //
 // A request body is sent again byte for byte on each retry: from
 // Request.GetBody when set (http.NewRequest sets it for the usual body

@@ -52,8 +52,13 @@ func (c *cli) usageError(fs *flag.FlagSet, format string, args ...any) int {
 // waits for the limiter store no longer than storeWait.
 func (c *cli) call(ctx context.Context, fn func(*lighter.Session) (any, error)) int {
 	cfg := c.cfg
+	given := cfg.RateLimitURL
+	if given == "" {
+		given = lighter.DefaultRateLimitURL
+	}
 	cfg.RateLimitURL = boundStoreWait(cfg.RateLimitURL)
-	s, code := c.session(ctx, cfg)
+	// The bound is the command's own: errors show the URL as it was given.
+	s, code := c.openSession(ctx, cfg, strings.TrimPrefix(cfg.RateLimitURL, given))
 	if code >= 0 {
 		return code
 	}

@@ -88,7 +88,11 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 	st := srv.Stats()
 	sent, failed := 0, 0
 	for i, r := range results {
-		fmt.Fprintf(c.stdout, "worker %d: %d requests, %d answered 2xx, %d failed%s\n", i+1, r.Sent, r.OK, r.Failed, suffix(r.Error))
+		cut := ""
+		if n := r.Sent - r.OK - r.Failed; n > 0 {
+			cut = fmt.Sprintf(", %d cut by the end of the run", n)
+		}
+		fmt.Fprintf(c.stdout, "worker %d: %d requests, %d answered 2xx%s, %d failed%s\n", i+1, r.Sent, r.OK, cut, r.Failed, suffix(r.Error))
 		sent += r.Sent
 		failed += r.Failed
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/sharedlimit/sharedlimit/lighter"
 	"github.com/sharedlimit/sharedlimit/limiter"
@@ -85,9 +86,19 @@ func parseGlobal(args []string, stderr io.Writer, lookup env) (*global, []string
 
 // session opens the Session, or prints why not and returns the exit code.
 func (c *cli) session(ctx context.Context, cfg lighter.Config) (*lighter.Session, int) {
+	return c.openSession(ctx, cfg, "")
+}
+
+// openSession is session for a cfg whose RateLimitURL has added appended
+// by the command (see boundStoreWait): an error shows the URL without it.
+func (c *cli) openSession(ctx context.Context, cfg lighter.Config, added string) (*lighter.Session, int) {
 	s, err := lighter.NewSession(ctx, cfg)
 	if err != nil {
-		c.printErr(err)
+		if added == "" {
+			c.printErr(err)
+		} else {
+			fmt.Fprintln(c.stderr, strings.ReplaceAll(prefixed(err), added, ""))
+		}
 		return nil, exitCode(err)
 	}
 	return s, -1

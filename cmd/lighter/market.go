@@ -89,14 +89,19 @@ func (c *cli) noArgs(fs *flag.FlagSet, name string, args []string) int {
 
 // required reports a required flag left unset; code is -1 to go on.
 func (c *cli) required(fs *flag.FlagSet, names ...string) int {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for _, n := range names {
-		if !set[n] {
+		if !isSet(fs, n) {
 			return c.usageError(fs, "--%s is required", n)
 		}
 	}
 	return -1
+}
+
+// isSet reports whether the flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func (c *cli) fundings(ctx context.Context, args []string) int {
@@ -170,6 +175,9 @@ func (c *cli) trades(ctx context.Context, args []string) int {
 	}
 	if *maxPages < 1 {
 		return c.usageError(fs, "invalid --max_pages %d: want 1 or more", *maxPages)
+	}
+	if !*all && isSet(fs, "max_pages") {
+		return c.usageError(fs, "--max_pages %d needs --all (without it, one page is read)", *maxPages)
 	}
 	q.MarketID, q.AccountIndex, q.OrderIndex, q.From, q.AskFilter = market.int(), account.int64(), order.int64(), from.int64(), askFilter.int()
 	if !*all {

@@ -45,6 +45,7 @@ func TestMarketCommandsFlagErrors(t *testing.T) {
 		{[]string{"trades", "--sort_by", "trade_id", "--limit", "5", "--ask_filter", "99999999999999999999"}, exitUsage, []string{"-ask_filter", "99999999999999999999"}},
 		{[]string{"trades", "--sort_by", "trade_id", "--limit", "5", "--ask_filter", "-200"}, exitUsage, []string{"ask_filter", "-200"}},
 		{[]string{"trades", "--sort_by", "trade_id", "--limit", "5", "--all", "--max_pages", "0"}, exitUsage, []string{"--max_pages", "0"}},
+		{[]string{"trades", "--sort_by", "trade_id", "--limit", "5", "--max_pages", "3"}, exitUsage, []string{"--max_pages", "--all"}},
 		{[]string{"trades", "--sortby", "trade_id"}, exitUsage, []string{"-sortby"}},
 		{[]string{"recent-trades", "--market_id", "-1", "--limit", "5"}, exitUsage, []string{"market_id", "-1"}},
 		{[]string{"recent-trades", "--market_id", "0", "--limit", "0"}, exitUsage, []string{"limit", "0"}},

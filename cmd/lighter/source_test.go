@@ -92,3 +92,15 @@ func TestBoundStoreWait(t *testing.T) {
 		}
 	}
 }
+
+// The bound a one-shot command adds to the limiter URL is its own: an
+// error about the URL shows the URL as it was given, not with
+// busy_timeout=3s or unavailable_after=3s appended.
+func TestStoreWaitNotInErrors(t *testing.T) {
+	for _, u := range []string{"sqlite://~/x.sqlite", "sqlite:rel.sqlite?", "redis://h:1/0?bogus=1"} {
+		code, _, errs := runCmd(t, map[string]string{}, "--api-url", "http://127.0.0.1:1", "--rate-limit-url", u, "limiter", "status")
+		if code != exitConfig || !strings.Contains(errs, `"`+u+`"`) || strings.Contains(errs, "=3s") {
+			t.Errorf("--rate-limit-url %s: exit %d, %s; want %d quoting the URL as given, without the bound", u, code, errs, exitConfig)
+		}
+	}
+}

@@ -8,8 +8,8 @@ import (
 	"github.com/sharedlimit/sharedlimit/lighter"
 )
 
-// storeWait bounds how long a one-shot command (pools, account, get,
-// limiter status) waits for a limiter store that cannot answer, instead of
+// storeWait bounds how long a one-shot command (every command but
+// loadtest, demo and fake-server) waits for a limiter store that cannot answer, instead of
 // the library's 30 s: a person at a terminal wants exit 4 in seconds. A
 // URL that sets its own bound keeps it.
 const storeWait = 3 * time.Second

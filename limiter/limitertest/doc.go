@@ -1,5 +1,5 @@
 // Package limitertest is the conformance suite every limiter backend
-// passes: the GCRA of DESIGN.md as step tables, sharing across handles,
+// passes: the GCRA formulas (internal/gcra) as step tables, sharing across handles,
 // concurrency within the promised bound, FIFO reservations, cancels that
 // never over-admit (after a later slot, a Hold, or a Reset whose new
 // reservations rebuild the cancelled value) and that chain newest first,
@@ -12,5 +12,7 @@
 // [CheckWindows] and [CheckUsage] check recorded admission times against the
 // promise "never more than ceil(Rate*t/Period) + Burst - 1 in any half-open
 // window of length t, and at least 99 % of it used"; multi-process tests
-// use them too.
+// use them too. [CheckSpans] and [CheckSpanUsage] do the same for
+// admissions known only to lie within a [Span] (real-clock runs, see
+// [WaitSpan]), with no tolerance.
 package limitertest

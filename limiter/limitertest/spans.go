@@ -22,6 +22,7 @@ import (
 // microseconds wide hides no extra interval. Stores read their clocks in
 // whole microseconds: start a span 1 µs before the call (WaitSpan does).
 type Span struct {
+	// Lo and Hi bound the admission's instant: Lo <= instant <= Hi.
 	Lo, Hi time.Duration
 }
 

@@ -1,14 +1,17 @@
 // Package redis is the multi-host backend of package limiter (URLs
-// "redis://", "rediss://", "redis+cluster://", "redis+sentinel://"): the GCRA of DESIGN.md on one key per limit
-// in Redis, with Redis's own clock (TIME), so that hosts whose clocks
-// disagree still share one limit.
+// "redis://", "rediss://", "redis+cluster://", "redis+sentinel://"): the
+// GCRA of package limiter on one key per limit in Redis, with Redis's own
+// clock (TIME), so that hosts whose clocks disagree still share one limit.
 //
 // Immediate decisions ([Limiter.AllowN]) run github.com/go-redis/redis_rate's
 // script; reservations, cancels, Hold, Status and Reset run scripts of this
 // package in redis_rate's encoding (float seconds since 2017-01-01 under
 // "rate:" + key), so that programs calling redis_rate directly with [RateKey]
-// share the budget with this package's Limiters. Every decision, a
-// reservation included, is one round trip; a Wait then sleeps locally.
+// share the budget with this package's Limiters. The digits of a stored
+// value below the microsecond carry the epoch of the last Reset and a token
+// per write, which a reservation's cancel compares; to redis_rate they add
+// under 0.1 µs. Every decision, a reservation included, is one round trip;
+// a Wait then sleeps locally.
 //
 // Keys are "rate:{<prefix><key>}" (see [Key]): the braces make the key its
 // own Redis Cluster hash tag, and every script touches one key.

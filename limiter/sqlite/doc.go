@@ -2,12 +2,21 @@
 // "sqlite:///abs/path"): one SQLite file shared by every process of one host,
 // through modernc.org/sqlite (no cgo).
 //
-// The file holds one row per key: the GCRA theoretical arrival time and the
-// host clock of the row's last write. Every decision is one immediate write
-// transaction, so two processes never lose each other's updates. The clock
-// is the host's wall clock; when it is more than a second behind the last
-// write of a row, the clock went back and the row is shifted back by the
-// difference instead of blocking until the old clock comes round again.
+// The file holds one row per key: the GCRA theoretical arrival time, the
+// host clock of the row's last write and the token of that write, which a
+// reservation's cancel compares (so a cancel never takes a later write for
+// its own). Every decision is one immediate write transaction, so two
+// processes never lose each other's updates.
+//
+// The host clock, on Linux, is CLOCK_BOOTTIME anchored to the Unix epoch
+// once per boot (the boot id and the offset are stored in the file), so a
+// wall clock stepped either way while the host runs changes nothing.
+// Elsewhere, or when the boot clock cannot be read, it is the wall clock. On
+// either clock, when it is more than a second behind the last write of a row
+// (a reboot after the wall clock went back, or a wall-clock step back), the
+// row is shifted back by the difference instead of blocking until the old
+// clock comes round again; on the wall clock, a step forward lets slots
+// queued before it be granted again.
 //
 // Use it on local disks only: SQLite's locks are not reliable on network
 // file systems (NFS, SMB), and a limit shared across hosts needs the Redis
