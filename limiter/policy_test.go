@@ -402,9 +402,27 @@ func TestOpenPolicy(t *testing.T) {
 func TestFallbackPolicy(t *testing.T) {
 	f := newFixture(t, limiter.Policy{OnFailure: limiter.FailFallback, FallbackShare: 0.5})
 	fb := f.g.Policy().Fallback
-	start := f.clock.Now()
 	ctx := context.Background()
+	// The probe's first pause moves the fake clock at once: hold it there
+	// until the fallback's calls below are done, so that the clock does not
+	// jump between a decision and the time its answer is read at (a jump
+	// the Guard rightly reads as a later, fuller fallback). A call on
+	// another key takes the Guard to the fallback and starts the probe.
+	inPause, gate := make(chan struct{}), make(chan struct{})
+	f.clock.mu.Lock()
+	f.clock.onSlp = func(n int) {
+		if n == 1 {
+			close(inPause)
+			<-gate
+		}
+	}
+	f.clock.mu.Unlock()
 	f.store.failing.Store(true)
+	if _, err := f.g.AllowN(ctx, "other", lim, 1); err != nil {
+		t.Fatal(err)
+	}
+	<-inPause
+	start := f.clock.Now()
 	var allowed int
 	for range 3 {
 		r, err := f.g.AllowN(ctx, "k", lim, 1)
@@ -432,6 +450,7 @@ func TestFallbackPolicy(t *testing.T) {
 		t.Errorf("the store was asked %d times while down (the probe aside), want 1", got)
 	}
 	f.store.failing.Store(false)
+	close(gate)
 	waitFor(t, func() bool { return !f.g.Degraded() && f.obs.count(limiter.EventPolicySwitch) == 2 })
 	// The fallback's two admissions took its tat to 400 ms (2 x 200 ms;
 	// the cancelled slot is not charged). The store, whose tolerance is
