@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/sharedlimit/sharedlimit/limiter"
@@ -43,12 +44,18 @@ func TestOpenFailsWithNilLimiter(t *testing.T) {
 	}
 }
 
+// registerTypedNil registers the scheme once per test binary (-count=N
+// runs the test N times; a second Register panics).
+var registerTypedNil sync.Once
+
 // TestOpenRefusesTypedNil: an opener that returns a nil pointer in a
 // non-nil Limiter does not reach the caller.
 func TestOpenRefusesTypedNil(t *testing.T) {
-	limiter.Register("typednil-test", func(context.Context, *url.URL) (limiter.Limiter, error) {
-		var l *sqlite.Limiter
-		return l, nil
+	registerTypedNil.Do(func() {
+		limiter.Register("typednil-test", func(context.Context, *url.URL) (limiter.Limiter, error) {
+			var l *sqlite.Limiter
+			return l, nil
+		})
 	})
 	l, err := limiter.Open(context.Background(), "typednil-test://")
 	if err == nil || l != nil {
