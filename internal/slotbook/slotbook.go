@@ -115,5 +115,18 @@ func (b *Book) Reset() {
 	b.Held()
 }
 
+// FullAfter returns a Book's FullAfter: l's Status(...).FullAfter on key
+// k, failing the test on an error.
+func FullAfter(t testing.TB, l limiter.Limiter, k string, lim limiter.Limit) func() time.Duration {
+	return func() time.Duration {
+		t.Helper()
+		st, err := l.Status(context.Background(), k, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.FullAfter
+	}
+}
+
 // Len returns how many slots stand on the book.
 func (b *Book) Len() int { return len(b.live) }

@@ -40,14 +40,7 @@ func testRandomCancelsSeed(t *testing.T, h Harness, seed uint64) {
 		}
 		return c.elapsed
 	}
-	book := &slotbook.Book{T: t, Interval: T, Tol: c.tol(), Now: now, FullAfter: func() time.Duration {
-		t.Helper()
-		st, err := probe.Status(ctx, k, lim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.FullAfter
-	}}
+	book := &slotbook.Book{T: t, Interval: T, Tol: c.tol(), Now: now, FullAfter: slotbook.FullAfter(t, probe, k, lim)}
 	steps := 160
 	if c.real() {
 		steps = 80

@@ -118,13 +118,7 @@ func mixedWriters(t *testing.T, addr string, advance func(time.Duration), tol ti
 		}
 		return elapsed
 	}
-	book := &slotbook.Book{T: t, Interval: T, Tol: tol, Now: now, FullAfter: func() time.Duration {
-		st, err := probe.Status(ctx, k, lim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.FullAfter
-	}}
+	book := &slotbook.Book{T: t, Interval: T, Tol: tol, Now: now, FullAfter: slotbook.FullAfter(t, probe, k, lim)}
 	rng := rand.New(rand.NewPCG(12, 1))
 	steps := 400
 	if advance == nil {

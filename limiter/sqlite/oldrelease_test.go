@@ -107,13 +107,7 @@ func mixedWriters(t *testing.T, seed uint64) {
 	lim := limiter.Limit{Rate: 1, Period: T, Burst: 1}
 	start := clk.Now()
 	now := func() time.Duration { return clk.Now().Sub(start) }
-	book := &slotbook.Book{T: t, Interval: T, Now: now, FullAfter: func() time.Duration {
-		st, err := probe.Status(ctx, k, lim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.FullAfter
-	}}
+	book := &slotbook.Book{T: t, Interval: T, Now: now, FullAfter: slotbook.FullAfter(t, probe, k, lim)}
 	rng := rand.New(rand.NewPCG(12, seed))
 	for step := range 200 {
 		switch op := rng.IntN(100); {
