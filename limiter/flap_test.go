@@ -104,6 +104,19 @@ func newFlapRig(t *testing.T, share float64) *flapRig {
 	return r
 }
 
+// fallbackBurst takes the store down (at 0) and a full burst of lim on
+// "k" from the fallback, failing the test unless each call is admitted.
+func (r *flapRig) fallbackBurst(ctx context.Context, lim limiter.Limit) {
+	r.t.Helper()
+	r.step(0, true)
+	for i := range lim.Burst {
+		if res, err := r.g.AllowN(ctx, "k", lim, 1); err != nil || !res.Allowed {
+			r.t.Fatalf("fallback AllowN %d: %+v, %v", i, res, err)
+		}
+	}
+	r.settle()
+}
+
 // settle waits until the probe, if any, is pausing or has switched back,
 // so that each step's outcome does not depend on the scheduler.
 func (r *flapRig) settle() {
@@ -310,13 +323,7 @@ func TestFallbackChargesStoreOnce(t *testing.T) {
 	lim := limiter.Limit{Rate: 10, Period: time.Second, Burst: 4}
 	r := newFlapRig(t, 1)
 	ctx := context.Background()
-	r.step(0, true)
-	for i := range lim.Burst {
-		if res, err := r.g.AllowN(ctx, "k", lim, 1); err != nil || !res.Allowed {
-			t.Fatalf("fallback AllowN %d: %+v, %v", i, res, err)
-		}
-	}
-	r.settle()
+	r.fallbackBurst(ctx, lim)
 	r.step(time.Millisecond, false)
 	if r.g.Degraded() {
 		t.Fatal("the probe did not switch back")
@@ -444,13 +451,7 @@ func TestFallbackReset(t *testing.T) {
 	lim := limiter.Limit{Rate: 10, Period: time.Second, Burst: 2}
 	r := newFlapRig(t, 1)
 	ctx := context.Background()
-	r.step(0, true)
-	for range lim.Burst {
-		if res, err := r.g.AllowN(ctx, "k", lim, 1); err != nil || !res.Allowed {
-			t.Fatalf("fallback AllowN: %+v, %v", res, err)
-		}
-	}
-	r.settle()
+	r.fallbackBurst(ctx, lim)
 	if err := r.g.Reset(ctx, "k"); !errors.Is(err, limiter.ErrUnavailable) {
 		t.Fatalf("Reset with the store down: %v, want ErrUnavailable", err)
 	}
