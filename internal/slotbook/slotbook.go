@@ -101,18 +101,32 @@ func (b *Book) CancelOne(ctx context.Context, rng *rand.Rand, step int) {
 	}
 }
 
-// Held records a Hold: no slot booked so far may be given back.
-func (b *Book) Held() {
+// Hold holds key k on l for d, failing the test on an error, and records
+// it: no slot booked so far may be given back.
+func (b *Book) Hold(ctx context.Context, step int, l limiter.Limiter, k string, lim limiter.Limit, d time.Duration) {
+	b.T.Helper()
+	if err := l.Hold(ctx, k, lim, d); err != nil {
+		b.T.Fatalf("step %d Hold: %v", step, err)
+	}
+	b.held()
+}
+
+// Reset resets key k on l, failing the test on an error, and records it:
+// a new epoch, in which the slots booked so far count no more and may not
+// be given back.
+func (b *Book) Reset(ctx context.Context, step int, l limiter.Limiter, k string) {
+	b.T.Helper()
+	if err := l.Reset(ctx, k); err != nil {
+		b.T.Fatalf("step %d Reset: %v", step, err)
+	}
+	b.epoch++
+	b.held()
+}
+
+func (b *Book) held() {
 	for _, s := range b.live {
 		s.held = true
 	}
-}
-
-// Reset records a Reset: a new epoch, in which the slots booked so far
-// count no more and may not be given back.
-func (b *Book) Reset() {
-	b.epoch++
-	b.Held()
 }
 
 // FullAfter returns a Book's FullAfter: l's Status(...).FullAfter on key

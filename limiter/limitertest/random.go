@@ -72,17 +72,11 @@ func testRandomCancelsSeed(t *testing.T, h Harness, seed uint64) {
 			book.CancelOne(ctx, rng, step)
 		case op < 92:
 			d := time.Duration(rng.IntN(3)) * T
-			if err := hs[rng.IntN(len(hs))].Hold(ctx, k, lim, d); err != nil {
-				t.Fatalf("step %d Hold: %v", step, err)
-			}
-			book.Held()
+			book.Hold(ctx, step, hs[rng.IntN(len(hs))], k, lim, d)
 			// The Hold's time counts as taken for one interval: it is
 			// no slot, so nothing to check.
 		case op < 95:
-			if err := hs[rng.IntN(len(hs))].Reset(ctx, k); err != nil {
-				t.Fatalf("step %d Reset: %v", step, err)
-			}
-			book.Reset()
+			book.Reset(ctx, step, hs[rng.IntN(len(hs))], k)
 		default:
 			if !c.real() {
 				d := time.Duration(rng.Int64N(int64(T/2/time.Microsecond))) * time.Microsecond

@@ -159,15 +159,9 @@ func mixedWriters(t *testing.T, addr string, advance func(time.Duration), tol ti
 		case op < 88:
 			book.CancelOne(ctx, rng, step)
 		case op < 92:
-			if err := news[rng.IntN(len(news))].Hold(ctx, k, lim, time.Duration(rng.IntN(3))*T); err != nil {
-				t.Fatal(err)
-			}
-			book.Held()
+			book.Hold(ctx, step, news[rng.IntN(len(news))], k, lim, time.Duration(rng.IntN(3))*T)
 		case op < 95:
-			if err := news[rng.IntN(len(news))].Reset(ctx, k); err != nil {
-				t.Fatal(err)
-			}
-			book.Reset()
+			book.Reset(ctx, step, news[rng.IntN(len(news))], k)
 		default:
 			if advance != nil {
 				d := time.Duration(rng.Int64N(Tus/2)) * time.Microsecond
