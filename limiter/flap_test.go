@@ -104,6 +104,25 @@ func newFlapRig(t *testing.T, share float64) *flapRig {
 	return r
 }
 
+// flapper takes the store down and up at random: from 0, down first, each
+// state lasts 1 to maxMS ms, drawn from rng.
+type flapper struct {
+	rng   *rand.Rand
+	maxMS int
+	down  bool
+	flip  time.Duration // when the state changes next
+}
+
+// stepTo steps r's clock to at, the store down or up as the flaps have it
+// by then.
+func (f *flapper) stepTo(r *flapRig, at time.Duration) {
+	for at >= f.flip {
+		f.down = !f.down
+		f.flip += time.Duration(1+f.rng.IntN(f.maxMS)) * time.Millisecond
+	}
+	r.step(at, f.down)
+}
+
 // fallbackBurst takes the store down (at 0) and a full burst of lim on
 // "k" from the fallback, failing the test unless each call is admitted.
 func (r *flapRig) fallbackBurst(ctx context.Context, lim limiter.Limit) {
@@ -223,14 +242,9 @@ func flapRun(t *testing.T, r *flapRig, rng *rand.Rand, lim limiter.Limit) []time
 	}
 	var times []time.Duration
 	var queued []pending
-	down := false
-	flip := time.Duration(0)
+	flaps := &flapper{rng: rng, maxMS: 600}
 	for at := time.Duration(0); at < run; at += time.Duration(1+rng.IntN(20)) * time.Millisecond {
-		for at >= flip {
-			down = !down
-			flip += time.Duration(1+rng.IntN(600)) * time.Millisecond
-		}
-		r.step(at, down)
+		flaps.stepTo(r, at)
 		for range 1 + rng.IntN(2) {
 			n := 1 + rng.IntN(lim.Burst)
 			switch op := rng.IntN(100); {
