@@ -93,20 +93,8 @@ func TestBodyCode429Forms(t *testing.T) {
 		` {"code": 429} `,
 	} {
 		t.Run(body, func(t *testing.T) {
-			srv, hits := bodyServer(t, answer{200, body}, answer{200, `{"code":200,"liquidity_pool_index":77}`})
-			rec := &holdRecorder{Limiter: memory.New()}
-			defer rec.Limiter.Close()
-			bodies := &closeCounter{base: http.DefaultTransport}
-			s := newSession(t, lighter.Config{APIURL: srv.URL, Limiter: rec, Retries: 2, Base: bodies, RequestsPerSecond: 1000, Burst: 10})
-			cfg, err := s.SystemConfig(context.Background())
-			if err != nil || cfg.LiquidityPoolIndex != 77 {
-				t.Fatalf("SystemConfig: %v, %+v: want the retried answer", err, cfg)
-			}
-			if n, h := hits.Load(), rec.settled(s); n != 2 || len(h) != 1 {
+			if n, h, _ := retried429(t, answer{200, body}); n != 2 || len(h) != 1 {
 				t.Fatalf("%d requests and holds %v, want 2 and one hold", n, h)
-			}
-			if n := bodies.open.Load(); n != 0 {
-				t.Fatalf("%d response bodies left open", n)
 			}
 		})
 	}

@@ -94,28 +94,39 @@ type answer = struct {
 
 const limitedBody = `{"code":429,"message":"Too Many Requests"}`
 
+// retried429 serves first, then a good answer, to SystemConfig on a
+// session of two retries; it fails the test unless the call returns the
+// good answer with every response body closed, and returns the requests
+// the server saw, the holds of the settled session and its limit's period.
+func retried429(t *testing.T, first answer) (requests int64, holds []time.Duration, period time.Duration) {
+	t.Helper()
+	srv, hits := bodyServer(t, first, answer{200, `{"code":200,"liquidity_pool_index":77}`})
+	rec := &holdRecorder{Limiter: memory.New()}
+	defer rec.Limiter.Close()
+	bodies := &closeCounter{base: http.DefaultTransport}
+	s := newSession(t, lighter.Config{APIURL: srv.URL, Limiter: rec, Retries: 2, Base: bodies, RequestsPerSecond: 1000, Burst: 10})
+	cfg, err := s.SystemConfig(context.Background())
+	if err != nil || cfg.LiquidityPoolIndex != 77 {
+		t.Fatalf("SystemConfig: %v, %+v: want the retried answer", err, cfg)
+	}
+	holds = rec.settled(s)
+	if n := bodies.open.Load(); n != 0 {
+		t.Fatalf("%d response bodies left open", n)
+	}
+	return hits.Load(), holds, s.Limit().Period
+}
+
 // A body whose code is 429, whatever the HTTP status, holds the key and is
 // retried as a 429 status is; every body is closed.
 func TestBodyCode429IsRateLimiting(t *testing.T) {
 	for _, status := range []int{200, 400} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
-			srv, hits := bodyServer(t, answer{status, limitedBody}, answer{200, `{"code":200,"liquidity_pool_index":77}`})
-			rec := &holdRecorder{Limiter: memory.New()}
-			defer rec.Limiter.Close()
-			bodies := &closeCounter{base: http.DefaultTransport}
-			s := newSession(t, lighter.Config{APIURL: srv.URL, Limiter: rec, Retries: 2, Base: bodies, RequestsPerSecond: 1000, Burst: 10})
-			cfg, err := s.SystemConfig(context.Background())
-			if err != nil || cfg.LiquidityPoolIndex != 77 {
-				t.Fatalf("SystemConfig: %v, %+v: want the retried answer", err, cfg)
-			}
-			if n := hits.Load(); n != 2 {
+			n, got, period := retried429(t, answer{status, limitedBody})
+			if n != 2 {
 				t.Fatalf("%d requests, want 2 (the rate-limited one retried)", n)
 			}
-			if got := rec.settled(s); len(got) != 1 || got[0] != s.Limit().Period {
-				t.Fatalf("holds %v, want one of a period (%s): no Retry-After", got, s.Limit().Period)
-			}
-			if n := bodies.open.Load(); n != 0 {
-				t.Fatalf("%d response bodies left open", n)
+			if len(got) != 1 || got[0] != period {
+				t.Fatalf("holds %v, want one of a period (%s): no Retry-After", got, period)
 			}
 		})
 	}

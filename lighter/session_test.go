@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/trickle"
 	"github.com/sharedlimit/sharedlimit/lighter"
 	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
 	"github.com/sharedlimit/sharedlimit/limiter"
@@ -335,18 +336,7 @@ func TestObserver(t *testing.T) {
 // deadline on the call.
 func TestEndlessErrorBody(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(404)
-		for {
-			if _, err := w.Write([]byte("x")); err != nil {
-				return
-			}
-			w.(http.Flusher).Flush()
-			select {
-			case <-r.Context().Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
+		trickle.Endless(w, r, 404)
 	}))
 	defer srv.Close()
 	s := newSession(t, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: 1000})

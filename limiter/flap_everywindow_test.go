@@ -98,14 +98,9 @@ func TestFallbackFlappingEveryWindow(t *testing.T) {
 			}
 			times := map[string][]time.Duration{}
 			queued := map[string][]pending{}
-			down := false
-			flip := time.Duration(0)
+			flaps := &flapper{rng: rng, maxMS: 300}
 			for at := time.Duration(0); at < run; at += time.Duration(1+rng.IntN(15)) * time.Millisecond {
-				for at >= flip {
-					down = !down
-					flip += time.Duration(1+rng.IntN(300)) * time.Millisecond
-				}
-				r.step(at, down)
+				flaps.stepTo(r, at)
 				switch x := rng.IntN(100); {
 				case x < 5:
 					r.store.failNext.Store(1)

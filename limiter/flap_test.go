@@ -104,6 +104,38 @@ func newFlapRig(t *testing.T, share float64) *flapRig {
 	return r
 }
 
+// flapper takes the store down and up at random: from 0, down first, each
+// state lasts 1 to maxMS ms, drawn from rng.
+type flapper struct {
+	rng   *rand.Rand
+	maxMS int
+	down  bool
+	flip  time.Duration // when the state changes next
+}
+
+// stepTo steps r's clock to at, the store down or up as the flaps have it
+// by then.
+func (f *flapper) stepTo(r *flapRig, at time.Duration) {
+	for at >= f.flip {
+		f.down = !f.down
+		f.flip += time.Duration(1+f.rng.IntN(f.maxMS)) * time.Millisecond
+	}
+	r.step(at, f.down)
+}
+
+// fallbackBurst takes the store down (at 0) and a full burst of lim on
+// "k" from the fallback, failing the test unless each call is admitted.
+func (r *flapRig) fallbackBurst(ctx context.Context, lim limiter.Limit) {
+	r.t.Helper()
+	r.step(0, true)
+	for i := range lim.Burst {
+		if res, err := r.g.AllowN(ctx, "k", lim, 1); err != nil || !res.Allowed {
+			r.t.Fatalf("fallback AllowN %d: %+v, %v", i, res, err)
+		}
+	}
+	r.settle()
+}
+
 // settle waits until the probe, if any, is pausing or has switched back,
 // so that each step's outcome does not depend on the scheduler.
 func (r *flapRig) settle() {
@@ -211,14 +243,9 @@ func flapRun(t *testing.T, r *flapRig, rng *rand.Rand, lim limiter.Limit) []time
 	}
 	var times []time.Duration
 	var queued []pending
-	down := false
-	flip := time.Duration(0)
+	flaps := &flapper{rng: rng, maxMS: 600}
 	for at := time.Duration(0); at < run; at += time.Duration(1+rng.IntN(20)) * time.Millisecond {
-		for at >= flip {
-			down = !down
-			flip += time.Duration(1+rng.IntN(600)) * time.Millisecond
-		}
-		r.step(at, down)
+		flaps.stepTo(r, at)
 		for range 1 + rng.IntN(2) {
 			n := 1 + rng.IntN(lim.Burst)
 			switch op := rng.IntN(100); {
@@ -311,13 +338,7 @@ func TestFallbackChargesStoreOnce(t *testing.T) {
 	lim := limiter.Limit{Rate: 10, Period: time.Second, Burst: 4}
 	r := newFlapRig(t, 1)
 	ctx := context.Background()
-	r.step(0, true)
-	for i := range lim.Burst {
-		if res, err := r.g.AllowN(ctx, "k", lim, 1); err != nil || !res.Allowed {
-			t.Fatalf("fallback AllowN %d: %+v, %v", i, res, err)
-		}
-	}
-	r.settle()
+	r.fallbackBurst(ctx, lim)
 	r.step(time.Millisecond, false)
 	if r.g.Degraded() {
 		t.Fatal("the probe did not switch back")
@@ -445,13 +466,7 @@ func TestFallbackReset(t *testing.T) {
 	lim := limiter.Limit{Rate: 10, Period: time.Second, Burst: 2}
 	r := newFlapRig(t, 1)
 	ctx := context.Background()
-	r.step(0, true)
-	for range lim.Burst {
-		if res, err := r.g.AllowN(ctx, "k", lim, 1); err != nil || !res.Allowed {
-			t.Fatalf("fallback AllowN: %+v, %v", res, err)
-		}
-	}
-	r.settle()
+	r.fallbackBurst(ctx, lim)
 	if err := r.g.Reset(ctx, "k"); !errors.Is(err, limiter.ErrUnavailable) {
 		t.Fatalf("Reset with the store down: %v, want ErrUnavailable", err)
 	}

@@ -209,6 +209,24 @@ func (g *Guard) endStore(key string, stamp uint64, t1 int64, resetAfter time.Dur
 	return true
 }
 
+// storeAnswered records the store's answer (resetAfter, or err) to a
+// call op begun with stamp, as endStore does, and reports whether the call
+// returns it: when the answer stands, or on an error that is not the
+// store's. A store error is reported (failed); the call then goes on to
+// the fallback, as it does after an answer that does not stand.
+func (g *Guard) storeAnswered(ctx context.Context, op, key string, stamp uint64, resetAfter time.Duration, err error) bool {
+	stands := g.endStore(key, stamp, g.clock(), resetAfter, err == nil)
+	switch {
+	case err == nil && stands:
+		return true
+	case err != nil && !isStoreError(err):
+		return true
+	case err != nil:
+		g.failed(ctx, op, err)
+	}
+	return false
+}
+
 // onFallback runs decide on the fallback for key under the ledger's lock,
 // after raising the fallback's tat to the store's. decide returns the
 // fallback's ResetAfter and whether it admitted. ok is false when the
@@ -330,14 +348,8 @@ func (g *Guard) allowFallback(ctx context.Context, key string, limit Limit, n in
 			g.failed(ctx, "AllowN", err)
 		} else if ok {
 			r, err := g.store.AllowN(ctx, key, limit, n)
-			stands := g.endStore(key, stamp, g.clock(), r.ResetAfter, err == nil)
-			switch {
-			case err == nil && stands:
-				return r, nil
-			case err != nil && !isStoreError(err):
+			if g.storeAnswered(ctx, "AllowN", key, stamp, r.ResetAfter, err) {
 				return r, err
-			case err != nil:
-				g.failed(ctx, "AllowN", err)
 			}
 		}
 		if err := g.closedErr(); err != nil {
@@ -381,14 +393,8 @@ func (g *Guard) reserveFallback(ctx context.Context, key string, limit Limit, n 
 			if r != nil {
 				ra = r.ResetAfter
 			}
-			stands := g.endStore(key, stamp, g.clock(), ra, err == nil)
-			switch {
-			case err == nil && stands:
-				return r, nil
-			case err != nil && !isStoreError(err):
+			if g.storeAnswered(ctx, "ReserveN", key, stamp, ra, err) {
 				return r, err
-			case err != nil:
-				g.failed(ctx, "ReserveN", err)
 			}
 			// An answer that does not stand leaves its slot on the
 			// store: the limit is kept, the slot wasted once.

@@ -158,6 +158,19 @@ func (r *recorder) count(k limiter.EventKind) int {
 	return n
 }
 
+// errs returns the errors of the events of kind k.
+func (r *recorder) errs(k limiter.EventKind) []error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []error
+	for _, e := range r.events {
+		if e.Kind == k {
+			out = append(out, e.Err)
+		}
+	}
+	return out
+}
+
 // logBuf is a slog text log in memory.
 type logBuf struct {
 	mu  sync.Mutex

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,25 +23,11 @@ func TestTransportHugeRetryAfterUncappedHolds(t *testing.T) {
 			lim := memory.New()
 			defer lim.Close()
 			srv, _ := server(t, 429, http.Header{"Retry-After": {ra}})
-			var mu sync.Mutex
-			var failed []error
-			tr := &limiter.Transport{Limiter: lim, Limit: limiter.PerSecond(10), MaxHold: math.MaxInt64,
-				Observer: limiter.ObserverFunc(func(_ context.Context, e limiter.Event) {
-					if e.Kind == limiter.EventStoreError {
-						mu.Lock()
-						failed = append(failed, e.Err)
-						mu.Unlock()
-					}
-				})}
-			resp, err := roundTrip(t, context.Background(), tr, srv.URL, 5*time.Second)
-			if err != nil || resp.StatusCode != 429 {
-				t.Fatalf("RoundTrip = %v, %v; want the 429", resp, err)
-			}
-			resp.Body.Close()
+			rec := &recorder{}
+			tr := &limiter.Transport{Limiter: lim, Limit: limiter.PerSecond(10), MaxHold: math.MaxInt64, Observer: rec}
+			resp := want429(t, context.Background(), tr, srv.URL)
 			tr.Close()
-			mu.Lock()
-			defer mu.Unlock()
-			if len(failed) > 0 {
+			if failed := rec.errs(limiter.EventStoreError); len(failed) > 0 {
 				t.Fatalf("the hold failed: %v", failed)
 			}
 			st, err := lim.Status(context.Background(), limiter.HostKey(resp.Request), limiter.PerSecond(10))

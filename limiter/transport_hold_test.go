@@ -78,6 +78,18 @@ func roundTrip(t *testing.T, ctx context.Context, tr http.RoundTripper, url stri
 	}
 }
 
+// want429 round-trips a request to url on tr (bounded by 5 s), fails the
+// test unless the answer is a 429, closes its body and returns it.
+func want429(t *testing.T, ctx context.Context, tr http.RoundTripper, url string) *http.Response {
+	t.Helper()
+	resp, err := roundTrip(t, ctx, tr, url, 5*time.Second)
+	if err != nil || resp.StatusCode != 429 {
+		t.Fatalf("RoundTrip = %v, %v; want the 429", resp, err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
 // TestTransport429DoesNotWaitForHold: a 429 comes back at once while the
 // store is still answering the Hold, within the request's deadline; Close
 // waits for the Hold (issue 13: the caller was kept 3 s past a 200 ms
@@ -89,11 +101,7 @@ func TestTransport429DoesNotWaitForHold(t *testing.T) {
 	tr := &limiter.Transport{Limiter: lim, Limit: limiter.PerSecond(10), Key: func(*http.Request) string { return "k" }}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	resp, err := roundTrip(t, ctx, tr, srv.URL, 5*time.Second)
-	if err != nil || resp.StatusCode != 429 {
-		t.Fatalf("RoundTrip = %v, %v; want the 429", resp, err)
-	}
-	resp.Body.Close()
+	want429(t, ctx, tr, srv.URL)
 	<-lim.started // the Hold runs, blocked
 	closed := make(chan struct{})
 	go func() { tr.Close(); close(closed) }()
@@ -120,22 +128,13 @@ func TestTransportFailedHoldGoesToObserver(t *testing.T) {
 	lim := newSlowHold() // never released: each Hold ends with its context
 	defer lim.Limiter.Close()
 	srv, _ := server(t, 429, nil)
-	var mu sync.Mutex
-	var events []limiter.Event
-	tr := &limiter.Transport{Limiter: lim, Limit: limiter.PerSecond(10), HoldTimeout: 30 * time.Millisecond,
-		Observer: limiter.ObserverFunc(func(_ context.Context, e limiter.Event) {
-			mu.Lock()
-			events = append(events, e)
-			mu.Unlock()
-		})}
-	resp, err := roundTrip(t, context.Background(), tr, srv.URL, 5*time.Second)
-	if err != nil || resp.StatusCode != 429 {
-		t.Fatalf("RoundTrip = %v, %v; want the 429", resp, err)
-	}
-	resp.Body.Close()
+	rec := &recorder{}
+	tr := &limiter.Transport{Limiter: lim, Limit: limiter.PerSecond(10), HoldTimeout: 30 * time.Millisecond, Observer: rec}
+	want429(t, context.Background(), tr, srv.URL)
 	tr.Close()
-	mu.Lock()
-	defer mu.Unlock()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	events := rec.events
 	var failed *limiter.Event
 	for i, e := range events {
 		if e.Kind == limiter.EventStoreError {
@@ -225,11 +224,7 @@ func TestTransportRequestAfter429WaitsForHold(t *testing.T) {
 	defer lim.Limiter.Close()
 	srv, hits := server(t, 429, http.Header{"Retry-After": {"2"}})
 	tr := &limiter.Transport{Limiter: lim, Limit: limiter.PerSecond(100), Key: func(*http.Request) string { return "k" }}
-	resp, err := roundTrip(t, context.Background(), tr, srv.URL, 5*time.Second)
-	if err != nil || resp.StatusCode != 429 {
-		t.Fatalf("RoundTrip = %v, %v; want the 429", resp, err)
-	}
-	resp.Body.Close()
+	want429(t, context.Background(), tr, srv.URL)
 	<-lim.started // the Hold runs, blocked
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

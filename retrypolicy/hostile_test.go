@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sharedlimit/sharedlimit/internal/trickle"
 )
 
 // trickler answers its first request with a 503 whose body never ends, a
@@ -18,18 +20,7 @@ func trickler(t *testing.T) *httptest.Server {
 			w.WriteHeader(200)
 			return
 		}
-		w.WriteHeader(503)
-		for {
-			if _, err := w.Write([]byte("x")); err != nil {
-				return
-			}
-			w.(http.Flusher).Flush()
-			select {
-			case <-r.Context().Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
+		trickle.Endless(w, r, 503)
 	}))
 	t.Cleanup(srv.Close)
 	return srv

@@ -28,30 +28,10 @@ func Secrets(raw string) []string {
 		}
 	}
 	if u, err := url.Parse(raw); err == nil {
-		if u.User != nil {
-			found = append(found, u.User.Username())
-			if p, ok := u.User.Password(); ok {
-				found = append(found, p)
-			}
-		}
-		if q, err := url.ParseQuery(u.RawQuery); err == nil {
-			for k, vs := range q {
-				if IsSecretParam(k) {
-					found = append(found, vs...)
-				}
-			}
-		}
+		found = append(found, userSecrets(u.User)...)
+		found = append(found, secretParams(u.RawQuery)...)
 	}
-	var out []string
-	for _, f := range found {
-		for _, form := range Forms(f) {
-			if !slices.Contains(out, form) {
-				out = append(out, form)
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
-	return out
+	return allForms(found)
 }
 
 // URLSecrets returns the credentials of a parsed URL (its user name and
@@ -64,25 +44,48 @@ func URLSecrets(u *url.URL) []string {
 	if u == nil {
 		return nil
 	}
-	var found []string
-	if u.User != nil {
-		found = append(found, u.User.Username())
-		if p, ok := u.User.Password(); ok {
-			found = append(found, p)
-		}
-	}
+	found := userSecrets(u.User)
 	for _, part := range []string{"?" + u.RawQuery, "#" + u.EscapedFragment()} {
 		for _, s := range valueSpans(part) {
 			found = append(found, part[s.start:s.end])
 		}
-		if q, err := url.ParseQuery(part[1:]); err == nil {
-			for k, vs := range q {
-				if IsSecretParam(k) {
-					found = append(found, vs...)
-				}
-			}
+		found = append(found, secretParams(part[1:])...)
+	}
+	return allForms(found)
+}
+
+// userSecrets returns the user name and, when set, the password of user
+// (nothing for a nil user).
+func userSecrets(user *url.Userinfo) []string {
+	if user == nil {
+		return nil
+	}
+	found := []string{user.Username()}
+	if p, ok := user.Password(); ok {
+		found = append(found, p)
+	}
+	return found
+}
+
+// secretParams returns the values of the credential parameters of a raw
+// query (nothing when it does not parse).
+func secretParams(rawQuery string) []string {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil
+	}
+	var found []string
+	for k, vs := range q {
+		if IsSecretParam(k) {
+			found = append(found, vs...)
 		}
 	}
+	return found
+}
+
+// allForms returns every form of [Forms] of each of found, once each,
+// longest first.
+func allForms(found []string) []string {
 	var out []string
 	for _, f := range found {
 		for _, form := range Forms(f) {

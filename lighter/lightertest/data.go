@@ -297,10 +297,7 @@ func (h *Handler) pnl(w http.ResponseWriter, q url.Values) {
 	p := params{q: q}
 	p.oneOf("by", true, "", "index")
 	idx := p.int("value", true, 0, 0, MaxAccountIndex)
-	res := p.oneOf("resolution", true, "", pnlResolutions...)
-	start := p.int("start_timestamp", true, 0, 0, maxTimestamp)
-	end := p.int("end_timestamp", true, 0, 0, maxTimestamp)
-	countBack := p.int("count_back", true, 0, 0, math.MaxInt64)
+	res, start, end, countBack := p.series(pnlResolutions)
 	p.bool("ignore_transfers")
 	if p.bad(w) {
 		return
@@ -360,20 +357,16 @@ func (h *Handler) orderBooks(w http.ResponseWriter, q url.Values) {
 func (h *Handler) candles(w http.ResponseWriter, q url.Values) {
 	p := params{q: q}
 	id := p.int("market_id", true, 0, 0, 32767)
-	res := p.oneOf("resolution", true, "", candleResolutions...)
-	start := p.int("start_timestamp", true, 0, 0, maxTimestamp)
-	end := p.int("end_timestamp", true, 0, 0, maxTimestamp)
-	countBack := p.int("count_back", true, 0, 0, math.MaxInt64)
+	res, start, end, countBack := p.series(candleResolutions)
 	toEnd := p.bool("set_timestamp_to_end")
 	if p.bad(w) {
 		return
 	}
-	i := slices.IndexFunc(markets, func(m market) bool { return int64(m.id) == id })
-	if i < 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"code": CodeInvalidParam, "message": fmt.Sprintf("invalid param: market_id %d does not exist", id)})
+	m, ok := marketByID(id)
+	if !ok {
+		noMarket(w, id)
 		return
 	}
-	m := markets[i]
 	step := resolutionOf(res).Milliseconds()
 	end = min(end, h.opts.Now().UnixMilli())
 	var cs []any
@@ -466,6 +459,17 @@ func (p *params) oneOf(name string, required bool, def string, allowed ...string
 		p.err = fmt.Sprintf("%s=%q: want one of %v", name, v, allowed)
 	}
 	return v
+}
+
+// series reads the window a chart endpoint takes: resolution (one of
+// resolutions), start_timestamp, end_timestamp and count_back, all
+// required, in that order.
+func (p *params) series(resolutions []string) (res string, start, end, countBack int64) {
+	res = p.oneOf("resolution", true, "", resolutions...)
+	start = p.int("start_timestamp", true, 0, 0, maxTimestamp)
+	end = p.int("end_timestamp", true, 0, 0, maxTimestamp)
+	countBack = p.int("count_back", true, 0, 0, math.MaxInt64)
+	return res, start, end, countBack
 }
 
 func (p *params) bool(name string) bool {

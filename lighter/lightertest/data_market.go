@@ -221,10 +221,7 @@ func (h *Handler) trades(w http.ResponseWriter, q url.Values) {
 func (h *Handler) fundings(w http.ResponseWriter, q url.Values) {
 	p := params{q: q}
 	id := p.int("market_id", true, 0, 0, 32767)
-	res := p.oneOf("resolution", true, "", fundingResolutions...)
-	start := p.int("start_timestamp", true, 0, 0, maxTimestamp)
-	end := p.int("end_timestamp", true, 0, 0, maxTimestamp)
-	countBack := p.int("count_back", true, 0, 0, math.MaxInt64)
+	res, start, end, countBack := p.series(fundingResolutions)
 	if p.bad(w) {
 		return
 	}

@@ -34,51 +34,58 @@ func checkApart(t *testing.T, c *clock, lim limiter.Limit, what string, a, b tim
 	}
 }
 
-// testCancelAfterResetRebuild: a Reset, then new reservations rebuild the
-// exact value a pre-Reset reservation stored; that reservation's cancel must
-// not take it for its own (ABA).
-func testCancelAfterResetRebuild(t *testing.T, h Harness) {
+// cancelAcrossReset plays the shape both ABA tests share, on a Burst 1
+// limit of 10 units: A queues before slots and B one, C resets, A queues
+// after slots again, B cancels its pre-Reset reservation and C reserves.
+// It returns the clock, the limit, A's slots after the Reset and C's slot.
+// check, when set, runs on A's slots before B's cancel.
+func cancelAcrossReset(t *testing.T, h Harness, before, after int, check func(c *clock, slotsA []time.Duration)) (*clock, limiter.Limit, []time.Duration, time.Duration) {
+	t.Helper()
 	a, b, r, c := open(t, h), open(t, h), open(t, h), newClock(t, h)
 	k := key(t)
 	lim := limiter.Limit{Rate: 1, Period: c.u(10), Burst: 1}
 	ctx := context.Background()
-	reserveAt(t, a, k, lim)          // slot 0
-	rb, _ := reserveAt(t, b, k, lim) // slot 10
+	for range before {
+		reserveAt(t, a, k, lim)
+	}
+	rb, _ := reserveAt(t, b, k, lim)
 	if err := r.Reset(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	reserveAt(t, a, k, lim)              // slot 0 again
-	_, second := reserveAt(t, a, k, lim) // slot 10: b's value, rebuilt
+	var slotsA []time.Duration
+	for range after {
+		_, d := reserveAt(t, a, k, lim)
+		slotsA = append(slotsA, d)
+	}
+	if check != nil {
+		check(c, slotsA)
+	}
 	if err := rb.Cancel(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, next := reserveAt(t, r, k, lim)
-	checkApart(t, c, lim, "a cancel from before a Reset, after the queue was rebuilt", second, next)
+	_, slotC := reserveAt(t, r, k, lim)
+	return c, lim, slotsA, slotC
+}
+
+// testCancelAfterResetRebuild: a Reset, then new reservations rebuild the
+// exact value a pre-Reset reservation stored; that reservation's cancel must
+// not take it for its own (ABA). A takes slot 0, B slot 10; after the Reset
+// A takes slot 0 again and slot 10, B's value rebuilt.
+func testCancelAfterResetRebuild(t *testing.T, h Harness) {
+	c, lim, slotsA, next := cancelAcrossReset(t, h, 1, 2, nil)
+	checkApart(t, c, lim, "a cancel from before a Reset, after the queue was rebuilt", slotsA[1], next)
 }
 
 // testCancelAfterResetFloor is the same through a handle that remembers its
 // own queue (a Redis handle's floor): A queues two slots, B one, C resets,
 // A reserves again, B cancels, C reserves: A's and C's slots must differ.
 func testCancelAfterResetFloor(t *testing.T, h Harness) {
-	a, b, r, c := open(t, h), open(t, h), open(t, h), newClock(t, h)
-	k := key(t)
-	lim := limiter.Limit{Rate: 1, Period: c.u(10), Burst: 1}
-	ctx := context.Background()
-	reserveAt(t, a, k, lim)
-	reserveAt(t, a, k, lim)
-	rb, _ := reserveAt(t, b, k, lim)
-	if err := r.Reset(ctx, k); err != nil {
-		t.Fatal(err)
-	}
-	_, slotA := reserveAt(t, a, k, lim)
-	if slotA > c.tol() {
-		t.Errorf("A's first reservation after a Reset is in %s, want now: the Reset did not empty the queue for A", slotA)
-	}
-	if err := rb.Cancel(ctx); err != nil {
-		t.Fatal(err)
-	}
-	_, slotC := reserveAt(t, r, k, lim)
-	checkApart(t, c, lim, "A's slot after the Reset and C's after B's pre-Reset cancel", slotA, slotC)
+	c, lim, slotsA, slotC := cancelAcrossReset(t, h, 2, 1, func(c *clock, slotsA []time.Duration) {
+		if slotsA[0] > c.tol() {
+			t.Errorf("A's first reservation after a Reset is in %s, want now: the Reset did not empty the queue for A", slotsA[0])
+		}
+	})
+	checkApart(t, c, lim, "A's slot after the Reset and C's after B's pre-Reset cancel", slotsA[0], slotC)
 }
 
 // testResetEmptiesEveryQueue: A takes 4 slots and cancels 3 oldest first

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/slotbook"
 	"github.com/sharedlimit/sharedlimit/limiter"
 )
 
@@ -33,42 +34,13 @@ func testRandomCancelsSeed(t *testing.T, h Harness, seed uint64) {
 	T := lim.Interval()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(77, seed))
-	type slot struct {
-		r     *limiter.Reservation
-		at    time.Duration // offset from the table's start, measured after the call
-		lo    time.Duration // the same, measured before it (a real clock)
-		epoch int           // Resets before it
-		held  bool          // a Hold or a Reset came after it: its cancel gives nothing back
-	}
-	var live []*slot
-	epoch := 0
 	now := func() time.Duration {
 		if c.real() {
 			return time.Since(c.start)
 		}
 		return c.elapsed
 	}
-	fullAfter := func() time.Duration {
-		t.Helper()
-		st, err := probe.Status(ctx, k, lim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.FullAfter
-	}
-	check := func(s *slot, what string) {
-		t.Helper()
-		for _, o := range live {
-			if o == s || o.epoch != s.epoch {
-				continue
-			}
-			// The slots are known within [lo, at]: too close only when
-			// even their farthest ends are.
-			if d := max(s.at-o.lo, o.at-s.lo); d < T-c.tol()-time.Microsecond {
-				t.Fatalf("%s: slot at %s and another at %s, both granted since the last Reset and neither given back: a slot given twice", what, s.at, o.at)
-			}
-		}
-	}
+	book := &slotbook.Book{T: t, Interval: T, Tol: c.tol(), Now: now, FullAfter: slotbook.FullAfter(t, probe, k, lim)}
 	steps := 160
 	if c.real() {
 		steps = 80
@@ -85,9 +57,7 @@ func testRandomCancelsSeed(t *testing.T, h Harness, seed uint64) {
 			if !r.OK {
 				continue
 			}
-			s := &slot{r: r, lo: t0 + r.Delay, at: now() + r.Delay, epoch: epoch}
-			check(s, "ReserveN")
-			live = append(live, s)
+			book.Add(&slotbook.Slot{R: r, Lo: t0 + r.Delay, At: now() + r.Delay, Queued: r.Delay > 0}, "ReserveN", step)
 		case op < 55:
 			t0 := now()
 			res, err := hs[rng.IntN(len(hs))].AllowN(ctx, k, lim, 1)
@@ -95,55 +65,18 @@ func testRandomCancelsSeed(t *testing.T, h Harness, seed uint64) {
 				t.Fatalf("step %d AllowN: %v", step, err)
 			}
 			if res.Allowed {
-				s := &slot{lo: t0, at: now(), epoch: epoch}
-				check(s, "AllowN")
-				live = append(live, s)
+				book.Add(&slotbook.Slot{Lo: t0, At: now()}, "AllowN", step)
 			}
 		case op < 88:
 			// Cancel a random queued reservation whose slot is ahead.
-			var cands []int
-			for i, s := range live {
-				if s.r != nil && s.at > now()+c.tol() && s.r.Delay > 0 {
-					cands = append(cands, i)
-				}
-			}
-			if len(cands) == 0 {
-				continue
-			}
-			i := cands[rng.IntN(len(cands))]
-			s := live[i]
-			before := fullAfter()
-			if err := s.r.Cancel(ctx); err != nil {
-				t.Fatalf("step %d Cancel: %v", step, err)
-			}
-			after := fullAfter()
-			given := before-after > T/2
-			if given && (s.held || s.epoch != epoch) {
-				t.Fatalf("step %d: the cancel of a reservation from before a Hold or a Reset gave %s back", step, before-after)
-			}
-			if given {
-				live = append(live[:i], live[i+1:]...)
-			} else {
-				s.r = nil // cancelled: no second try
-			}
+			book.CancelOne(ctx, rng, step)
 		case op < 92:
 			d := time.Duration(rng.IntN(3)) * T
-			if err := hs[rng.IntN(len(hs))].Hold(ctx, k, lim, d); err != nil {
-				t.Fatalf("step %d Hold: %v", step, err)
-			}
-			for _, s := range live {
-				s.held = true
-			}
+			book.Hold(ctx, step, hs[rng.IntN(len(hs))], k, lim, d)
 			// The Hold's time counts as taken for one interval: it is
 			// no slot, so nothing to check.
 		case op < 95:
-			if err := hs[rng.IntN(len(hs))].Reset(ctx, k); err != nil {
-				t.Fatalf("step %d Reset: %v", step, err)
-			}
-			epoch++
-			for _, s := range live {
-				s.held = true
-			}
+			book.Reset(ctx, step, hs[rng.IntN(len(hs))], k)
 		default:
 			if !c.real() {
 				d := time.Duration(rng.Int64N(int64(T/2/time.Microsecond))) * time.Microsecond

@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sharedlimit/sharedlimit/internal/redistest"
+	"github.com/sharedlimit/sharedlimit/internal/slotbook"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/redis"
 )
@@ -117,37 +118,7 @@ func mixedWriters(t *testing.T, addr string, advance func(time.Duration), tol ti
 		}
 		return elapsed
 	}
-	type slot struct {
-		r      *limiter.Reservation // this release's, or nil
-		old    string               // the old worker's stored value, or ""
-		at     time.Duration        // measured after the call
-		lo     time.Duration        // measured before it (a real clock)
-		epoch  int
-		held   bool
-		queued bool
-	}
-	var live []*slot
-	epoch := 0
-	fullAfter := func() time.Duration {
-		st, err := probe.Status(ctx, k, lim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.FullAfter
-	}
-	add := func(s *slot, what string, step int) {
-		for _, o := range live {
-			if o.epoch != s.epoch {
-				continue
-			}
-			// The slots are known within [lo, at]: too close only when
-			// even their farthest ends are.
-			if d := max(s.at-o.lo, o.at-s.lo); d < T-tol-time.Microsecond {
-				t.Fatalf("step %d %s: slot at %s and another at %s, both granted since the last Reset and neither given back: a slot given twice", step, what, s.at, o.at)
-			}
-		}
-		live = append(live, s)
-	}
+	book := &slotbook.Book{T: t, Interval: T, Tol: tol, Now: now, FullAfter: slotbook.FullAfter(t, probe, k, lim)}
 	rng := rand.New(rand.NewPCG(12, 1))
 	steps := 400
 	if advance == nil {
@@ -162,7 +133,7 @@ func mixedWriters(t *testing.T, addr string, advance func(time.Duration), tol ti
 				t.Fatal(err)
 			}
 			if r.OK {
-				add(&slot{r: r, lo: t0 + r.Delay, at: now() + r.Delay, epoch: epoch, queued: r.Delay > 0}, "ReserveN", step)
+				book.Add(&slotbook.Slot{R: r, Lo: t0 + r.Delay, At: now() + r.Delay, Queued: r.Delay > 0}, "ReserveN", step)
 			}
 		case op < 45:
 			t0 := now()
@@ -172,7 +143,9 @@ func mixedWriters(t *testing.T, addr string, advance func(time.Duration), tol ti
 			}
 			if v[0].(int64) == 1 {
 				wait := time.Duration(v[1].(int64)) * time.Microsecond
-				add(&slot{old: v[4].(string), lo: t0 + wait, at: now() + wait, epoch: epoch, queued: wait > 0}, "old ReserveN", step)
+				stored := v[4].(string)
+				undo := func() error { return oldCancel.Run(ctx, oldc, []string{rkey}, stored, Tus).Err() }
+				book.Add(&slotbook.Slot{Undo: undo, Lo: t0 + wait, At: now() + wait, Queued: wait > 0}, "old ReserveN", step)
 			}
 		case op < 55:
 			t0 := now()
@@ -181,52 +154,14 @@ func mixedWriters(t *testing.T, addr string, advance func(time.Duration), tol ti
 				t.Fatal(err)
 			}
 			if res.Allowed > 0 {
-				add(&slot{lo: t0, at: now(), epoch: epoch}, "redis_rate AllowN", step)
+				book.Add(&slotbook.Slot{Lo: t0, At: now()}, "redis_rate AllowN", step)
 			}
 		case op < 88:
-			var cands []int
-			for i, s := range live {
-				if s.queued && s.at > now()+tol && (s.r != nil || (s.old != "" && s.epoch == epoch)) {
-					cands = append(cands, i)
-				}
-			}
-			if len(cands) == 0 {
-				continue
-			}
-			i := cands[rng.IntN(len(cands))]
-			s := live[i]
-			before := fullAfter()
-			if s.r != nil {
-				if err := s.r.Cancel(ctx); err != nil {
-					t.Fatal(err)
-				}
-			} else if err := oldCancel.Run(ctx, oldc, []string{rkey}, s.old, Tus).Err(); err != nil {
-				t.Fatal(err)
-			}
-			given := before-fullAfter() > T/2
-			if given && (s.held || s.epoch != epoch) {
-				t.Fatalf("step %d: a cancel of a reservation from before a Hold or a Reset gave a slot back", step)
-			}
-			if given {
-				live = append(live[:i], live[i+1:]...)
-			} else {
-				s.queued = false
-			}
+			book.CancelOne(ctx, rng, step)
 		case op < 92:
-			if err := news[rng.IntN(len(news))].Hold(ctx, k, lim, time.Duration(rng.IntN(3))*T); err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range live {
-				s.held = true
-			}
+			book.Hold(ctx, step, news[rng.IntN(len(news))], k, lim, time.Duration(rng.IntN(3))*T)
 		case op < 95:
-			if err := news[rng.IntN(len(news))].Reset(ctx, k); err != nil {
-				t.Fatal(err)
-			}
-			epoch++
-			for _, s := range live {
-				s.held = true
-			}
+			book.Reset(ctx, step, news[rng.IntN(len(news))], k)
 		default:
 			if advance != nil {
 				d := time.Duration(rng.Int64N(Tus/2)) * time.Microsecond
@@ -235,5 +170,5 @@ func mixedWriters(t *testing.T, addr string, advance func(time.Duration), tol ti
 			}
 		}
 	}
-	t.Logf("%d slots standing at the end", len(live))
+	t.Logf("%d slots standing at the end", book.Len())
 }

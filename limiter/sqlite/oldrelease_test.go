@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/internal/gcra"
+	"github.com/sharedlimit/sharedlimit/internal/slotbook"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/sqlite"
 )
@@ -106,38 +107,7 @@ func mixedWriters(t *testing.T, seed uint64) {
 	lim := limiter.Limit{Rate: 1, Period: T, Burst: 1}
 	start := clk.Now()
 	now := func() time.Duration { return clk.Now().Sub(start) }
-	type slot struct {
-		r      *limiter.Reservation
-		oldTat int64 // the old worker's stored tat, or 0
-		at     time.Duration
-		epoch  int
-		held   bool
-		queued bool
-	}
-	var live []*slot
-	epoch := 0
-	fullAfter := func() time.Duration {
-		st, err := probe.Status(ctx, k, lim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.FullAfter
-	}
-	add := func(s *slot, what string, step int) {
-		for _, o := range live {
-			if o.epoch != s.epoch {
-				continue
-			}
-			d := s.at - o.at
-			if d < 0 {
-				d = -d
-			}
-			if d < T-time.Microsecond {
-				t.Fatalf("step %d %s: slot at %s and another at %s, both granted since the last Reset and neither given back: a slot given twice", step, what, s.at, o.at)
-			}
-		}
-		live = append(live, s)
-	}
+	book := &slotbook.Book{T: t, Interval: T, Now: now, FullAfter: slotbook.FullAfter(t, probe, k, lim)}
 	rng := rand.New(rand.NewPCG(12, seed))
 	for step := range 200 {
 		switch op := rng.IntN(100); {
@@ -147,56 +117,21 @@ func mixedWriters(t *testing.T, seed uint64) {
 				t.Fatal(err)
 			}
 			if r.OK {
-				add(&slot{r: r, at: now() + r.Delay, epoch: epoch, queued: r.Delay > 0}, "ReserveN", step)
+				at := now() + r.Delay
+				book.Add(&slotbook.Slot{R: r, Lo: at, At: at, Queued: r.Delay > 0}, "ReserveN", step)
 			}
 		case op < 55:
 			if tat, delay, ok := old.reserve(t, k, lim, 100*T); ok {
-				add(&slot{oldTat: tat, at: now() + delay, epoch: epoch, queued: delay > 0}, "old ReserveN", step)
+				undo := func() error { old.cancel(t, k, tat, lim); return nil }
+				at := now() + delay
+				book.Add(&slotbook.Slot{Undo: undo, Lo: at, At: at, Queued: delay > 0}, "old ReserveN", step)
 			}
 		case op < 88:
-			var cands []int
-			for i, s := range live {
-				if s.queued && s.at > now() && (s.r != nil || s.epoch == epoch) {
-					cands = append(cands, i)
-				}
-			}
-			if len(cands) == 0 {
-				continue
-			}
-			i := cands[rng.IntN(len(cands))]
-			s := live[i]
-			before := fullAfter()
-			if s.r != nil {
-				if err := s.r.Cancel(ctx); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				old.cancel(t, k, s.oldTat, lim)
-			}
-			given := before-fullAfter() > T/2
-			if given && (s.held || s.epoch != epoch) {
-				t.Fatalf("step %d: a cancel of a reservation from before a Hold or a Reset gave a slot back", step)
-			}
-			if given {
-				live = append(live[:i], live[i+1:]...)
-			} else {
-				s.queued = false
-			}
+			book.CancelOne(ctx, rng, step)
 		case op < 92:
-			if err := news[rng.IntN(len(news))].Hold(ctx, k, lim, time.Duration(rng.IntN(3))*T); err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range live {
-				s.held = true
-			}
+			book.Hold(ctx, step, news[rng.IntN(len(news))], k, lim, time.Duration(rng.IntN(3))*T)
 		case op < 95:
-			if err := news[rng.IntN(len(news))].Reset(ctx, k); err != nil {
-				t.Fatal(err)
-			}
-			epoch++
-			for _, s := range live {
-				s.held = true
-			}
+			book.Reset(ctx, step, news[rng.IntN(len(news))], k)
 		default:
 			clk.Advance(time.Duration(rng.Int64N(T.Microseconds()/2)) * time.Microsecond)
 		}
