@@ -31,3 +31,24 @@ func TestHostKeyOneKeyPerHost(t *testing.T) {
 		}
 	}
 }
+
+// hostKeys fails t unless every URL of urls has the key want.
+func hostKeys(t *testing.T, want string, urls ...string) {
+	t.Helper()
+	for _, u := range urls {
+		req, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := limiter.HostKey(req); got != want {
+			t.Errorf("HostKey(%s) = %q, want %q", u, got, want)
+		}
+	}
+}
+
+// A fully qualified name (its trailing dot) is the same host as without
+// it: net/http dials and verifies both alike.
+func TestHostKeyTrailingDot(t *testing.T) {
+	hostKeys(t, "host:api.example", "https://api.example./x", "https://API.Example.:443/x")
+	hostKeys(t, "host:api.example:8443", "https://api.example.:8443/x")
+}

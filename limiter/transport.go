@@ -86,9 +86,10 @@ func HostKey(req *http.Request) string { return URLHostKey(req.URL) }
 // URLHostKey is the key of u's host: "host:" and the host in lower case,
 // with its port unless it is the scheme's default (80 for http, 443 for
 // https), so that every spelling of one host ("API.example",
-// "api.example:443") shares one limit.
+// "api.example:443", "api.example.") shares one limit.
 func URLHostKey(u *url.URL) string {
 	h := strings.ToLower(u.Hostname())
+	h = strings.TrimSuffix(h, ".") // "api.example." is "api.example"
 	if strings.Contains(h, ":") {
 		h = "[" + h + "]"
 	}
