@@ -52,3 +52,10 @@ func TestHostKeyTrailingDot(t *testing.T) {
 	hostKeys(t, "host:api.example", "https://api.example./x", "https://API.Example.:443/x")
 	hostKeys(t, "host:api.example:8443", "https://api.example.:8443/x")
 }
+
+// A port with leading zeros is the same port: the dialer reads it as a
+// number.
+func TestHostKeyPortLeadingZeros(t *testing.T) {
+	hostKeys(t, "host:api.example", "https://api.example:0443/x", "http://api.example:080/x")
+	hostKeys(t, "host:api.example:8443", "https://api.example:08443/x")
+}

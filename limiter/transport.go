@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -93,7 +94,11 @@ func URLHostKey(u *url.URL) string {
 	if strings.Contains(h, ":") {
 		h = "[" + h + "]"
 	}
-	if p := u.Port(); p != "" && p != defaultPort(u.Scheme) {
+	p := u.Port()
+	if n, err := strconv.ParseUint(p, 10, 16); err == nil {
+		p = strconv.FormatUint(n, 10) // "0443" is port 443, as the dialer reads it
+	}
+	if p != "" && p != defaultPort(u.Scheme) {
 		h += ":" + p
 	}
 	return "host:" + h
