@@ -59,3 +59,11 @@ func TestHostKeyPortLeadingZeros(t *testing.T) {
 	hostKeys(t, "host:api.example", "https://api.example:0443/x", "http://api.example:080/x")
 	hostKeys(t, "host:api.example:8443", "https://api.example:08443/x")
 }
+
+// An IP address is one key whatever its spelling.
+func TestHostKeyIPSpellings(t *testing.T) {
+	hostKeys(t, "host:[::1]:8080", "http://[0:0:0:0:0:0:0:1]:8080/x", "http://[::0001]:8080/x")
+	hostKeys(t, "host:[2001:db8::1]", "https://[2001:DB8:0::1]/x", "https://[2001:0db8::0001]:443/x")
+	hostKeys(t, "host:127.0.0.1:8080", "http://[::ffff:127.0.0.1]:8080/x")
+	hostKeys(t, "host:[fe80::1%eth0]", "https://[fe80::0001%25eth0]/x")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -87,10 +88,17 @@ func HostKey(req *http.Request) string { return URLHostKey(req.URL) }
 // URLHostKey is the key of u's host: "host:" and the host in lower case,
 // with its port unless it is the scheme's default (80 for http, 443 for
 // https), so that every spelling of one host ("API.example",
-// "api.example:443", "api.example.") shares one limit.
+// "api.example:443", "api.example.", an IP address in any of its forms)
+// shares one limit.
 func URLHostKey(u *url.URL) string {
 	h := strings.ToLower(u.Hostname())
 	h = strings.TrimSuffix(h, ".") // "api.example." is "api.example"
+	if a, err := netip.ParseAddr(h); err == nil {
+		if a.Is4In6() && a.Zone() == "" {
+			a = a.Unmap() // "::ffff:127.0.0.1" is 127.0.0.1 to the dialer
+		}
+		h = a.String() // "0:0::0001" is "::1"
+	}
 	if strings.Contains(h, ":") {
 		h = "[" + h + "]"
 	}
