@@ -67,3 +67,8 @@ func TestHostKeyIPSpellings(t *testing.T) {
 	hostKeys(t, "host:127.0.0.1:8080", "http://[::ffff:127.0.0.1]:8080/x")
 	hostKeys(t, "host:[fe80::1%eth0]", "https://[fe80::0001%25eth0]/x")
 }
+
+// A Unicode host is its IDNA (punycode) name, which net/http dials.
+func TestHostKeyIDNA(t *testing.T) {
+	hostKeys(t, "host:xn--bcher-kva.example", "https://bücher.example/x", "https://BÜCHER.example/x", "https://xn--bcher-kva.example/x")
+}

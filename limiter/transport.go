@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/idna"
+
 	"github.com/sharedlimit/sharedlimit/internal/redact"
 	"github.com/sharedlimit/sharedlimit/internal/retryafter"
 )
@@ -88,8 +90,8 @@ func HostKey(req *http.Request) string { return URLHostKey(req.URL) }
 // URLHostKey is the key of u's host: "host:" and the host in lower case,
 // with its port unless it is the scheme's default (80 for http, 443 for
 // https), so that every spelling of one host ("API.example",
-// "api.example:443", "api.example.", an IP address in any of its forms)
-// shares one limit.
+// "api.example:443", "api.example.", an IP address in any of its forms,
+// a Unicode name and its IDNA "xn--" name) shares one limit.
 func URLHostKey(u *url.URL) string {
 	h := strings.ToLower(u.Hostname())
 	h = strings.TrimSuffix(h, ".") // "api.example." is "api.example"
@@ -98,6 +100,8 @@ func URLHostKey(u *url.URL) string {
 			a = a.Unmap() // "::ffff:127.0.0.1" is 127.0.0.1 to the dialer
 		}
 		h = a.String() // "0:0::0001" is "::1"
+	} else if a, err := idna.Lookup.ToASCII(h); err == nil && !isASCII(h) {
+		h = a // "bücher.example" is "xn--bcher-kva.example", as net/http dials it
 	}
 	if strings.Contains(h, ":") {
 		h = "[" + h + "]"
@@ -110,6 +114,16 @@ func URLHostKey(u *url.URL) string {
 		h += ":" + p
 	}
 	return "host:" + h
+}
+
+// isASCII reports whether s is all ASCII.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // defaultPort is the port a URL of scheme goes to when it names none.
