@@ -422,6 +422,11 @@ func TestFallbackPolicy(t *testing.T) {
 	// the Guard rightly reads as a later, fuller fallback). A call on
 	// another key takes the Guard to the fallback and starts the probe.
 	inPause, gate := make(chan struct{}), make(chan struct{})
+	// A check failing while the gate is shut must not leave the probe
+	// there: Guard.Close (a cleanup registered before) waits for it.
+	var opened sync.Once
+	openGate := func() { opened.Do(func() { close(gate) }) }
+	t.Cleanup(openGate)
 	f.clock.mu.Lock()
 	f.clock.onSlp = func(n int) {
 		if n == 1 {
@@ -434,7 +439,11 @@ func TestFallbackPolicy(t *testing.T) {
 	if _, err := f.g.AllowN(ctx, "other", lim, 1); err != nil {
 		t.Fatal(err)
 	}
-	<-inPause
+	select {
+	case <-inPause:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the probe did not pause within 5 s")
+	}
 	start := f.clock.Now()
 	var allowed int
 	for range 3 {
@@ -463,7 +472,7 @@ func TestFallbackPolicy(t *testing.T) {
 		t.Errorf("the store was asked %d times while down (the probe aside), want 1", got)
 	}
 	f.store.failing.Store(false)
-	close(gate)
+	openGate()
 	waitFor(t, func() bool { return !f.g.Degraded() && f.obs.count(limiter.EventPolicySwitch) == 2 })
 	// The fallback's two admissions took its tat to 400 ms (2 x 200 ms;
 	// the cancelled slot is not charged). The store, whose tolerance is
