@@ -2,10 +2,12 @@ package lighter
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -137,4 +139,50 @@ func TestPeekedBodySlowStart(t *testing.T) {
 	if string(got) != `{"code":429}` || err != nil {
 		t.Fatalf("read %q, %v", got, err)
 	}
+}
+
+// Over a real connection with net/http's own gunzip, a caller closing the
+// body while the peek still waits on a stalled body ends the peek (no
+// goroutine left, no race) and a Read after Close fails at once.
+func TestPeekedBodyCloseDuringPeekOverHTTP(t *testing.T) {
+	stall := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		zw.Write([]byte(`{"code":`))
+		zw.Flush()
+		w.(http.Flusher).Flush()
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(stall)
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := (&bodyCodeTransport{base: base}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Uncompressed || resp.StatusCode != 200 {
+		t.Fatalf("Uncompressed %v, status %d: want net/http's gunzip, 200", resp.Uncompressed, resp.StatusCode)
+	}
+	resp.Body.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Read after Close read a whole body")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read after Close still waiting")
+	}
+	base.CloseIdleConnections()
 }
