@@ -42,12 +42,19 @@ type ExceedsBurstError struct {
 	N int
 	// Limit is the limit whose Burst N exceeds.
 	Limit Limit
+	// Need and Of are, in a request of several needs, the index of the
+	// need and the number of needs (both 0 for a request of one).
+	Need, Of int
 }
 
 // Error says what was asked and the burst it exceeds.
 func (e *ExceedsBurstError) Error() string {
-	return fmt.Sprintf("limiter: n=%d exceeds burst %d of %s for key %q: it can never be admitted",
-		e.N, e.Limit.Burst, e.Limit, e.Key)
+	where := ""
+	if e.Of > 1 {
+		where = fmt.Sprintf(" (need %d of %d)", e.Need, e.Of)
+	}
+	return fmt.Sprintf("limiter: n=%d exceeds burst %d of %s for key %q%s: it can never be admitted",
+		e.N, e.Limit.Burst, e.Limit, e.Key, where)
 }
 
 // Is reports whether target is ErrExceedsBurst.

@@ -3,16 +3,19 @@ package limiter
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
 
 // Under FailFallback a key has a bucket in two places, the store and the
 // fallback, and a store that flaps hands the key from one to the other
 // again and again. Each bucket must start where the other left off, or
 // every switch finds a full bucket (issue 12: 30 admissions in 10 s where
-// the limit allows 20). The Guard keeps a ledger of what each side last
-// said of the key's tat, on the Guard's clock, and:
+// the limit allows 20). The Handle keeps a ledger of what each side last
+// said of the key's tat, on the Handle's clock, and:
 //
 //   - before the fallback decides on a key, raises its tat to the store's
 //     last known one;
@@ -63,7 +66,7 @@ import (
 // the fallback by a store that goes down and up while it is in flight.
 const maxSwitches = 8
 
-// handover is the ledger of a Guard under FailFallback.
+// handover is the ledger of a Handle under FailFallback.
 type handover struct {
 	mu     sync.Mutex
 	stamp  uint64 // counts the fallback's admissions
@@ -71,11 +74,11 @@ type handover struct {
 	writes int
 }
 
-// ledger is what the Guard knows of one key's tat on each side, in
-// nanoseconds of the Guard's clock since the Guard was made.
+// ledger is what the Handle knows of one key's tat on each side, in
+// nanoseconds of the Handle's clock since the Handle was made.
 type ledger struct {
 	// s is the store's tat as the answers acted on (and the raises) left
-	// it, rounded up: its admissions by this Guard are all below it.
+	// it, rounded up: its admissions by this Handle are all below it.
 	s int64
 	// f is the highest tat the fallback reached by admitting or holding,
 	// rounded up; fSeed is the last s the fallback was raised to.
@@ -95,7 +98,7 @@ const sweepLedgerEvery = 4096
 
 // raiseMargin is added to every raise: the stores count in whole
 // microseconds on clocks of their own, so that their now may be up to a
-// microsecond behind the Guard's reading.
+// microsecond behind the Handle's reading.
 const raiseMargin = time.Microsecond
 
 func newHandover() *handover { return &handover{keys: make(map[string]*ledger)} }
@@ -125,46 +128,55 @@ func (h *handover) wrote(now int64) {
 	}
 }
 
-// clock is the Guard's clock in nanoseconds since NewGuard.
-func (g *Guard) clock() int64 { return int64(g.p.Now().Sub(g.base)) }
+// clock is the Handle's clock in nanoseconds since NewHandle.
+func (h *Handle) clock() int64 { return int64(h.p.Now().Sub(h.base)) }
 
 // ns is d in nanoseconds of the ledger.
 func ns(d time.Duration) int64 { return int64(d) }
 
-// raise makes lim's tat for key at least target on the Guard's clock, now
+// raise makes st's tat for key at least target on the Handle's clock, now
 // being t0, whatever the tat is: a Hold under a Burst of 1, whose tat is
 // max(tat + 1 µs, now + d). It returns d.
-func raise(ctx context.Context, lim Limiter, key string, limit Limit, target, t0 int64) (time.Duration, error) {
+func raise(ctx context.Context, st driver.Store, key string, limit Limit, target, t0 int64) (time.Duration, error) {
 	d := time.Duration(target - t0)
 	if r := d % time.Microsecond; r != 0 {
 		d += time.Microsecond - r
 	}
 	d = min(d+raiseMargin, maxTolerance)
-	return d, lim.Hold(ctx, key, limit.WithBurst(1), d)
+	return d, holdOn(ctx, st, key, limit.WithBurst(1), d)
 }
 
-// beginStore readies a store decision on key: once the store has been
-// raised to what the fallback admitted (by this caller, or by another one
-// it waits for), it takes a stamp for endStore. ok is false when the Guard
-// is degraded: the fallback decides.
-func (g *Guard) beginStore(ctx context.Context, key string, limit Limit) (stamp uint64, ok bool, err error) {
-	h := g.ho
+// beginStore readies a store decision on needs: once the store has been
+// raised, on every need's key, to what the fallback admitted (by this
+// caller, or by another one it waits for), it takes a stamp for endStore.
+// ok is false when the Handle is degraded: the fallback decides.
+func (h *Handle) beginStore(ctx context.Context, needs []Need) (stamp uint64, ok bool, err error) {
+	hv := h.ho
 	for {
-		h.mu.Lock()
-		if g.down.Load() {
-			h.mu.Unlock()
+		hv.mu.Lock()
+		if h.down.Load() {
+			hv.mu.Unlock()
 			return 0, false, nil
 		}
-		l := h.ledger(key)
-		t0 := g.clock()
-		if l.f <= max(l.s, t0) {
-			l.inflight++
-			stamp = h.stamp
-			h.mu.Unlock()
+		t0 := h.clock()
+		var l *ledger
+		var nd Need
+		for _, n := range needs {
+			if k := hv.ledger(n.Key); k.f > max(k.s, t0) {
+				l, nd = k, n
+				break
+			}
+		}
+		if l == nil {
+			for _, n := range needs {
+				hv.keys[n.Key].inflight++
+			}
+			stamp = hv.stamp
+			hv.mu.Unlock()
 			return stamp, true, nil
 		}
 		if wait := l.raising; wait != nil {
-			h.mu.Unlock()
+			hv.mu.Unlock()
 			select {
 			case <-wait:
 				continue
@@ -175,157 +187,172 @@ func (g *Guard) beginStore(ctx context.Context, key string, limit Limit) (stamp 
 		done := make(chan struct{})
 		l.raising, l.inflight = done, l.inflight+1
 		target := l.f
-		h.mu.Unlock()
-		d, err := raise(ctx, g.store, key, limit, target, t0)
-		t1 := g.clock()
-		h.mu.Lock()
+		hv.mu.Unlock()
+		d, err := raise(ctx, h.store, nd.Key, nd.Limit, target, t0)
+		t1 := h.clock()
+		hv.mu.Lock()
 		l.raising, l.inflight = nil, l.inflight-1
 		close(done)
 		if err == nil {
 			l.s = max(l.s, t1+ns(d))
 		}
-		h.mu.Unlock()
+		hv.mu.Unlock()
 		if err != nil {
 			return 0, false, err
 		}
 	}
 }
 
-// endStore records the store's answer (resetAfter, read at t1) to a call
-// begun with stamp; answered is false when the call failed. It reports
-// whether the answer stands: false when the fallback admitted on the key
+// endStore records the store's answer a (read at t1) to a call on needs
+// begun with stamp; a is nil when the call failed. It reports whether the
+// answer stands: false when the fallback admitted on any of the keys
 // meanwhile.
-func (g *Guard) endStore(key string, stamp uint64, t1 int64, resetAfter time.Duration, answered bool) bool {
-	h := g.ho
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l := h.keys[key] // kept by inflight
-	l.inflight--
-	if !answered || l.lastF > stamp {
+func (h *Handle) endStore(needs []Need, stamp uint64, t1 int64, a *driver.Answer) bool {
+	hv := h.ho
+	hv.mu.Lock()
+	defer hv.mu.Unlock()
+	stands := a != nil
+	for _, nd := range needs {
+		l := hv.keys[nd.Key] // kept by inflight
+		l.inflight--
+		if l.lastF > stamp {
+			stands = false
+		}
+	}
+	if !stands {
 		return false
 	}
-	l.s = max(l.s, t1+ns(resetAfter))
-	h.wrote(t1)
+	for i, nd := range needs {
+		l := hv.keys[nd.Key]
+		l.s = max(l.s, t1+ns(us(a.Needs[i].ResetAfter)))
+	}
+	hv.wrote(t1)
 	return true
 }
 
-// storeAnswered records the store's answer (resetAfter, or err) to a
-// call op begun with stamp, as endStore does, and reports whether the call
+// storeAnswered records the store's answer (c's, or err) to a call op on
+// needs begun with stamp, as endStore does, and reports whether the call
 // returns it: when the answer stands, or on an error that is not the
 // store's. A store error is reported (failed); the call then goes on to
 // the fallback, as it does after an answer that does not stand.
-func (g *Guard) storeAnswered(ctx context.Context, op, key string, stamp uint64, resetAfter time.Duration, err error) bool {
-	stands := g.endStore(key, stamp, g.clock(), resetAfter, err == nil)
+func (h *Handle) storeAnswered(ctx context.Context, op string, needs []Need, stamp uint64, c *call, err error) bool {
+	var a *driver.Answer
+	if err == nil {
+		a = &c.ans[0]
+	}
+	stands := h.endStore(needs, stamp, h.clock(), a)
 	switch {
 	case err == nil && stands:
 		return true
 	case err != nil && !isStoreError(err):
 		return true
 	case err != nil:
-		g.failed(ctx, op, err)
+		h.failed(ctx, op, err)
 	}
 	return false
 }
 
-// onFallback runs decide on the fallback for key under the ledger's lock,
-// after raising the fallback's tat to the store's. decide returns the
-// fallback's ResetAfter and whether it admitted. ok is false when the
-// Guard is no longer degraded: the store decides.
-func (g *Guard) onFallback(ctx context.Context, key string, limit Limit, decide func() (time.Duration, bool, error)) (ok bool, err error) {
-	h := g.ho
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !g.down.Load() {
+// onFallback runs decide on the fallback for needs under the ledger's
+// lock, after raising the fallback's tat of every key to the store's.
+// decide leaves its answer in c and reports whether it admitted. ok is
+// false when the Handle is no longer degraded: the store decides.
+func (h *Handle) onFallback(ctx context.Context, needs []Need, c *call, decide func() (bool, error)) (ok bool, err error) {
+	hv := h.ho
+	hv.mu.Lock()
+	defer hv.mu.Unlock()
+	if !h.down.Load() {
 		return false, nil
 	}
-	l := h.ledger(key)
-	if t0 := g.clock(); l.s > max(l.fSeed, t0) {
-		if _, err := raise(ctx, g.p.Fallback, key, g.share(limit, 1), l.s, t0); err != nil {
-			return true, err
+	t0 := h.clock()
+	for _, nd := range needs {
+		if l := hv.ledger(nd.Key); l.s > max(l.fSeed, t0) {
+			if _, err := raise(ctx, h.fb, nd.Key, shareLimit(nd.Limit, h.p.FallbackShare, 1), l.s, t0); err != nil {
+				return true, err
+			}
+			l.fSeed = l.s
 		}
-		l.fSeed = l.s
 	}
-	ra, admitted, err := decide()
+	admitted, err := decide()
 	if err != nil || !admitted {
 		return true, err
 	}
-	t1 := g.clock()
-	h.stamp++
-	l.lastF = h.stamp
-	l.f = max(l.f, t1+ns(ra))
-	h.wrote(t1)
+	t1 := h.clock()
+	hv.stamp++
+	for i, nd := range needs {
+		l := hv.keys[nd.Key]
+		l.lastF = hv.stamp
+		l.f = max(l.f, t1+ns(us(c.ans[0].Needs[i].ResetAfter)))
+	}
+	hv.wrote(t1)
 	return true, nil
 }
 
 // heldStore records a Hold of d that the store took, read back at t1, so
 // that the fallback holds too if the store goes down.
-func (g *Guard) heldStore(key string, limit Limit, d time.Duration, t1 int64) {
+func (h *Handle) heldStore(key string, limit Limit, d time.Duration, t1 int64) {
 	T := ns(limit.Interval())
-	h := g.ho
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l := h.ledger(key)
+	hv := h.ho
+	hv.mu.Lock()
+	defer hv.mu.Unlock()
+	l := hv.ledger(key)
 	l.s = max(l.s, t1+ns(d)+T*int64(limit.Burst)-T)
-	h.wrote(t1)
+	hv.wrote(t1)
 }
 
 // holdFallback holds key on the fallback for d and records it, so that
 // the store is held too when it answers again.
-func (g *Guard) holdFallback(ctx context.Context, key string, limit Limit, d time.Duration) error {
-	fl := g.share(limit, 1)
+func (h *Handle) holdFallback(ctx context.Context, key string, limit Limit, d time.Duration) error {
+	fl := shareLimit(limit, h.p.FallbackShare, 1)
 	T := ns(fl.Interval())
-	h := g.ho
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := g.p.Fallback.Hold(ctx, key, fl, d); err != nil {
+	hv := h.ho
+	hv.mu.Lock()
+	defer hv.mu.Unlock()
+	if err := holdOn(ctx, h.fb, key, fl, d); err != nil {
 		return err
 	}
-	t1 := g.clock()
-	l := h.ledger(key)
+	t1 := h.clock()
+	l := hv.ledger(key)
 	l.f = max(l.f, t1+ns(d)+T*int64(fl.Burst)-T)
-	h.wrote(t1)
+	hv.wrote(t1)
 	return nil
 }
 
 // resetLedger forgets key on the fallback and in the ledger, after the
 // store forgot it.
-func (g *Guard) resetLedger(ctx context.Context, key string) {
-	h := g.ho
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	_ = g.p.Fallback.Reset(ctx, key)
-	if l := h.keys[key]; l != nil {
+func (h *Handle) resetLedger(ctx context.Context, key string) {
+	hv := h.ho
+	hv.mu.Lock()
+	defer hv.mu.Unlock()
+	_ = resetOn(ctx, h.fb, key)
+	if l := hv.keys[key]; l != nil {
 		l.s, l.f, l.fSeed = 0, 0, 0
 	}
 }
 
-// givenBack wraps a reservation the fallback granted on key: after its
-// cancel the ledger takes the fallback's tat as it is, so that the store
-// is not charged with the slot given back. A cancel only undoes the latest
-// decision, so that tat is still at least what every admission not
-// cancelled left.
-func (g *Guard) givenBack(key string, limit Limit, r *Reservation) *Reservation {
-	if r == nil || !r.OK || r.cancel == nil {
-		return r
-	}
-	w := NewReservation(r.Delay, r.Remaining, r.ResetAfter, func(ctx context.Context) error {
-		h := g.ho
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if err := r.Cancel(ctx); err != nil {
+// givenBack is the cancel of a reservation the fallback granted on needs:
+// under the ledger's lock, after the fallback's cancel, the ledger takes
+// the fallback's tat of each key as it is, so that the store is not charged
+// with the slot given back. A cancel only undoes the latest decision, so
+// that tat is still at least what every admission not cancelled left.
+func (h *Handle) givenBack(needs []Need) func(ctx context.Context, cancel func(context.Context) error) error {
+	return func(ctx context.Context, cancel func(context.Context) error) error {
+		hv := h.ho
+		hv.mu.Lock()
+		defer hv.mu.Unlock()
+		if err := cancel(ctx); err != nil {
 			return err
 		}
-		st, err := g.p.Fallback.Status(ctx, key, g.share(limit, 1))
-		if err != nil {
-			return nil // the ledger keeps the higher tat: the store is charged the slot
-		}
-		if l := h.keys[key]; l != nil {
-			l.f = min(l.f, g.clock()+ns(st.FullAfter))
+		for _, nd := range needs {
+			st, err := statusOn(ctx, h.fb, nd.Key, shareLimit(nd.Limit, h.p.FallbackShare, 1))
+			if err != nil {
+				continue // the ledger keeps the higher tat: the store is charged the slot
+			}
+			if l := hv.keys[nd.Key]; l != nil {
+				l.f = min(l.f, h.clock()+ns(st.FullAfter))
+			}
 		}
 		return nil
-	})
-	w.at, w.inner = r.at, r
-	return w
+	}
 }
 
 // flapped is the error of a call handed between the store and the
@@ -334,109 +361,100 @@ func flapped(op string) error {
 	return &UnavailableError{Op: op, Err: fmt.Errorf("the store went down and up %d times during the call", maxSwitches)}
 }
 
-// allowFallback is AllowN under FailFallback.
-func (g *Guard) allowFallback(ctx context.Context, key string, limit Limit, n int) (Result, error) {
-	if err := CheckArgs(key, limit, n); err != nil {
-		return Result{}, err
-	}
+// allowFallback is Allow under FailFallback.
+func (h *Handle) allowFallback(ctx context.Context, op string, needs []Need, c *call) (Result, error) {
 	for range maxSwitches {
-		stamp, ok, err := g.beginStore(ctx, key, limit)
+		stamp, ok, err := h.beginStore(ctx, needs)
 		if err != nil && !isStoreError(err) {
 			return Result{}, err
 		}
 		if err != nil {
-			g.failed(ctx, "AllowN", err)
+			h.failed(ctx, op, err)
 		} else if ok {
-			r, err := g.store.AllowN(ctx, key, limit, n)
-			if g.storeAnswered(ctx, "AllowN", key, stamp, r.ResetAfter, err) {
-				return r, err
+			err := c.exec(ctx, h.store, driver.Allow, needs, 1, 0, 0, nil)
+			if h.storeAnswered(ctx, op, needs, stamp, c, err) {
+				if err != nil {
+					return Result{}, err
+				}
+				return c.result(needs), nil
 			}
 		}
-		if err := g.closedErr(); err != nil {
+		if err := h.closedErr(); err != nil {
 			return Result{}, err
 		}
 		var r Result
-		ok, err = g.onFallback(ctx, key, limit, func() (time.Duration, bool, error) {
-			var err error
-			r, err = g.p.Fallback.AllowN(ctx, key, g.share(limit, n), n)
-			return r.ResetAfter, r.Allowed, err
+		ok, err = h.onFallback(ctx, needs, c, func() (bool, error) {
+			if err := c.exec(ctx, h.fb, driver.Allow, needs, h.p.FallbackShare, 0, 0, nil); err != nil {
+				return false, err
+			}
+			r = c.result(needs)
+			return r.Allowed, nil
 		})
 		if ok || err != nil {
 			return r, err
 		}
 	}
-	return Result{}, flapped("AllowN")
+	return Result{}, flapped(op)
 }
 
-// reserveFallback is ReserveN under FailFallback. The time spent before
+// reserveFallback is Reserve under FailFallback. The time spent before
 // the deciding call (a raise, a wait for another caller's raise, a store
 // that failed) is taken off maxWait.
-func (g *Guard) reserveFallback(ctx context.Context, key string, limit Limit, n int, maxWait time.Duration) (*Reservation, error) {
-	if err := CheckArgs(key, limit, n); err != nil {
-		return nil, err
-	}
-	if err := CheckMaxWait(maxWait); err != nil {
-		return nil, err
-	}
-	start := g.clock()
-	left := func() time.Duration { return max(0, maxWait-time.Duration(g.clock()-start)) }
+func (h *Handle) reserveFallback(ctx context.Context, op string, maxWait time.Duration, needs []Need, c *call) (*Reservation, error) {
+	start := h.clock()
+	left := func() int64 { return maxWaitUS(max(0, maxWait-time.Duration(h.clock()-start))) }
 	for range maxSwitches {
-		stamp, ok, err := g.beginStore(ctx, key, limit)
+		stamp, ok, err := h.beginStore(ctx, needs)
 		if err != nil && !isStoreError(err) {
 			return nil, err
 		}
 		if err != nil {
-			g.failed(ctx, "ReserveN", err)
+			h.failed(ctx, op, err)
 		} else if ok {
-			r, err := g.store.ReserveN(ctx, key, limit, n, left())
-			var ra time.Duration
-			if r != nil {
-				ra = r.ResetAfter
-			}
-			if g.storeAnswered(ctx, "ReserveN", key, stamp, ra, err) {
-				return r, err
+			err := c.exec(ctx, h.store, driver.Reserve, needs, 1, left(), 0, nil)
+			if h.storeAnswered(ctx, op, needs, stamp, c, err) {
+				if err != nil {
+					return nil, err
+				}
+				return h.reservation(ctx, h.store, needs, c, nil), nil
 			}
 			// An answer that does not stand leaves its slot on the
 			// store: the limit is kept, the slot wasted once.
 		}
-		if err := g.closedErr(); err != nil {
+		if err := h.closedErr(); err != nil {
 			return nil, err
 		}
 		var r *Reservation
-		ok, err = g.onFallback(ctx, key, limit, func() (time.Duration, bool, error) {
-			var err error
-			r, err = g.p.Fallback.ReserveN(ctx, key, g.share(limit, n), n, left())
-			if err != nil {
-				return 0, false, err
+		ok, err = h.onFallback(ctx, needs, c, func() (bool, error) {
+			if err := c.exec(ctx, h.fb, driver.Reserve, needs, h.p.FallbackShare, left(), 0, nil); err != nil {
+				return false, err
 			}
-			return r.ResetAfter, r.OK, nil
+			r = h.reservation(ctx, h.fb, needs, c, h.givenBack(slices.Clone(needs)))
+			return r.OK, nil
 		})
 		if ok || err != nil {
-			return g.givenBack(key, limit, r), err
+			return r, err
 		}
 	}
-	return nil, flapped("ReserveN")
+	return nil, flapped(op)
 }
 
 // holdFallbackPolicy is Hold under FailFallback: on the store while it
 // answers, else on the fallback; either way the ledger learns of it.
-func (g *Guard) holdFallbackPolicy(ctx context.Context, key string, limit Limit, d time.Duration) error {
-	if err := CheckHold(key, limit, d); err != nil {
-		return err
-	}
-	if !g.Degraded() {
-		err := g.store.Hold(ctx, key, limit, d)
+func (h *Handle) holdFallbackPolicy(ctx context.Context, key string, limit Limit, d time.Duration) error {
+	if !h.Degraded() {
+		err := holdOn(ctx, h.store, key, limit, d)
 		if err == nil {
-			g.heldStore(key, limit, d, g.clock())
+			h.heldStore(key, limit, d, h.clock())
 			return nil
 		}
 		if !isStoreError(err) {
 			return err
 		}
-		g.failed(ctx, "Hold", err)
+		h.failed(ctx, "Hold", err)
 	}
-	if err := g.closedErr(); err != nil {
+	if err := h.closedErr(); err != nil {
 		return err
 	}
-	return g.holdFallback(ctx, key, limit, d)
+	return h.holdFallback(ctx, key, limit, d)
 }

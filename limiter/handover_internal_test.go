@@ -20,8 +20,7 @@ func TestShareKeepsFlapBound(t *testing.T) {
 		if limit.Validate() != nil {
 			return
 		}
-		g := &Guard{p: Policy{FallbackShare: share}}
-		fl := g.share(limit, 1)
+		fl := shareLimit(limit, share, 1)
 		lhs := int64(fl.Burst-1) * int64(fl.Interval())
 		rhs := int64(2*limit.Burst-1) * int64(limit.Interval())
 		if fl.Interval() < limit.Interval() || fl.Burst > limit.Burst {

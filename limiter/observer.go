@@ -57,6 +57,10 @@ type Event struct {
 	N int
 	// Limit is the limit the call carried.
 	Limit Limit
+	// Needs are, for a request of several needs, all of them; Key, N
+	// and Limit are then those of the binding need. It is nil for a
+	// request of one need. An Observer must not modify or keep it.
+	Needs []Need
 	// Duration is what the kind says it is (see the EventKind values).
 	Duration time.Duration
 	// Err is the store's error (EventStoreError, EventPolicySwitch) or
@@ -80,7 +84,7 @@ type ObserverFunc func(ctx context.Context, e Event)
 func (f ObserverFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 
 // Observed is implemented by Limiters that report to an Observer (see
-// [Guard]). [Wait] reports its waits and admissions to it.
+// [Handle]). [Wait] reports its waits and admissions to it.
 type Observed interface {
 	Observer() Observer
 }
@@ -95,7 +99,7 @@ func observerOf(lim Limiter) Observer {
 
 // SlogObserver logs every event to logger: admissions, refusals and waits
 // at Debug, holds at Info, store errors and policy switches at Warn. A nil
-// logger is slog.Default(). (A [Guard] logs its policy switches itself;
+// logger is slog.Default(). (A [Handle] logs its policy switches itself;
 // this is for a log of every decision.)
 func SlogObserver(logger *slog.Logger) Observer {
 	if logger == nil {

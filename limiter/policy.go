@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/sharedlimit/sharedlimit/internal/backoff"
+	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
 
-// FailureMode is what a [Guard] does when its store cannot answer (an error
+// FailureMode is what a [Handle] does when its store cannot answer (an error
 // matching [ErrUnavailable]).
 type FailureMode int
 
@@ -68,13 +68,13 @@ const (
 	DefaultOpenLogEvery = 10 * time.Second
 )
 
-// probeKey and probeLimit are what the probe of a Guard asks the store
+// probeKey and probeLimit are what the probe of a Handle asks the store
 // about: Status changes nothing.
 const probeKey = "sharedlimit:probe"
 
 var probeLimit = Limit{Rate: 1, Period: time.Second, Burst: 1}
 
-// Policy is what a [Guard] does when its store fails. The zero value is
+// Policy is what a [Handle] does when its store fails. The zero value is
 // FailWait with the defaults.
 type Policy struct {
 	// OnFailure picks the behaviour. The default value is FailWait.
@@ -84,16 +84,16 @@ type Policy struct {
 	// at the first failure. The default value is
 	// DefaultUnavailableAfter (30 s).
 	UnavailableAfter time.Duration
-	// Fallback decides while the store is down under FailFallback; it is
-	// required then, and the Guard closes it. An in-process limiter
-	// (limiter/memory) is meant.
-	Fallback Limiter
+	// Fallback decides while the store is down under FailFallback, and
+	// the Handle closes it. The default value is an in-process store of
+	// the Handle's own on the clock Now.
+	Fallback driver.Store
 	// FallbackShare scales each limit's Rate and Burst for the fallback
 	// (rounded down, at least 1), because every process falls back on its
 	// own: with P processes, a share of 1/P keeps the total near the
 	// limit. The default value is DefaultFallbackShare (0.5).
 	FallbackShare float64
-	// Observer receives the events of the Guard. The default value is
+	// Observer receives the events of the Handle. The default value is
 	// none.
 	Observer Observer
 	// Logger receives the policy switches. The default value is
@@ -111,7 +111,7 @@ type Policy struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// states of a Guard, for logs and EventPolicySwitch.
+// states of a Handle, for logs and EventPolicySwitch.
 const (
 	stateStore   = "store"
 	stateWaiting = "waiting"
@@ -119,263 +119,169 @@ const (
 	stateFall    = "fallback"
 )
 
-// Guard applies a failure [Policy] and an [Observer] to a store; any
-// backend can be guarded. It implements [Limiter] and [Observed]. Backends
-// may guard themselves (the Redis backend does, with FailWait by default).
-//
-// While the store is down under FailOpen or FailFallback, decisions skip
-// it and one background probe (Status on a key of its own) retries it with
-// backoff; the first answer switches back. Under FailFallback each key is
-// handed between the store and the fallback where the other left it (see
-// FailFallback), and reservations taken from the fallback are cancelled on
-// the fallback. Status and Reset always ask the store (retried under
-// FailWait).
-type Guard struct {
-	store Limiter
-	p     Policy
-	obs   Observer
-	log   *slog.Logger
-
-	down      atomic.Bool  // the store failed and has not answered since
-	unstored  atomic.Int64 // admitted without the store (FailOpen)
-	lastLog   atomic.Int64 // unix nanos of the last FailOpen count line
-	ho        *handover    // the ledger of the keys under FailFallback
-	base      time.Time    // the origin of the ledger's clock
-	probeCtx  context.Context
-	stopProbe context.CancelFunc
-	mu        sync.Mutex
-	closed    bool
-	wg        sync.WaitGroup
-}
-
-var (
-	_ Limiter  = (*Guard)(nil)
-	_ Observed = (*Guard)(nil)
-)
-
-// NewGuard guards store with p. Close closes store and p.Fallback.
-func NewGuard(store Limiter, p Policy) (*Guard, error) {
-	if store == nil {
-		return nil, fmt.Errorf("limiter: NewGuard: nil store: %w", ErrInvalidArgument)
-	}
-	if p.OnFailure < FailWait || p.OnFailure > FailFallback {
-		return nil, fmt.Errorf("limiter: NewGuard: unknown failure mode %d: %w", p.OnFailure, ErrInvalidArgument)
-	}
-	if p.UnavailableAfter == 0 {
-		p.UnavailableAfter = DefaultUnavailableAfter
-	}
-	if p.FallbackShare == 0 {
-		p.FallbackShare = DefaultFallbackShare
-	}
-	if math.IsNaN(p.FallbackShare) || p.FallbackShare <= 0 || p.FallbackShare > 1 {
-		return nil, fmt.Errorf("limiter: NewGuard: FallbackShare must be in (0, 1], got %v: %w", p.FallbackShare, ErrInvalidArgument)
-	}
-	if p.OnFailure == FailFallback && p.Fallback == nil {
-		return nil, fmt.Errorf("limiter: NewGuard: the fallback policy needs a Fallback limiter: %w", ErrInvalidArgument)
-	}
-	if p.MinBackoff <= 0 {
-		p.MinBackoff = DefaultMinBackoff
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = DefaultMaxBackoff
-	}
-	p.MaxBackoff = max(p.MaxBackoff, p.MinBackoff)
-	if p.Now == nil {
-		p.Now = time.Now
-	}
-	if p.Sleep == nil {
-		p.Sleep = sleep
-	}
-	g := &Guard{store: store, p: p, obs: p.Observer, log: p.Logger, base: p.Now()}
-	if p.OnFailure == FailFallback {
-		g.ho = newHandover()
-	}
-	if g.log == nil {
-		g.log = slog.Default()
-	}
-	g.probeCtx, g.stopProbe = context.WithCancel(context.Background())
-	return g, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Store is the guarded store.
-func (g *Guard) Store() Limiter { return g.store }
-
-// Policy is the Guard's policy, defaults filled in.
-func (g *Guard) Policy() Policy { return g.p }
-
-// Observer implements [Observed].
-func (g *Guard) Observer() Observer { return g.obs }
-
-// Degraded reports whether the store is down and the Guard decides without
-// it (FailOpen, FailFallback).
-func (g *Guard) Degraded() bool { return g.p.OnFailure != FailWait && g.down.Load() }
-
-func (g *Guard) emit(ctx context.Context, e Event) {
-	if g.obs != nil {
-		g.obs.Observe(ctx, e)
-	}
-}
+func sleep(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, d) }
 
 func isStoreError(err error) bool { return errors.Is(err, ErrUnavailable) }
 
-// backoff is the pause before retry attempt+1: MinBackoff doubled per
-// attempt up to MaxBackoff, jittered to between half and all of it.
-func (g *Guard) backoff(attempt int) time.Duration {
-	d := g.p.MaxBackoff
-	if attempt < 30 {
-		d = min(g.p.MinBackoff<<attempt, g.p.MaxBackoff)
-	}
-	return d/2 + rand.N(d/2+1)
+// backoff is the pause before retry attempt+1.
+func (h *Handle) backoff(attempt int) time.Duration {
+	return backoff.Exp(attempt, h.p.MinBackoff, h.p.MaxBackoff)
 }
 
 // failed records a store error of a call and switches to the degraded
 // state on the first one.
-func (g *Guard) failed(ctx context.Context, op string, err error) {
-	g.emit(ctx, Event{Kind: EventStoreError, Op: op, Err: err})
-	if g.down.Load() || !g.down.CompareAndSwap(false, true) {
+func (h *Handle) failed(ctx context.Context, op string, err error) {
+	h.emit(ctx, Event{Kind: EventStoreError, Op: op, Err: err})
+	if h.down.Load() || !h.down.CompareAndSwap(false, true) {
 		return
 	}
-	to := map[FailureMode]string{FailWait: stateWaiting, FailOpen: stateOpen, FailFallback: stateFall}[g.p.OnFailure]
-	switch g.p.OnFailure {
+	to := map[FailureMode]string{FailWait: stateWaiting, FailOpen: stateOpen, FailFallback: stateFall}[h.p.OnFailure]
+	switch h.p.OnFailure {
 	case FailWait:
-		g.log.Warn("limiter: store unavailable: callers wait for it (policy wait)",
-			"error", err.Error(), "unavailable_after", max(0, g.p.UnavailableAfter))
+		h.log.Warn("limiter: store unavailable: callers wait for it (policy wait)",
+			"error", err.Error(), "unavailable_after", max(0, h.p.UnavailableAfter))
 	case FailOpen:
-		g.unstored.Store(0)
-		g.lastLog.Store(g.p.Now().UnixNano())
-		g.log.Warn("limiter: store unavailable: ADMITTING WITHOUT A LIMIT until it answers (policy open)", "error", err.Error())
+		h.unstored.Store(0)
+		h.lastLog.Store(h.p.Now().UnixNano())
+		h.log.Warn("limiter: store unavailable: ADMITTING WITHOUT A LIMIT until it answers (policy open)", "error", err.Error())
 	case FailFallback:
-		g.log.Warn("limiter: store unavailable: an in-process limiter decides until it answers (policy fallback)",
-			"error", err.Error(), "share", g.p.FallbackShare)
+		h.log.Warn("limiter: store unavailable: an in-process limiter decides until it answers (policy fallback)",
+			"error", err.Error(), "share", h.p.FallbackShare)
 	}
-	g.emit(ctx, Event{Kind: EventPolicySwitch, Op: op, Err: err, From: stateStore, To: to})
-	if g.p.OnFailure != FailWait {
-		g.startProbe()
+	h.emit(ctx, Event{Kind: EventPolicySwitch, Op: op, Err: err, From: stateStore, To: to})
+	if h.p.OnFailure != FailWait {
+		h.startProbe()
 	}
 }
 
 // recovered switches back to the store after it answered.
-func (g *Guard) recovered(ctx context.Context) {
-	if !g.down.CompareAndSwap(true, false) {
+func (h *Handle) recovered(ctx context.Context) {
+	if !h.down.CompareAndSwap(true, false) {
 		return
 	}
-	switch g.p.OnFailure {
+	switch h.p.OnFailure {
 	case FailWait:
-		g.log.Warn("limiter: store answers again (policy wait)")
-		g.emit(ctx, Event{Kind: EventPolicySwitch, From: stateWaiting, To: stateStore})
+		h.log.Warn("limiter: store answers again (policy wait)")
+		h.emit(ctx, Event{Kind: EventPolicySwitch, From: stateWaiting, To: stateStore})
 	case FailOpen:
-		g.log.Warn("limiter: store answers again: limiting resumes (policy open)",
-			"admitted_without_store", g.unstored.Load())
-		g.emit(ctx, Event{Kind: EventPolicySwitch, From: stateOpen, To: stateStore})
+		h.log.Warn("limiter: store answers again: limiting resumes (policy open)",
+			"admitted_without_store", h.unstored.Load())
+		h.emit(ctx, Event{Kind: EventPolicySwitch, From: stateOpen, To: stateStore})
 	case FailFallback:
-		g.log.Warn("limiter: store answers again: it decides again, charged with what the fallback admitted (policy fallback)")
-		g.emit(ctx, Event{Kind: EventPolicySwitch, From: stateFall, To: stateStore})
+		h.log.Warn("limiter: store answers again: it decides again, charged with what the fallback admitted (policy fallback)")
+		h.emit(ctx, Event{Kind: EventPolicySwitch, From: stateFall, To: stateStore})
 	}
 }
 
 // ok notes an answer of the store: under FailWait it ends an outage. Under
 // the other modes only the probe ends one, so that a call that was in
 // flight when the store went down cannot switch back early.
-func (g *Guard) ok(ctx context.Context) {
-	if g.p.OnFailure == FailWait && g.down.Load() {
-		g.recovered(ctx)
+func (h *Handle) ok(ctx context.Context) {
+	if h.p.OnFailure == FailWait && h.down.Load() {
+		h.recovered(ctx)
 	}
 }
 
-func (g *Guard) startProbe() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
+func (h *Handle) startProbe() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
 		return
 	}
-	g.wg.Add(1)
-	go g.probe()
+	h.wg.Add(1)
+	go h.probe()
 }
 
-// probe asks the store until it answers, with backoff, or the Guard is
+// probe asks the store until it answers, with backoff, or the Handle is
 // closed.
-func (g *Guard) probe() {
-	defer g.wg.Done()
-	ctx := g.probeCtx
+func (h *Handle) probe() {
+	defer h.wg.Done()
+	ctx := h.closing
 	for attempt := 0; ; attempt++ {
-		if g.p.Sleep(ctx, g.backoff(attempt)) != nil {
+		if h.p.Sleep(ctx, h.backoff(attempt)) != nil {
 			return
 		}
-		_, err := g.store.Status(ctx, probeKey, probeLimit)
+		_, err := statusOn(ctx, h.store, probeKey, probeLimit)
 		switch {
 		case err == nil:
-			g.recovered(ctx)
+			h.recovered(ctx)
 			return
 		case !isStoreError(err) || ctx.Err() != nil:
 			return // closed
 		}
-		g.emit(ctx, Event{Kind: EventStoreError, Op: "probe", Err: err})
+		h.emit(ctx, Event{Kind: EventStoreError, Op: "probe", Err: err})
 	}
 }
 
 // retry runs call under FailWait: store errors are retried with backoff
-// until ctx ends or UnavailableAfter has passed since the first one. call
-// gets the time spent so far. Other errors return at once.
-func retry[T any](g *Guard, ctx context.Context, op string, call func(spent time.Duration) (T, error)) (T, error) {
-	var start time.Time
-	t0 := g.p.Now() // the first attempt's own time counts as spent too
+// until ctx ends, the Handle closes, or UnavailableAfter has passed since
+// the first one. Other errors return at once; under the other modes, store
+// errors too. When timed, call gets the time spent so far, the first
+// attempt's own included (it costs a clock reading per call, so only
+// reservations, whose maxWait it shortens, ask for it).
+func (h *Handle) retry(ctx context.Context, op string, timed bool, call func(spent time.Duration) error) error {
+	var start, t0 time.Time
+	if timed {
+		t0 = h.p.Now()
+	}
 	for attempt := 0; ; attempt++ {
 		var spent time.Duration
-		if attempt > 0 {
-			spent = g.p.Now().Sub(t0)
+		if attempt > 0 && timed {
+			spent = h.p.Now().Sub(t0)
 		}
-		v, err := call(spent)
+		err := call(spent)
 		if err == nil {
-			g.ok(ctx)
-			return v, nil
+			h.ok(ctx)
+			return nil
 		}
 		if !isStoreError(err) {
-			return v, err
+			return err
 		}
-		g.failed(ctx, op, err)
+		h.failed(ctx, op, err)
 		if attempt == 0 {
-			start = g.p.Now()
+			start = h.p.Now()
 		}
-		if g.p.OnFailure != FailWait {
-			return v, err
+		if h.p.OnFailure != FailWait {
+			return err
 		}
-		elapsed := g.p.Now().Sub(start)
-		if g.p.UnavailableAfter < 0 || elapsed >= g.p.UnavailableAfter {
-			return v, fmt.Errorf("limiter: %s: gave up on the store after %d attempt(s) in %s: %w",
+		elapsed := h.p.Now().Sub(start)
+		if h.p.UnavailableAfter < 0 || elapsed >= h.p.UnavailableAfter {
+			return fmt.Errorf("limiter: %s: gave up on the store after %d attempt(s) in %s: %w",
 				op, attempt+1, elapsed.Round(time.Millisecond), err)
 		}
-		if serr := g.p.Sleep(ctx, min(g.backoff(attempt), g.p.UnavailableAfter-elapsed)); serr != nil {
-			return v, fmt.Errorf("limiter: %s: gave up on the store after %d attempt(s) when the context ended: %w (%w)",
+		if serr := h.pause(ctx, min(h.backoff(attempt), h.p.UnavailableAfter-elapsed)); serr != nil {
+			return fmt.Errorf("limiter: %s: gave up on the store after %d attempt(s) when the context ended: %w (%w)",
 				op, attempt+1, err, serr)
 		}
 	}
 }
 
-// closed reports whether Close started, for the degraded paths, which do
-// not pass through the store.
-func (g *Guard) closedErr() error {
-	select {
-	case <-g.store.Done():
+// pause sleeps d with Policy.Sleep, ending early when ctx ends or Close
+// starts (then with ErrClosed).
+func (h *Handle) pause(ctx context.Context, d time.Duration) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(h.closing, cancel)
+	defer stop()
+	err := h.p.Sleep(sctx, d)
+	if err != nil && h.closing.Err() != nil && ctx.Err() == nil {
 		return ErrClosed
-	default:
-		return nil
 	}
+	return err
 }
 
-// share is limit scaled for the fallback, with a Burst of at least n.
-func (g *Guard) share(limit Limit, n int) Limit {
-	s := g.p.FallbackShare
+// closedErr reports whether Close started, for the degraded paths, which
+// do not pass through the store.
+func (h *Handle) closedErr() error {
+	if h.lc.Closed() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// shareLimit is limit scaled by s for the fallback, with a Burst of at
+// least n.
+func shareLimit(limit Limit, s float64, n int) Limit {
 	limit.Rate = max(1, scaleInt(limit.Rate, s))
 	limit.Burst = max(1, scaleInt(limit.Burst, s), n)
 	return limit
@@ -392,153 +298,14 @@ func scaleInt(x int, s float64) int {
 	return min(x, int(f))
 }
 
-// AllowN implements Limiter.
-func (g *Guard) AllowN(ctx context.Context, key string, limit Limit, n int) (Result, error) {
-	r, err := g.allowN(ctx, key, limit, n)
-	if err == nil && g.obs != nil {
-		if r.Allowed {
-			g.emit(ctx, Event{Kind: EventAdmitted, Op: "AllowN", Key: key, N: n, Limit: limit})
-		} else {
-			g.emit(ctx, Event{Kind: EventRefused, Op: "AllowN", Key: key, N: n, Limit: limit, Duration: r.RetryAfter})
-		}
-	}
-	return r, err
-}
-
-func (g *Guard) allowN(ctx context.Context, key string, limit Limit, n int) (Result, error) {
-	if g.ho != nil {
-		return g.allowFallback(ctx, key, limit, n)
-	}
-	if !g.Degraded() {
-		r, err := retry(g, ctx, "AllowN", func(time.Duration) (Result, error) { return g.store.AllowN(ctx, key, limit, n) })
-		if err == nil || !isStoreError(err) || g.p.OnFailure == FailWait {
-			return r, err
-		}
-	}
-	if err := g.degradedArgs(key, limit, n); err != nil {
-		return Result{}, err
-	}
-	g.admitUnstored()
-	return Result{Allowed: true, Remaining: limit.Burst - n}, nil
-}
-
-func (g *Guard) degradedArgs(key string, limit Limit, n int) error {
-	if err := CheckArgs(key, limit, n); err != nil {
-		return err
-	}
-	return g.closedErr()
-}
-
 // admitUnstored counts an admission without the store and logs the count
 // now and then.
-func (g *Guard) admitUnstored() {
-	g.unstored.Add(1)
-	now := g.p.Now().UnixNano()
-	last := g.lastLog.Load()
-	if now-last >= int64(DefaultOpenLogEvery) && g.lastLog.CompareAndSwap(last, now) {
-		g.log.Warn("limiter: store still unavailable: admitting without a limit (policy open)",
-			"admitted_without_store", g.unstored.Load())
+func (h *Handle) admitUnstored() {
+	h.unstored.Add(1)
+	now := h.p.Now().UnixNano()
+	last := h.lastLog.Load()
+	if now-last >= int64(DefaultOpenLogEvery) && h.lastLog.CompareAndSwap(last, now) {
+		h.log.Warn("limiter: store still unavailable: admitting without a limit (policy open)",
+			"admitted_without_store", h.unstored.Load())
 	}
-}
-
-// ReserveN implements Limiter. Under FailWait, the time spent retrying is
-// taken off maxWait, so that a Wait never sleeps past its deadline.
-func (g *Guard) ReserveN(ctx context.Context, key string, limit Limit, n int, maxWait time.Duration) (*Reservation, error) {
-	r, err := g.reserveN(ctx, key, limit, n, maxWait)
-	if err == nil && g.obs != nil && !IsWaiting(ctx) { // Wait reports its own
-		if r.OK {
-			g.emit(ctx, Event{Kind: EventAdmitted, Op: "ReserveN", Key: key, N: n, Limit: limit, Duration: r.Delay})
-		} else {
-			g.emit(ctx, Event{Kind: EventRefused, Op: "ReserveN", Key: key, N: n, Limit: limit, Duration: r.RetryAfter})
-		}
-	}
-	return r, err
-}
-
-func (g *Guard) reserveN(ctx context.Context, key string, limit Limit, n int, maxWait time.Duration) (*Reservation, error) {
-	if g.ho != nil {
-		return g.reserveFallback(ctx, key, limit, n, maxWait)
-	}
-	if !g.Degraded() {
-		r, err := retry(g, ctx, "ReserveN", func(spent time.Duration) (*Reservation, error) {
-			mw := maxWait
-			if spent > 0 {
-				mw = max(0, maxWait-spent)
-			}
-			return g.store.ReserveN(ctx, key, limit, n, mw)
-		})
-		if err == nil || !isStoreError(err) || g.p.OnFailure == FailWait {
-			return r, err
-		}
-	}
-	if err := g.degradedArgs(key, limit, n); err != nil {
-		return nil, err
-	}
-	if err := CheckMaxWait(maxWait); err != nil {
-		return nil, err
-	}
-	g.admitUnstored()
-	return NewReservation(0, limit.Burst-n, 0, nil), nil
-}
-
-// Hold implements Limiter. While the store is down, FailOpen drops the
-// hold and FailFallback holds the fallback.
-func (g *Guard) Hold(ctx context.Context, key string, limit Limit, d time.Duration) error {
-	err := g.hold(ctx, key, limit, d)
-	if err == nil {
-		g.emit(ctx, Event{Kind: EventHeld, Op: "Hold", Key: key, N: 1, Limit: limit, Duration: d})
-	}
-	return err
-}
-
-func (g *Guard) hold(ctx context.Context, key string, limit Limit, d time.Duration) error {
-	if g.ho != nil {
-		return g.holdFallbackPolicy(ctx, key, limit, d)
-	}
-	if !g.Degraded() {
-		_, err := retry(g, ctx, "Hold", func(time.Duration) (struct{}, error) {
-			return struct{}{}, g.store.Hold(ctx, key, limit, d)
-		})
-		if err == nil || !isStoreError(err) || g.p.OnFailure == FailWait {
-			return err
-		}
-	}
-	if err := CheckHold(key, limit, d); err != nil {
-		return err
-	}
-	return g.closedErr()
-}
-
-// Reset implements Limiter. It always asks the store; under FailFallback,
-// once the store has forgotten the key, the fallback forgets it too. A
-// Reset the store did not take changes nothing.
-func (g *Guard) Reset(ctx context.Context, key string) error {
-	_, err := retry(g, ctx, "Reset", func(time.Duration) (struct{}, error) { return struct{}{}, g.store.Reset(ctx, key) })
-	if err == nil && g.ho != nil {
-		g.resetLedger(ctx, key)
-	}
-	return err
-}
-
-// Status implements Limiter. It always asks the store.
-func (g *Guard) Status(ctx context.Context, key string, limit Limit) (Status, error) {
-	return retry(g, ctx, "Status", func(time.Duration) (Status, error) { return g.store.Status(ctx, key, limit) })
-}
-
-// Done implements Limiter: it is the store's.
-func (g *Guard) Done() <-chan struct{} { return g.store.Done() }
-
-// Close implements Limiter: it stops the probe, then closes the store and
-// the fallback.
-func (g *Guard) Close() error {
-	g.mu.Lock()
-	g.closed = true
-	g.mu.Unlock()
-	g.stopProbe()
-	g.wg.Wait()
-	err := g.store.Close()
-	if g.p.Fallback != nil {
-		_ = g.p.Fallback.Close()
-	}
-	return err
 }

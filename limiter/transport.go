@@ -158,7 +158,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		err = t.holdLanded(req.Context(), key)
 	}
 	if err == nil {
-		err = wait(req.Context(), t.Limiter, key, t.Limit, n, obs)
+		err = wait(req.Context(), t.Limiter, []Need{{Key: key, Limit: t.Limit, N: n}}, obs)
 	}
 	if err != nil {
 		if req.Body != nil {
@@ -303,7 +303,7 @@ func (t *Transport) admission(req *http.Request) (string, int, error) {
 			return "", 0, fmt.Errorf("limiter: cost of %s %s: %w", req.Method, redact.URL(req.URL), err)
 		}
 	}
-	if err := CheckArgs(key, t.Limit, n); err != nil {
+	if err := checkNeeds("Transport", []Need{{Key: key, Limit: t.Limit, N: n}}); err != nil {
 		var eb *ExceedsBurstError
 		if errors.As(err, &eb) {
 			return "", 0, fmt.Errorf("limiter: %s %s costs %d tokens: %w", req.Method, redact.URL(req.URL), n, err)

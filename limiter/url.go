@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -16,7 +15,7 @@ import (
 
 // Opener opens a Limiter from a parsed URL. Backends register one per
 // scheme. An Opener must reject query options it does not know (see
-// [CheckOptions]) and must never put a password in an error.
+// internal/urlopt) and must never put a password in an error.
 type Opener func(ctx context.Context, u *url.URL) (Limiter, error)
 
 var (
@@ -122,31 +121,6 @@ func (e *unknownSchemeError) Error() string {
 }
 
 func (e *unknownSchemeError) Is(target error) bool { return target == ErrUnknownScheme }
-
-// CheckOptions returns an error naming the first query option of u that is
-// not in accepted, and listing the accepted ones; nil when all are known.
-func CheckOptions(u *url.URL, accepted ...string) error {
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return fmt.Errorf("limiter: malformed options in %q: %w", Redact(u.String()), ErrInvalidArgument)
-	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !slices.Contains(accepted, k) {
-			list := "none"
-			if len(accepted) > 0 {
-				list = strings.Join(accepted, ", ")
-			}
-			return fmt.Errorf("limiter: unknown option %q in %s (accepted: %s): %w",
-				k, Redact(u.String()), list, ErrInvalidArgument)
-		}
-	}
-	return nil
-}
 
 // Redact returns rawURL with its user name and password replaced by
 // "xxxxx", and the values of credential query parameters (password, token,

@@ -1,86 +1,77 @@
 package gcra
 
-import (
-	"time"
+import "github.com/sharedlimit/sharedlimit/limiter/driver"
 
-	"github.com/sharedlimit/sharedlimit/limiter"
-)
-
-// Params are a Limit in microseconds.
-type Params struct {
-	// T is the emission interval.
-	T int64
-	// Tau is Burst*T, the tolerance.
-	Tau int64
-}
-
-// ParamsOf converts a valid Limit.
-func ParamsOf(l limiter.Limit) Params {
-	t := l.Interval().Microseconds()
-	return Params{T: t, Tau: t * int64(l.Burst)}
-}
-
-// Decision is the outcome of Allow or Reserve.
-type Decision struct {
-	// OK reports whether the tokens were taken; then TAT is the value to
-	// store.
-	OK  bool
-	TAT int64
-	// Wait is, for a granted reservation, how long until its slot.
-	Wait       int64
-	Remaining  int64
-	RetryAfter int64
-	ResetAfter int64
-}
-
-// Allow takes n tokens at now when they fit in the burst.
-func Allow(tat, now int64, p Params, n int64) Decision {
-	return Reserve(tat, now, p, n, 0)
-}
-
-// Reserve takes a slot for n tokens when it comes within maxWait.
-func Reserve(tat, now int64, p Params, n, maxWait int64) Decision {
-	base := max(tat, now)
-	next := base + n*p.T
-	wait := max(0, next-now-p.Tau)
-	if wait <= maxWait {
-		return Decision{OK: true, TAT: next, Wait: wait,
-			Remaining: max(0, (p.Tau-(next-now))/p.T), ResetAfter: next - now}
+// Take decides an Allow (maxWait 0) or a Reserve of needs on the keys'
+// stored tats (tats[i] for needs[i], 0 for a key with none) at now, and
+// fills ans. Granted, it writes each key's new tat into next[i] and
+// returns true; refused, next is left alone.
+//
+// Each need allows a send at s_i = max(now, tat_i + n_i*T_i - tau_i); the
+// request's slot is s = max_i s_i (the binding need is the first whose s_i
+// is s). Granted when s - now <= maxWait: tat_i = max(tat_i, s) + n_i*T_i.
+// With one need this is max(tat, now) + n*T, the GCRA of one limit, since
+// n*T <= tau.
+func Take(tats []int64, now int64, needs []driver.Need, maxWait int64, ans *driver.Answer, next []int64) bool {
+	s, binding := now, 0
+	for i, nd := range needs {
+		if si := tats[i] + nd.N*nd.T - nd.Tau; si > s {
+			s, binding = si, i
+		}
 	}
-	return Decision{TAT: tat, RetryAfter: next - now - p.Tau,
-		Remaining: max(0, (p.Tau-(base-now))/p.T), ResetAfter: base - now}
+	wait := s - now
+	ans.Binding = binding
+	if cap(ans.Needs) >= len(needs) {
+		ans.Needs = ans.Needs[:len(needs)]
+	} else {
+		ans.Needs = make([]driver.NeedAnswer, len(needs))
+	}
+	if wait > maxWait {
+		ans.OK, ans.RetryAfter = false, wait
+		for i, nd := range needs {
+			base := max(tats[i], now)
+			ans.Needs[i] = driver.NeedAnswer{Remaining: Remaining(base, now, nd.T, nd.Tau), ResetAfter: base - now}
+		}
+		return false
+	}
+	ans.OK, ans.Wait = true, wait
+	for i, nd := range needs {
+		t := max(tats[i], s) + nd.N*nd.T
+		next[i] = t
+		ans.Needs[i] = driver.NeedAnswer{Remaining: Remaining(t, now, nd.T, nd.Tau), ResetAfter: t - now}
+	}
+	ans.Order = next[binding]
+	return true
 }
+
+// TakeOne is Take of one need: granted, it returns the key's new tat and
+// true; refused, the wait the request would have needed and false.
+func TakeOne(tat, now int64, nd driver.Need, maxWait int64) (driver.NeedAnswer, int64, bool) {
+	s := max(now, tat+nd.N*nd.T-nd.Tau)
+	if wait := s - now; wait > maxWait {
+		base := max(tat, now)
+		return driver.NeedAnswer{Remaining: Remaining(base, now, nd.T, nd.Tau), ResetAfter: base - now}, wait, false
+	}
+	t := max(tat, s) + nd.N*nd.T
+	return driver.NeedAnswer{Remaining: Remaining(t, now, nd.T, nd.Tau), ResetAfter: t - now}, t, true
+}
+
+// Remaining is how many tokens fit at once when the key's tat is tat:
+// max(0, floor((tau - (tat - now)) / T)) for tat >= now.
+func Remaining(tat, now, t, tau int64) int64 { return max(0, (tau-(max(tat, now)-now))/t) }
 
 // Hold returns the tat after a hold of d: no token for d, then the steady
 // rate. The tat always changes, by one microsecond at least, so that a
-// reservation granted before the hold can no longer be cancelled: its
-// cancel would otherwise take the tat below the hold. (Every backend also
-// gives each write a token of its own, which a cancel compares.)
-func Hold(tat, now int64, p Params, d int64) int64 {
-	return max(tat+1, now+d+p.Tau-p.T)
-}
+// reservation granted before the hold can no longer be cancelled below it.
+func Hold(tat, now, t, tau, d int64) int64 { return max(tat+1, now+d+tau-t) }
 
-// Status reports a key without changing it.
-func Status(tat, now int64, p Params) limiter.Status {
+// Status reports a key without changing it: Remaining, ResetAfter (the
+// time until full) and NextAfter.
+func Status(tat, now, t, tau int64) driver.NeedAnswer {
 	base := max(tat, now)
-	return limiter.Status{
-		Remaining: int(max(0, (p.Tau-(base-now))/p.T)),
-		NextAfter: US(max(0, base+p.T-now-p.Tau)),
-		FullAfter: US(base - now),
-	}
+	return driver.NeedAnswer{Remaining: Remaining(base, now, t, tau), ResetAfter: base - now,
+		NextAfter: max(0, base+t-now-tau)}
 }
 
-// Idle reports whether a stored tat is as good as no row at now.
+// Idle reports whether a stored tat is as good as no value at now.
 func Idle(tat, now int64) bool { return tat <= now }
-
-// Result converts a Decision from Allow.
-func (d Decision) Result() limiter.Result {
-	return limiter.Result{Allowed: d.OK, Remaining: int(d.Remaining),
-		RetryAfter: US(d.RetryAfter), ResetAfter: US(d.ResetAfter)}
-}
-
-// US converts microseconds to a Duration.
-func US(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
-
-// MaxWaitUS converts a maxWait to microseconds, rounding down and saturating.
-func MaxWaitUS(d time.Duration) int64 { return int64(d / time.Microsecond) }

@@ -7,17 +7,17 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/sharedlimit/sharedlimit/limiter"
 )
 
 // Grace is how long Close waits, at most, for calls in flight and pinned
 // reservations before it releases the store.
 const Grace = 5 * time.Second
 
-// Lifecycle is embedded by value in a backend. The zero value is not ready:
-// use New.
+// Lifecycle is the open, closing and closed states of a Handle. The zero
+// value is not ready: use New.
 type Lifecycle struct {
+	closedErr error // what Enter returns once Close started
+
 	calls  atomic.Int64 // between Enter and Leave
 	active atomic.Int64 // calls and pins
 	closed atomic.Bool
@@ -28,17 +28,20 @@ type Lifecycle struct {
 	pins map[*Pin]struct{}
 }
 
-// New returns an open Lifecycle.
-func New() *Lifecycle { return &Lifecycle{done: make(chan struct{}), pins: make(map[*Pin]struct{})} }
+// New returns an open Lifecycle whose Enter fails with closedErr once
+// Close started.
+func New(closedErr error) *Lifecycle {
+	return &Lifecycle{closedErr: closedErr, done: make(chan struct{}), pins: make(map[*Pin]struct{})}
+}
 
-// Enter starts a call; it fails with limiter.ErrClosed once Close started.
+// Enter starts a call; it fails with the closed error once Close started.
 // A nil error must be paired with Leave.
 func (l *Lifecycle) Enter() error {
 	l.calls.Add(1)
 	l.active.Add(1)
 	if l.closed.Load() {
 		l.Leave()
-		return limiter.ErrClosed
+		return l.closedErr
 	}
 	return nil
 }

@@ -7,12 +7,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/sharedlimit/sharedlimit/limiter"
 )
 
 func TestEnterAfterClose(t *testing.T) {
-	l := New()
+	l := New(errClosed)
 	if err := l.Enter(); err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +19,7 @@ func TestEnterAfterClose(t *testing.T) {
 	if err := l.Close(func() error { released.Add(1); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Enter(); !errors.Is(err, limiter.ErrClosed) {
+	if err := l.Enter(); !errors.Is(err, errClosed) {
 		t.Fatalf("Enter after Close: %v", err)
 	}
 	if err := l.Close(func() error { released.Add(1); return nil }); err != nil || released.Load() != 1 {
@@ -37,7 +35,7 @@ func TestEnterAfterClose(t *testing.T) {
 // Close waits for a pinned slot to be given back before it releases the
 // store.
 func TestCloseWaitsForPin(t *testing.T) {
-	l := New()
+	l := New(errClosed)
 	pin := l.Pin(time.Hour, 0)
 	var givenBack atomic.Bool
 	go func() {
@@ -57,7 +55,7 @@ func TestCloseWaitsForPin(t *testing.T) {
 
 // A pin ends by itself when its slot comes.
 func TestPinExpires(t *testing.T) {
-	l := New()
+	l := New(errClosed)
 	l.Pin(time.Millisecond, 0)
 	start := time.Now()
 	l.Close(nil)
@@ -73,7 +71,7 @@ func TestPinExpires(t *testing.T) {
 // first, before it wakes the waiters, and the released pins no longer keep
 // it waiting.
 func TestCloseGivesBackNewestFirst(t *testing.T) {
-	l := New()
+	l := New(errClosed)
 	var order []int64
 	for _, o := range []int64{20, 40, 10, 30} {
 		p := l.Pin(time.Hour, o)
@@ -99,3 +97,5 @@ func TestCloseGivesBackNewestFirst(t *testing.T) {
 		t.Fatalf("Close waited the whole grace for pins that were given back")
 	}
 }
+
+var errClosed = errors.New("closed")

@@ -1,0 +1,185 @@
+package memstore
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sharedlimit/sharedlimit/internal/gcra"
+	"github.com/sharedlimit/sharedlimit/limiter/driver"
+)
+
+// sweepEvery is how many writes pass between sweeps of idle keys.
+const sweepEvery = 4096
+
+// maxNeeds is how many needs a request decides without allocating.
+const maxNeeds = 8
+
+// State is a map of keys and its clock. Stores opened on one State share
+// every limit, as processes do on one SQLite file.
+type State struct {
+	mu     sync.Mutex
+	tats   map[string]entry
+	seq    uint64 // the token of the last write
+	writes int
+	now    func() time.Time
+	mono   bool // now is time.Now
+	epoch  time.Time
+}
+
+// entry is a key's tat and the token of the write that stored it: tokens
+// never repeat within a State, so that a cancel compares its own write and
+// nothing a Reset and later reservations could rebuild.
+type entry struct {
+	tat int64
+	tok uint64
+}
+
+// NewState returns an empty State on the clock now (nil: time.Now). The
+// clock should carry a monotonic reading, as time.Now's does.
+func NewState(now func() time.Time) *State {
+	mono := now == nil
+	if mono {
+		now = time.Now
+	}
+	return &State{tats: make(map[string]entry), now: now, mono: mono, epoch: now()}
+}
+
+func (s *State) nowUS() int64 {
+	if s.mono {
+		return time.Since(s.epoch).Microseconds() // one clock reading, not two
+	}
+	return s.now().Sub(s.epoch).Microseconds()
+}
+
+// Len is the number of keys held, idle ones not yet swept included.
+func (s *State) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tats)
+}
+
+// store writes tat for key with a new token and returns the entry
+// written; called with mu held.
+func (s *State) store(key string, tat, now int64) entry {
+	s.seq++
+	e := entry{tat: tat, tok: s.seq}
+	s.tats[key] = e
+	if s.writes++; s.writes >= sweepEvery {
+		s.writes = 0
+		for k, v := range s.tats {
+			if gcra.Idle(v.tat, now) {
+				delete(s.tats, k)
+			}
+		}
+	}
+	return e
+}
+
+// undo is what a Cancel needs of one key of a reservation.
+type undo struct {
+	key        string
+	prev, mine entry
+	had        bool
+}
+
+// Store is a driver.Store on a State.
+type Store struct{ st *State }
+
+var (
+	_ driver.Store      = Store{}
+	_ driver.OneAllower = Store{}
+)
+
+// New returns a Store on st.
+func New(st *State) Store { return Store{st: st} }
+
+// Do implements driver.Store: the whole batch under the State's lock.
+func (m Store) Do(_ context.Context, batch []driver.Request, answers []driver.Answer) error {
+	s := m.st
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowUS()
+	for i := range batch {
+		s.decide(&batch[i], &answers[i], now)
+	}
+	return nil
+}
+
+// decide answers one request; mu is held.
+func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
+	switch r.Op {
+	case driver.Allow, driver.Reserve:
+		var tb, nb [maxNeeds]int64
+		tats, next := tb[:0], nb[:0]
+		if len(r.Needs) > maxNeeds {
+			tats, next = make([]int64, 0, len(r.Needs)), make([]int64, 0, len(r.Needs))
+		}
+		for _, nd := range r.Needs {
+			tats = append(tats, s.tats[nd.Key].tat)
+		}
+		next = next[:len(r.Needs)]
+		maxWait := int64(0)
+		if r.Op == driver.Reserve {
+			maxWait = r.MaxWait
+		}
+		if !gcra.Take(tats, now, r.Needs, maxWait, a, next) {
+			return
+		}
+		if r.Op == driver.Allow {
+			for i, nd := range r.Needs {
+				s.store(nd.Key, next[i], now)
+			}
+			return
+		}
+		u := make([]undo, len(r.Needs))
+		for i, nd := range r.Needs {
+			prev, had := s.tats[nd.Key]
+			u[i] = undo{key: nd.Key, prev: prev, had: had, mine: s.store(nd.Key, next[i], now)}
+		}
+		a.Undo = u
+	case driver.Hold:
+		nd := r.Needs[0]
+		s.store(nd.Key, gcra.Hold(s.tats[nd.Key].tat, now, nd.T, nd.Tau, r.Hold), now)
+	case driver.Status:
+		nd := r.Needs[0]
+		a.Needs = append(a.Needs[:0], gcra.Status(s.tats[nd.Key].tat, now, nd.T, nd.Tau))
+	case driver.Reset:
+		delete(s.tats, r.Needs[0].Key)
+	case driver.Cancel:
+		// Compare-and-set on each key's token: only where this
+		// reservation's write is still the last one, and then back to
+		// exactly what it replaced (token included), so that cancels
+		// run newest first chain.
+		u, _ := r.Undo.([]undo)
+		for _, k := range u {
+			if cur, ok := s.tats[k.key]; ok && cur == k.mine {
+				if k.had {
+					s.tats[k.key] = k.prev
+				} else {
+					delete(s.tats, k.key)
+				}
+				a.OK = true
+			}
+		}
+	}
+}
+
+// AllowOne implements driver.OneAllower: Allow of one need, under the
+// State's lock, with gcra.Take's formulas.
+func (m Store) AllowOne(_ context.Context, nd driver.Need) (bool, driver.NeedAnswer, int64, error) {
+	s := m.st
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowUS()
+	tat := s.tats[nd.Key].tat
+	a, next, ok := gcra.TakeOne(tat, now, nd, 0)
+	if ok {
+		s.store(nd.Key, next, now)
+		return true, a, 0, nil
+	}
+	return false, a, next, nil
+}
+
+// Close implements driver.Store; the State stays usable by other stores.
+func (Store) Close() error { return nil }
