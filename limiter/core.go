@@ -144,8 +144,7 @@ func (h *Handle) allowOne(ctx context.Context, key string, limit Limit, n int) (
 		return Result{}, err
 	}
 	defer h.lc.Leave()
-	t := limit.intervalUS()
-	ok, a, retry, err := h.one.AllowOne(ctx, driver.Need{Key: key, N: int64(n), T: t, Tau: t * int64(limit.Burst)})
+	ok, a, retry, err := h.one.AllowOne(ctx, driverNeed(key, limit, n))
 	if err != nil {
 		return Result{}, err
 	}
@@ -485,11 +484,11 @@ func (c *call) exec(ctx context.Context, st driver.Store, op driver.Op, needs []
 		if share != 1 && op != driver.Reset {
 			limit = shareLimit(limit, share, max(n, 1))
 		}
-		t := limit.intervalUS()
 		if op == driver.Reset {
-			t = 0
+			dn = append(dn, driver.Need{Key: nd.Key})
+			continue
 		}
-		dn = append(dn, driver.Need{Key: nd.Key, N: int64(n), T: t, Tau: t * int64(limit.Burst)})
+		dn = append(dn, driverNeed(nd.Key, limit, n))
 	}
 	c.req[0] = driver.Request{Op: op, Needs: dn, MaxWait: maxWait, Hold: hold, Undo: undo}
 	c.ans[0] = driver.Answer{Needs: c.na[:0]}
@@ -508,6 +507,13 @@ func (c *call) exec(ctx context.Context, st driver.Store, op driver.Op, needs []
 		}
 	}
 	return nil
+}
+
+// driverNeed is n tokens of key under limit in the store's terms: T the
+// emission interval and Tau = Burst*T, in microseconds.
+func driverNeed(key string, limit Limit, n int) driver.Need {
+	t := limit.intervalUS()
+	return driver.Need{Key: key, N: int64(n), T: t, Tau: t * int64(limit.Burst)}
 }
 
 // result converts the answer of an Allow or Reserve. The shorthands of

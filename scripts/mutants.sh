@@ -95,16 +95,16 @@ mutant() {
 # The mutants. One entry each: name, file, old text, new text, package, -run.
 
 # The emission interval 1 % short: every backend 1 % too fast.
-mutant interval-short internal/gcra/gcra.go \
-  't := l.Interval().Microseconds()' \
-  't := l.Interval().Microseconds() * 99 / 100' \
+mutant interval-short limiter/core.go \
+  'return driver.Need{Key: key, N: int64(n), T: t, Tau: t * int64(limit.Burst)}' \
+  'return driver.Need{Key: key, N: int64(n), T: t * 99 / 100, Tau: t * 99 / 100 * int64(limit.Burst)}' \
   ./limiter/memory/ '^TestConformance$'
 
 # One extra token of Burst, in the formulas every backend's scripts and
 # statements get (tau = Burst*T).
-mutant burst-extra internal/gcra/gcra.go \
-  'Tau: t * int64(l.Burst)}' \
-  'Tau: t * int64(l.Burst+1)}' \
+mutant burst-extra limiter/core.go \
+  'T: t, Tau: t * int64(limit.Burst)}' \
+  'T: t, Tau: t * int64(limit.Burst+1)}' \
   ./limiter/memory/ '^TestConformance$'
 
 # One extra token of Burst on redis_rate's AllowN path: an AllowN one
@@ -116,8 +116,15 @@ mutant redis-allow-burst-extra limiter/redis/redis.go \
 
 # A reservation granted one interval early (Go: memory and SQLite).
 mutant reserve-early-go internal/gcra/gcra.go \
-  'wait := max(0, next-now-p.Tau)' \
-  'wait := max(0, next-now-p.Tau-p.T)' \
+  'if si := tats[i] + nd.N*nd.T - nd.Tau; si > s {' \
+  'if si := tats[i] + nd.N*nd.T - nd.Tau - nd.T; si > s {' \
+  ./limiter/memory/ '^TestConformance$'
+
+# An AllowN of one need admitted one interval early, on the path that
+# skips the batch (memory's driver.OneAllower).
+mutant allow-one-early-go internal/gcra/gcra.go \
+  's := max(now, tat+nd.N*nd.T-nd.Tau)' \
+  's := max(now, tat+nd.N*nd.T-nd.Tau-nd.T)' \
   ./limiter/memory/ '^TestConformance$'
 
 # The same in Redis's reserve script, against miniredis (moved clock)...
@@ -136,9 +143,9 @@ mutant reserve-early-lua-real limiter/redis/scripts.go \
 
 # A cancel that ignores its compare-and-set (Go: memory): it restores the
 # value it replaced even when another write came after it.
-mutant cancel-no-cas-go limiter/memory/memory.go \
-  'if cur, ok := s.tats[key]; ok && cur == mine {' \
-  'if _, ok := s.tats[key]; ok && mine == mine {' \
+mutant cancel-no-cas-go internal/memstore/memstore.go \
+  'if cur, ok := s.tats[k.key]; ok && cur == k.mine {' \
+  'if _, ok := s.tats[k.key]; ok {' \
   ./limiter/memory/ '^TestConformance$'
 
 # The same in SQLite's statement (the token compared).
@@ -155,8 +162,8 @@ mutant cancel-no-cas-lua limiter/redis/scripts.go \
 
 # A Hold that does not hold (Go: memory and SQLite).
 mutant hold-no-hold-go internal/gcra/gcra.go \
-  'return max(tat+1, now+d+p.Tau-p.T)' \
-  'return tat + 1' \
+  'func Hold(tat, now, t, tau, d int64) int64 { return max(tat+1, now+d+tau-t) }' \
+  'func Hold(tat, now, t, tau, d int64) int64 { return tat + 1 }' \
   ./limiter/memory/ '^TestConformance$'
 
 # The same in Redis's hold script.
