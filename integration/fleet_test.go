@@ -310,7 +310,7 @@ func (w *watchLimiter) ReserveN(ctx context.Context, key string, limit limiter.L
 		w.errs++
 	}
 	w.mu.Unlock()
-	if w.report && err == nil && r.OK && r.Delay >= 100*time.Millisecond && limiter.IsWaiting(ctx) {
+	if w.report && err == nil && r.OK && r.Delay >= 100*time.Millisecond { // every ReserveN of a worker is a Wait's
 		w.out.println(lineReserved + r.Delay.String())
 	}
 	return r, err

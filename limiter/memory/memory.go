@@ -9,6 +9,7 @@ import (
 	"github.com/sharedlimit/sharedlimit/internal/memstore"
 	"github.com/sharedlimit/sharedlimit/internal/urlopt"
 	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
 
 func init() { limiter.Register("memory", openURL) }
@@ -22,6 +23,11 @@ type State = memstore.State
 // NewState returns an empty State on the clock now (nil: time.Now). The
 // clock should carry a monotonic reading, as time.Now's does.
 func NewState(now func() time.Time) *State { return memstore.NewState(now) }
+
+// NewStore returns the in-process driver.Store on st, for programs that
+// build a [limiter.Handle] themselves (a store of their own wrapping it, a
+// Policy.Fallback). Most callers want New.
+func NewStore(st *State) driver.Store { return memstore.New(st) }
 
 // Limiter is a handle on a State: a [limiter.Handle] on the in-process
 // store, whose methods it has. A request of several needs is decided under
