@@ -146,7 +146,18 @@ func (h *Handle) allowOne(ctx context.Context, key string, limit Limit, n int) (
 	defer h.lc.Leave()
 	ok, a, retry, err := h.one.AllowOne(ctx, driverNeed(key, limit, n))
 	if err != nil {
-		return Result{}, err
+		if !isStoreError(err) {
+			return Result{}, err
+		}
+		// The failure policy decides, on the batch path.
+		c := getCall()
+		defer putCall(c)
+		c.one[0], c.short = Need{Key: key, Limit: limit, N: n}, true
+		r, err := h.allowPolicy(ctx, "AllowN", c.one[:], c)
+		if err == nil && h.obs != nil {
+			h.emit(ctx, decisionEvent("AllowN", c.one[:], r))
+		}
+		return r, err
 	}
 	r := Result{Allowed: ok, Remaining: int(a.Remaining), ResetAfter: us(a.ResetAfter)}
 	if !ok {
@@ -172,15 +183,20 @@ func (h *Handle) allow(ctx context.Context, op string, needs []Need, c *call) (R
 	defer h.lc.Leave()
 	r, err := h.allowPolicy(ctx, op, needs, c)
 	if err == nil && h.obs != nil {
-		e := needEvent(op, needs, r.Binding)
-		if r.Allowed {
-			e.Kind = EventAdmitted
-		} else {
-			e.Kind, e.Duration = EventRefused, r.RetryAfter
-		}
-		h.emit(ctx, e)
+		h.emit(ctx, decisionEvent(op, needs, r))
 	}
 	return r, err
+}
+
+// decisionEvent is the Event of an Allow's result.
+func decisionEvent(op string, needs []Need, r Result) Event {
+	e := needEvent(op, needs, r.Binding)
+	if r.Allowed {
+		e.Kind = EventAdmitted
+	} else {
+		e.Kind, e.Duration = EventRefused, r.RetryAfter
+	}
+	return e
 }
 
 // needEvent is an Event of a request, naming its binding need.
