@@ -15,6 +15,7 @@ import (
 	"github.com/failsafe-go/failsafe-go"
 	failsaferetry "github.com/failsafe-go/failsafe-go/retrypolicy"
 
+	"github.com/sharedlimit/sharedlimit/internal/backoff"
 	"github.com/sharedlimit/sharedlimit/limiter"
 )
 
@@ -158,18 +159,8 @@ func (s *settings) backoff(retry int, r float64) time.Duration {
 }
 
 // sleepContext is the production Config.Sleep: it waits for d, or returns
-// as soon as ctx is done.
-func sleepContext(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}
+// as soon as ctx is done (the module's one context-aware sleep).
+func sleepContext(ctx context.Context, d time.Duration) { _ = backoff.Sleep(ctx, d) }
 
 // describe returns the method and redacted URL of the request being
 // retried: from the transport's call record, else from the response.
