@@ -22,13 +22,13 @@ import (
 
 // Two limits of a Lighter-like rule: requests per host, and weight.
 var (
-	reqLimit    = limiter.Limit{Rate: 60, Period: time.Minute, Burst: 2}           // one a second
-	weightLimit = limiter.Limit{Rate: 1000, Period: 10 * time.Second, Burst: 1000} // one per 10 ms
+	trHostLimit   = limiter.Limit{Rate: 60, Period: time.Minute, Burst: 2}           // one a second
+	trWeightLimit = limiter.Limit{Rate: 1000, Period: 10 * time.Second, Burst: 1000} // one per 10 ms
 )
 
 // hostAndWeight is a Needs function of two needs: one token of the host's
-// key under reqLimit, and the request's X-Weight header of "weight" under
-// weightLimit; a 429 holds the keys of the X-Hold header (comma
+// key under trHostLimit, and the request's X-Weight header of "weight" under
+// trWeightLimit; a 429 holds the keys of the X-Hold header (comma
 // separated), every need's key without it.
 func hostAndWeight(req *http.Request) (limiter.Charge, error) {
 	w, err := strconv.Atoi(req.Header.Get("X-Weight"))
@@ -36,8 +36,8 @@ func hostAndWeight(req *http.Request) (limiter.Charge, error) {
 		return limiter.Charge{}, fmt.Errorf("no weight: %w", err)
 	}
 	c := limiter.Charge{Needs: []limiter.Need{
-		{Key: limiter.HostKey(req), Limit: reqLimit, N: 1},
-		{Key: "weight", Limit: weightLimit, N: w},
+		{Key: limiter.HostKey(req), Limit: trHostLimit, N: 1},
+		{Key: "weight", Limit: trWeightLimit, N: w},
 	}}
 	if h := req.Header.Get("X-Hold"); h != "" {
 		c.Hold = strings.Split(h, ",")
@@ -62,8 +62,8 @@ func weighted(tr http.RoundTripper, url string, weight int, hold string, timeout
 	return resp, err
 }
 
-// remaining is the Remaining and NextAfter of key under limit.
-func remaining(t *testing.T, l limiter.Limiter, key string, limit limiter.Limit) (int, time.Duration) {
+// trStatus is the Remaining and NextAfter of key under limit.
+func trStatus(t *testing.T, l limiter.Limiter, key string, limit limiter.Limit) (int, time.Duration) {
 	t.Helper()
 	st, err := l.Status(context.Background(), key, limit)
 	if err != nil {
@@ -86,10 +86,10 @@ func TestTransportNeedsChargesEveryKey(t *testing.T) {
 	if _, err := weighted(tr, srv.URL, 600, "", time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := remaining(t, l, host, reqLimit); r != 1 {
+	if r, _ := trStatus(t, l, host, trHostLimit); r != 1 {
 		t.Errorf("host key: %d left after one request, want 1 (burst 2)", r)
 	}
-	if r, _ := remaining(t, l, "weight", weightLimit); r != 400 {
+	if r, _ := trStatus(t, l, "weight", trWeightLimit); r != 400 {
 		t.Errorf("weight key: %d left after a weight of 600, want 400", r)
 	}
 
@@ -99,14 +99,14 @@ func TestTransportNeedsChargesEveryKey(t *testing.T) {
 	if !errors.As(err, &de) || de.Key != "weight" || de.Needed != 2*time.Second {
 		t.Fatalf("request short of weight: %v; want a DeadlineError of key \"weight\", 2s away", err)
 	}
-	if r, _ := remaining(t, l, host, reqLimit); r != 1 {
+	if r, _ := trStatus(t, l, host, trHostLimit); r != 1 {
 		t.Errorf("host key: %d left after a refused request, want 1: nothing taken", r)
 	}
 
 	if _, err := weighted(tr, srv.URL, 100, "", time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := remaining(t, l, "weight", weightLimit); r != 300 {
+	if r, _ := trStatus(t, l, "weight", trWeightLimit); r != 300 {
 		t.Errorf("weight key: %d left, want 300", r)
 	}
 	// The host's burst is spent: its next token is 1 s away.
@@ -114,7 +114,7 @@ func TestTransportNeedsChargesEveryKey(t *testing.T) {
 	if !errors.As(err, &de) || de.Key != host || de.Needed != time.Second {
 		t.Fatalf("request short of host tokens: %v; want a DeadlineError of key %q, 1s away", err, host)
 	}
-	if r, _ := remaining(t, l, "weight", weightLimit); r != 300 {
+	if r, _ := trStatus(t, l, "weight", trWeightLimit); r != 300 {
 		t.Errorf("weight key: %d left after a refused request, want 300: nothing taken", r)
 	}
 	if n := hits.Load(); n != 2 {
@@ -131,7 +131,7 @@ func TestTransportNeeds429Holds(t *testing.T) {
 		wantHost, wantWeight   time.Duration
 	}{
 		{"every key", "7", "", 7 * time.Second, 7 * time.Second},
-		{"every key, no Retry-After: its own Period", "", "", reqLimit.Period, weightLimit.Period},
+		{"every key, no Retry-After: its own Period", "", "", trHostLimit.Period, trWeightLimit.Period},
 		{"only the named key", "7", "weight", 0, 7 * time.Second},
 		{"both named", "7", "weight,HOST", 7 * time.Second, 7 * time.Second},
 	} {
@@ -151,10 +151,10 @@ func TestTransportNeeds429Holds(t *testing.T) {
 				t.Fatalf("got %v, %v; want the 429 passed through", resp, err)
 			}
 			tr.Close() // waits for the holds
-			if _, next := remaining(t, l, host, reqLimit); next != tc.wantHost {
+			if _, next := trStatus(t, l, host, trHostLimit); next != tc.wantHost {
 				t.Errorf("host key: next token in %s, want %s", next, tc.wantHost)
 			}
-			if _, next := remaining(t, l, "weight", weightLimit); next != tc.wantWeight {
+			if _, next := trStatus(t, l, "weight", trWeightLimit); next != tc.wantWeight {
 				t.Errorf("weight key: next token in %s, want %s", next, tc.wantWeight)
 			}
 			held := map[string]time.Duration{}
@@ -247,10 +247,10 @@ func TestTransportNeedsWaitForHeldKey(t *testing.T) {
 		t.Fatalf("request needing w after its hold landed: %v, want a DeadlineError of key w about 2 s away", err)
 	}
 	tr.Close()
-	if _, next := remaining(t, lim, "w", lim1); next < time.Second {
+	if _, next := trStatus(t, lim, "w", lim1); next < time.Second {
 		t.Errorf("w: next token in %s, want it held for the Retry-After (2 s)", next)
 	}
-	if _, next := remaining(t, lim, "a", lim1); next > 0 {
+	if _, next := trStatus(t, lim, "a", lim1); next > 0 {
 		t.Errorf("a: next token in %s, want it not held", next)
 	}
 }
@@ -298,7 +298,7 @@ func TestTransportNeedsErrorStopsRequest(t *testing.T) {
 	one := func(needs ...limiter.Need) func(*http.Request) (limiter.Charge, error) {
 		return func(*http.Request) (limiter.Charge, error) { return limiter.Charge{Needs: needs}, nil }
 	}
-	a := limiter.Need{Key: "a", Limit: reqLimit, N: 1}
+	a := limiter.Need{Key: "a", Limit: trHostLimit, N: 1}
 	for _, tc := range []struct {
 		name   string
 		tr     *limiter.Transport
@@ -309,9 +309,9 @@ func TestTransportNeedsErrorStopsRequest(t *testing.T) {
 			errNoWeight, "no weight known"},
 		{"no need", &limiter.Transport{Needs: one()}, limiter.ErrInvalidArgument, "at least one Need"},
 		{"a key twice", &limiter.Transport{Needs: one(a, a)}, limiter.ErrInvalidArgument, `key "a" is named twice`},
-		{"N above the burst", &limiter.Transport{Needs: one(a, limiter.Need{Key: "weight", Limit: weightLimit, N: 1001})},
+		{"N above the burst", &limiter.Transport{Needs: one(a, limiter.Need{Key: "weight", Limit: trWeightLimit, N: 1001})},
 			limiter.ErrExceedsBurst, `n=1001 exceeds burst 1000 of 1000/10s (burst 1000) for key "weight" (need 1 of 2)`},
-		{"N zero", &limiter.Transport{Needs: one(a, limiter.Need{Key: "weight", Limit: weightLimit})},
+		{"N zero", &limiter.Transport{Needs: one(a, limiter.Need{Key: "weight", Limit: trWeightLimit})},
 			limiter.ErrInvalidArgument, `n must be >= 1, got 0 (key "weight" (need 1 of 2))`},
 		{"invalid limit", &limiter.Transport{Needs: one(a, limiter.Need{Key: "b", N: 1})}, limiter.ErrInvalidLimit, `need 1 of 2 (key "b")`},
 		{"Hold names a key no need has", &limiter.Transport{Needs: func(*http.Request) (limiter.Charge, error) {
@@ -328,7 +328,7 @@ func TestTransportNeedsErrorStopsRequest(t *testing.T) {
 	}{
 		{"Key", &limiter.Transport{Key: limiter.HostKey}},
 		{"Cost", &limiter.Transport{Cost: func(*http.Request) (int, error) { return 1, nil }}},
-		{"Limit", &limiter.Transport{Limit: reqLimit}},
+		{"Limit", &limiter.Transport{Limit: trHostLimit}},
 	} {
 		t.Run("Needs and "+tc.field, func(t *testing.T) {
 			tc.tr.Needs = one(a)
@@ -386,11 +386,11 @@ func TestTransportDefaultIsOneNeed(t *testing.T) {
 	srv, _ := server(t, 200, nil)
 	l := &storeCalls{Limiter: memory.New()}
 	defer l.Limiter.Close()
-	tr := &limiter.Transport{Limiter: l, Limit: reqLimit}
+	tr := &limiter.Transport{Limiter: l, Limit: trHostLimit}
 	if _, err := get(t, &http.Client{Transport: tr}, srv.URL); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := remaining(t, l, "host:"+strings.TrimPrefix(srv.URL, "http://"), reqLimit); r != 1 {
+	if r, _ := trStatus(t, l, "host:"+strings.TrimPrefix(srv.URL, "http://"), trHostLimit); r != 1 {
 		t.Errorf("host key: %d left, want 1", r)
 	}
 	if l.reserveN.Load() != 1 || l.reserve.Load() != 0 || l.other.Load() != 0 {
