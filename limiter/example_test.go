@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/limiter"
-	_ "github.com/sharedlimit/sharedlimit/limiter/memory" // registers memory://
+	"github.com/sharedlimit/sharedlimit/limiter/memory" // also registers memory://
 )
 
 // Wait is what most callers want: it sleeps until the request's slot.
@@ -78,4 +78,58 @@ func ExampleTransport() {
 	resp.Body.Close()
 	fmt.Println(resp.StatusCode)
 	// Output: 200
+}
+
+// A request may pass several limits at once. Here a Lighter-style rule:
+// per account, 60 requests and 24,000 weight in any minute, each endpoint
+// weighing its own; a request waits until both allow it, and takes from
+// both at that slot.
+func ExampleTransport_needs() {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	l := memory.New(memory.WithClock(func() time.Time { return now })) // time stands still here
+	defer l.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+
+	requests := limiter.Limit{Rate: 51, Period: time.Minute, Burst: 10}      // 51 + 10 - 1 = 60 a minute
+	weight := limiter.Limit{Rate: 21_001, Period: time.Minute, Burst: 3_000} // 21,001 + 3,000 - 1 = 24,000
+	weights := map[string]int{"/api/v1/sendTx": 6, "/api/v1/trades": 600}
+	tr := &limiter.Transport{Limiter: l, Needs: func(req *http.Request) (limiter.Charge, error) {
+		w, ok := weights[req.URL.Path]
+		if !ok {
+			return limiter.Charge{}, fmt.Errorf("no weight known for %s", req.URL.Path)
+		}
+		return limiter.Charge{Needs: []limiter.Need{
+			{Key: "acct:7:requests", Limit: requests, N: 1},
+			{Key: "acct:7:weight", Limit: weight, N: w},
+		}}, nil
+	}}
+	defer tr.Close()
+	client := &http.Client{Transport: tr}
+
+	for range 5 {
+		resp, err := client.Get(srv.URL + "/api/v1/trades")
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+	}
+	for _, nd := range []limiter.Need{{Key: "acct:7:requests", Limit: requests}, {Key: "acct:7:weight", Limit: weight}} {
+		st, _ := l.Status(ctx, nd.Key, nd.Limit)
+		fmt.Printf("%s: %d left\n", nd.Key, st.Remaining)
+	}
+	// The weight is spent: the next trades request would wait for it.
+	wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(wctx, http.MethodGet, srv.URL+"/api/v1/trades", nil)
+	_, err := client.Do(req)
+	var de *limiter.DeadlineError
+	if errors.As(err, &de) {
+		fmt.Printf("the next trades request waits %s for %s\n", de.Needed.Round(100*time.Millisecond), de.Key)
+	}
+	// Output:
+	// acct:7:requests: 5 left
+	// acct:7:weight: 0 left
+	// the next trades request waits 1.7s for acct:7:weight
 }
