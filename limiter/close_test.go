@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/memstore"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
@@ -105,5 +106,41 @@ func TestCloseEndsFailWaitRetry(t *testing.T) {
 				t.Error("Close did not close the store")
 			}
 		})
+	}
+}
+
+// TestCloseGivesBackCompositeFallbackWaits: a composite Wait whose slot
+// the fallback granted (the store down) is given back on both keys of the
+// fallback when the Handle closes, and returns ErrClosed.
+func TestCloseGivesBackCompositeFallbackWaits(t *testing.T) {
+	c := newStepClock()
+	st := memstore.NewState(c.Now)
+	view := memory.New(memory.WithState(st))
+	defer view.Close()
+	store := newFakeStore(c.Now)
+	store.failing.Store(true)
+	g, err := limiter.NewHandle(store, limiter.Policy{OnFailure: limiter.FailFallback, Fallback: memstore.New(st), FallbackShare: 1,
+		Now: c.Now, Sleep: c.Sleep, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ctx := context.Background()
+	l := limiter.Every(time.Second)
+	needs := []limiter.Need{need("a", l, 1), need("b", l, 1)}
+	if r, err := g.Allow(ctx, needs...); err != nil || !r.Allowed {
+		t.Fatalf("fallback Allow(a, b): %+v, %v", r, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- limiter.WaitAll(ctx, g, needs...) }()
+	waitFor(t, func() bool { return status(t, view, "b", l).FullAfter == 2*time.Second })
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, limiter.ErrClosed) {
+		t.Errorf("the WaitAll in flight at Close: %v, want ErrClosed", err)
+	}
+	if sa, sb := status(t, view, "a", l), status(t, view, "b", l); sa.FullAfter != time.Second || sb.FullAfter != time.Second {
+		t.Errorf("the fallback after Close: a %+v, b %+v; want both back at 1s", sa, sb)
 	}
 }
