@@ -17,9 +17,10 @@ import (
 // Waits in flight back on every key, so that the keys are exactly as
 // before the Waits, and those Waits return ErrClosed. The second Wait's
 // binding need (b) is not the first's (a), and its binding key's new tat
-// (b at 1.04 s) is below the first's (a at 2 s): the slots must still be
+// (b at 10.4 s) is below the first's (a at 20 s): the slots must still be
 // given back newest first, or the first's cancel finds both keys touched
-// and its slots stay taken.
+// and its slots stay taken. (Slots 10 s ahead: Close comes before them in
+// real time.)
 func TestCloseGivesBackCompositeWaits(t *testing.T) {
 	clock := newFakeTime()
 	store := newFakeStore(clock.Now)
@@ -31,18 +32,18 @@ func TestCloseGivesBackCompositeWaits(t *testing.T) {
 	view := memory.New(memory.WithState(store.st)) // sees the store after Close
 	defer view.Close()
 	ctx := context.Background()
-	la := limiter.Limit{Rate: 100, Period: time.Second, Burst: 100} // T 10 ms, tau 1 s
-	lb := limiter.Limit{Rate: 50, Period: time.Second, Burst: 1}    // T 20 ms
-	if err := g.Hold(ctx, "a", la, time.Second); err != nil {       // a's next slot at 1 s
+	la := limiter.Limit{Rate: 10, Period: time.Second, Burst: 100} // T 100 ms, tau 10 s
+	lb := limiter.Limit{Rate: 5, Period: time.Second, Burst: 1}    // T 200 ms
+	if err := g.Hold(ctx, "a", la, 10*time.Second); err != nil {   // a's next slot at 10 s
 		t.Fatal(err)
 	}
 	before := []limiter.Status{status(t, view, "a", la), status(t, view, "b", lb)}
 	needs := []limiter.Need{need("a", la, 1), need("b", lb, 1)}
 	done := make(chan error, 2)
-	go func() { done <- limiter.WaitAll(ctx, g, needs...) }() // at 1 s, a binds
-	waitFor(t, func() bool { return status(t, view, "b", lb).FullAfter == 1020*time.Millisecond })
-	go func() { done <- limiter.WaitAll(ctx, g, needs...) }() // at 1.02 s, b binds
-	waitFor(t, func() bool { return status(t, view, "b", lb).FullAfter == 1040*time.Millisecond })
+	go func() { done <- limiter.WaitAll(ctx, g, needs...) }() // at 10 s, a binds
+	waitFor(t, func() bool { return status(t, view, "b", lb).FullAfter == 10200*time.Millisecond })
+	go func() { done <- limiter.WaitAll(ctx, g, needs...) }() // at 10.2 s, b binds
+	waitFor(t, func() bool { return status(t, view, "b", lb).FullAfter == 10400*time.Millisecond })
 	if err := g.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -126,21 +127,21 @@ func TestCloseGivesBackCompositeFallbackWaits(t *testing.T) {
 	}
 	defer g.Close()
 	ctx := context.Background()
-	l := limiter.Every(time.Second)
+	l := limiter.Every(10 * time.Second)
 	needs := []limiter.Need{need("a", l, 1), need("b", l, 1)}
 	if r, err := g.Allow(ctx, needs...); err != nil || !r.Allowed {
 		t.Fatalf("fallback Allow(a, b): %+v, %v", r, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- limiter.WaitAll(ctx, g, needs...) }()
-	waitFor(t, func() bool { return status(t, view, "b", l).FullAfter == 2*time.Second })
+	waitFor(t, func() bool { return status(t, view, "b", l).FullAfter == 20*time.Second })
 	if err := g.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; !errors.Is(err, limiter.ErrClosed) {
 		t.Errorf("the WaitAll in flight at Close: %v, want ErrClosed", err)
 	}
-	if sa, sb := status(t, view, "a", l), status(t, view, "b", l); sa.FullAfter != time.Second || sb.FullAfter != time.Second {
-		t.Errorf("the fallback after Close: a %+v, b %+v; want both back at 1s", sa, sb)
+	if sa, sb := status(t, view, "a", l), status(t, view, "b", l); sa.FullAfter != 10*time.Second || sb.FullAfter != 10*time.Second {
+		t.Errorf("the fallback after Close: a %+v, b %+v; want both back at 10s", sa, sb)
 	}
 }

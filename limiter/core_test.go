@@ -39,16 +39,16 @@ func nr(key string, remaining int, resetAfter time.Duration) limiter.NeedResult 
 func TestCompositeBindingAndRetryAfter(t *testing.T) {
 	f := newFixture(t, limiter.Policy{})
 	ctx := context.Background()
-	la := limiter.Limit{Rate: 10, Period: time.Second, Burst: 2} // T 100 ms, tau 200 ms
-	lb := limiter.Every(time.Second)
+	la := limiter.Limit{Rate: 10, Period: 10 * time.Second, Burst: 2} // T 1 s, tau 2 s
+	lb := limiter.Every(10 * time.Second)
 	a, b, c := need("a", la, 1), need("b", lb, 1), need("c", lb, 1)
 
 	r, err := f.g.Allow(ctx, a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := limiter.Result{Allowed: true, Remaining: 1, ResetAfter: 100 * time.Millisecond, Binding: 0,
-		Needs: []limiter.NeedResult{nr("a", 1, 100*time.Millisecond), nr("b", 0, time.Second)}}
+	want := limiter.Result{Allowed: true, Remaining: 1, ResetAfter: time.Second, Binding: 0,
+		Needs: []limiter.NeedResult{nr("a", 1, time.Second), nr("b", 0, 10*time.Second)}}
 	if !equalResult(r, want) {
 		t.Errorf("first Allow(a, b): %+v, want %+v (both free: a tie, the first binds)", r, want)
 	}
@@ -56,13 +56,13 @@ func TestCompositeBindingAndRetryAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = limiter.Result{Allowed: false, Remaining: 0, RetryAfter: time.Second, ResetAfter: time.Second, Binding: 1,
-		Needs: []limiter.NeedResult{nr("a", 1, 100*time.Millisecond), nr("b", 0, time.Second)}}
+	want = limiter.Result{Allowed: false, Remaining: 0, RetryAfter: 10 * time.Second, ResetAfter: 10 * time.Second, Binding: 1,
+		Needs: []limiter.NeedResult{nr("a", 1, time.Second), nr("b", 0, 10*time.Second)}}
 	if !equalResult(r, want) {
 		t.Errorf("second Allow(a, b): %+v, want %+v (b binds)", r, want)
 	}
-	if r, _ := f.g.Allow(ctx, b, a); r.Allowed || r.Binding != 0 || r.RetryAfter != time.Second {
-		t.Errorf("Allow(b, a): %+v, want refused, binding 0 (b), RetryAfter 1s", r)
+	if r, _ := f.g.Allow(ctx, b, a); r.Allowed || r.Binding != 0 || r.RetryAfter != 10*time.Second {
+		t.Errorf("Allow(b, a): %+v, want refused, binding 0 (b), RetryAfter 10s", r)
 	}
 	// A tie of waits: the first of them binds.
 	if _, err := f.g.AllowN(ctx, "c", lb, 1); err != nil {
@@ -73,8 +73,8 @@ func TestCompositeBindingAndRetryAfter(t *testing.T) {
 		binding int
 	}{{[]limiter.Need{b, c}, 0}, {[]limiter.Need{c, b}, 0}, {[]limiter.Need{a, c, b}, 1}, {[]limiter.Need{a, b, c}, 1}} {
 		r, err := f.g.Allow(ctx, tc.needs...)
-		if err != nil || r.Allowed || r.Binding != tc.binding || r.RetryAfter != time.Second {
-			t.Errorf("Allow(%s): %+v, %v; want refused, binding %d, RetryAfter 1s", keysOf(tc.needs), r, err, tc.binding)
+		if err != nil || r.Allowed || r.Binding != tc.binding || r.RetryAfter != 10*time.Second {
+			t.Errorf("Allow(%s): %+v, %v; want refused, binding %d, RetryAfter 10s", keysOf(tc.needs), r, err, tc.binding)
 		}
 	}
 	// Nothing refused changed a key.
@@ -83,42 +83,43 @@ func TestCompositeBindingAndRetryAfter(t *testing.T) {
 		limit limiter.Limit
 		want  limiter.Status
 	}{
-		{"a", la, limiter.Status{Remaining: 1, FullAfter: 100 * time.Millisecond}},
-		{"b", lb, limiter.Status{Remaining: 0, NextAfter: time.Second, FullAfter: time.Second}},
-		{"c", lb, limiter.Status{Remaining: 0, NextAfter: time.Second, FullAfter: time.Second}},
+		{"a", la, limiter.Status{Remaining: 1, FullAfter: time.Second}},
+		{"b", lb, limiter.Status{Remaining: 0, NextAfter: 10 * time.Second, FullAfter: 10 * time.Second}},
+		{"c", lb, limiter.Status{Remaining: 0, NextAfter: 10 * time.Second, FullAfter: 10 * time.Second}},
 	} {
 		if st := status(t, f.g, k.key, k.limit); st != k.want {
 			t.Errorf("Status(%s) after the refusals: %+v, want %+v", k.key, st, k.want)
 		}
 	}
 
-	// 400 ms on, a is full and b 600 ms away.
-	f.clock.add(400 * time.Millisecond)
+	// 4 s on, a is full and b 6 s away.
+	f.clock.add(4 * time.Second)
 	a2 := need("a", la, 2)
-	res, err := f.g.Reserve(ctx, 599*time.Millisecond, a2, b)
-	if err != nil || res.OK || res.RetryAfter != 600*time.Millisecond || res.Binding != 1 ||
-		!slices.Equal(res.Needs, []limiter.NeedResult{nr("a", 2, 0), nr("b", 0, 600*time.Millisecond)}) {
-		t.Errorf("Reserve(599ms, a×2, b): %+v, %v; want refused, RetryAfter 600ms, binding 1, a full", res, err)
+	res, err := f.g.Reserve(ctx, 5990*time.Millisecond, a2, b)
+	if err != nil || res.OK || res.RetryAfter != 6*time.Second || res.Binding != 1 ||
+		!slices.Equal(res.Needs, []limiter.NeedResult{nr("a", 2, 0), nr("b", 0, 6*time.Second)}) {
+		t.Errorf("Reserve(5.99s, a×2, b): %+v, %v; want refused, RetryAfter 6s, binding 1, a full", res, err)
 	}
-	res, err = f.g.Reserve(ctx, 600*time.Millisecond, a2, b)
-	if err != nil || !res.OK || res.Delay != 600*time.Millisecond || res.Binding != 1 {
-		t.Fatalf("Reserve(600ms, a×2, b): %+v, %v; want a slot in 600ms, binding 1", res, err)
+	res, err = f.g.Reserve(ctx, 6*time.Second, a2, b)
+	if err != nil || !res.OK || res.Delay != 6*time.Second || res.Binding != 1 {
+		t.Fatalf("Reserve(6s, a×2, b): %+v, %v; want a slot in 6s, binding 1", res, err)
 	}
-	// a is charged from the request's slot (1 s), not from now: its tat
-	// is 1 s + 2 x 100 ms, 800 ms ahead, where it alone would have been
-	// 200 ms ahead.
-	if want := []limiter.NeedResult{nr("a", 0, 800*time.Millisecond), nr("b", 0, 1600*time.Millisecond)}; !slices.Equal(res.Needs, want) ||
-		res.Remaining != 0 || res.ResetAfter != 1600*time.Millisecond {
+	// a is charged from the request's slot (10 s), not from now: its tat
+	// is 10 s + 2 x 1 s, 8 s ahead, where it alone would have been 2 s
+	// ahead. (Long slots: the cancel below must come before the slot in
+	// real time.)
+	if want := []limiter.NeedResult{nr("a", 0, 8*time.Second), nr("b", 0, 16*time.Second)}; !slices.Equal(res.Needs, want) ||
+		res.Remaining != 0 || res.ResetAfter != 16*time.Second {
 		t.Errorf("the reservation's needs: %+v (Remaining %d, ResetAfter %s), want %+v", res.Needs, res.Remaining, res.ResetAfter, want)
 	}
-	if st := status(t, f.g, "a", la); st.FullAfter != 800*time.Millisecond {
-		t.Errorf("a after the reservation: %+v, want full after 800ms", st)
+	if st := status(t, f.g, "a", la); st.FullAfter != 8*time.Second {
+		t.Errorf("a after the reservation: %+v, want full after 8s", st)
 	}
 	if err := res.Cancel(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if sa, sb := status(t, f.g, "a", la), status(t, f.g, "b", lb); sa.FullAfter != 0 || sa.Remaining != 2 || sb.FullAfter != 600*time.Millisecond {
-		t.Errorf("after the cancel: a %+v, b %+v; want a full, b as before (600ms)", sa, sb)
+	if sa, sb := status(t, f.g, "a", la), status(t, f.g, "b", lb); sa.FullAfter != 0 || sa.Remaining != 2 || sb.FullAfter != 6*time.Second {
+		t.Errorf("after the cancel: a %+v, b %+v; want a full, b as before (6s)", sa, sb)
 	}
 }
 
@@ -175,7 +176,7 @@ func TestOneNeedResultsLeaveNeedsNil(t *testing.T) {
 func TestCompositeCancelIsPartial(t *testing.T) {
 	f := newFixture(t, limiter.Policy{})
 	ctx := context.Background()
-	l := limiter.Every(time.Second)
+	l := limiter.Every(10 * time.Second)
 	p, q := need("p", l, 1), need("q", l, 1)
 	for _, k := range []string{"p", "q"} {
 		if _, err := f.g.AllowN(ctx, k, l, 1); err != nil {
@@ -194,30 +195,30 @@ func TestCompositeCancelIsPartial(t *testing.T) {
 
 	// Nothing touched: both keys back.
 	r := reserve()
-	if full("p") != 2*time.Second || full("q") != 2*time.Second {
-		t.Fatalf("after Reserve(p, q): p %s, q %s, want 2s", full("p"), full("q"))
+	if full("p") != 20*time.Second || full("q") != 20*time.Second {
+		t.Fatalf("after Reserve(p, q): p %s, q %s, want 20s", full("p"), full("q"))
 	}
 	if err := r.Cancel(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if full("p") != time.Second || full("q") != time.Second {
-		t.Errorf("cancel of an untouched reservation: p %s, q %s, want both back at 1s", full("p"), full("q"))
+	if full("p") != 10*time.Second || full("q") != 10*time.Second {
+		t.Errorf("cancel of an untouched reservation: p %s, q %s, want both back at 10s", full("p"), full("q"))
 	}
 
 	// A Hold on q since: q is left alone, p comes back.
 	r = reserve()
-	if err := f.g.Hold(ctx, "q", l, 3*time.Second); err != nil {
+	if err := f.g.Hold(ctx, "q", l, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Cancel(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if full("p") != time.Second || full("q") != 3*time.Second {
-		t.Errorf("cancel after a Hold on q: p %s, q %s; want p back at 1s, q held at 3s", full("p"), full("q"))
+	if full("p") != 10*time.Second || full("q") != 30*time.Second {
+		t.Errorf("cancel after a Hold on q: p %s, q %s; want p back at 10s, q held at 30s", full("p"), full("q"))
 	}
 
 	// Another reservation on p since: p keeps both slots, q comes back.
-	r = reserve() // p 2s, q 4s
+	r = reserve() // p 20s, q 40s
 	other, err := f.g.ReserveN(ctx, "p", l, 1, time.Hour)
 	if err != nil || !other.OK {
 		t.Fatalf("ReserveN(p): %+v, %v", other, err)
@@ -226,8 +227,8 @@ func TestCompositeCancelIsPartial(t *testing.T) {
 	if err := r.Cancel(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if full("p") != pBefore || full("q") != 3*time.Second {
-		t.Errorf("cancel after another reservation on p: p %s, q %s; want p untouched (%s), q back at 3s", full("p"), full("q"), pBefore)
+	if full("p") != pBefore || full("q") != 30*time.Second {
+		t.Errorf("cancel after another reservation on p: p %s, q %s; want p untouched (%s), q back at 30s", full("p"), full("q"), pBefore)
 	}
 	if err := other.Cancel(ctx); err != nil {
 		t.Fatal(err)
