@@ -125,7 +125,13 @@ func (h *Handle) emit(ctx context.Context, e Event) {
 // AllowN implements [Limiter].
 func (h *Handle) AllowN(ctx context.Context, key string, limit Limit, n int) (Result, error) {
 	if h.one != nil && h.ho == nil && h.obs == nil && !h.down.Load() {
-		return h.allowOne(ctx, key, limit, n)
+		r, err := h.allowOne(ctx, key, limit, n)
+		if err == nil || !isStoreError(err) {
+			return r, err
+		}
+		// A store error goes to the failure policy, as on the batch
+		// path: FailWait retries, FailOpen admits.
+		h.failed(ctx, "AllowN", err)
 	}
 	c := getCall()
 	defer putCall(c)

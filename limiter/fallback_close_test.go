@@ -8,27 +8,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/memstore"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
 
 // TestFallbackWaitSlotGivenBackIsNotUsed: a Wait queued on the fallback
-// whose slot the fallback gives back as it closes (its pinned slots, newest
+// whose slot is given back as the Handle closes (its pinned slots, newest
 // first) must not also go when its timer fires: a Reservation is used or
-// given back, never both. The fallback's reservation reaches Wait wrapped
-// by the Guard (the ledger's cancel); before the fix the wrapper's use did
-// not see that the slot inside had been given back, so the Wait went at
-// 1 s while another handle on the fallback's State was granted the same
-// slot.
+// given back, never both. The fallback's reservation reaches Wait with the
+// ledger's cancel around the fallback's; before the fix (of the Guard this
+// core replaced) the wrapper's use did not see that the slot inside had
+// been given back, so the Wait went at 1 s while another handle on the
+// fallback's State was granted the same slot.
 func TestFallbackWaitSlotGivenBackIsNotUsed(t *testing.T) {
 	c := newStepClock()
-	st := memory.NewState(c.Now)
-	fb := memory.New(memory.WithState(st))
+	st := memstore.NewState(c.Now)
 	other := memory.New(memory.WithState(st))
 	defer other.Close()
-	store := &flaky{Limiter: memory.New(memory.WithClock(c.Now))}
+	store := newFakeStore(c.Now)
 	store.failing.Store(true)
-	g, err := limiter.NewGuard(store, limiter.Policy{OnFailure: limiter.FailFallback, Fallback: fb, FallbackShare: 1,
+	g, err := limiter.NewHandle(store, limiter.Policy{OnFailure: limiter.FailFallback, Fallback: memstore.New(st), FallbackShare: 1,
 		Now: c.Now, Sleep: c.Sleep, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -56,17 +56,17 @@ func TestFallbackWaitSlotGivenBackIsNotUsed(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	fb.Close() // gives the pinned slot back
+	g.Close() // gives the pinned slot back
 	r, err := other.ReserveN(ctx, "k", lim, 1, 2*time.Second)
 	if err != nil || !r.OK {
 		t.Fatalf("other's ReserveN: %+v, %v", r, err)
 	}
 	werr := <-done
 	// Used or given back, never both. (Under heavy load the Wait's timer
-	// may fire before the fallback closes: then it goes, and its slot
+	// may fire before the Handle closes: then it goes, and its slot
 	// stays taken.)
 	if werr == nil && r.Delay < 2*time.Second {
-		t.Fatalf("the Wait went (nil) although the fallback gave its slot back: another handle was granted the same slot (in %s)", r.Delay)
+		t.Fatalf("the Wait went (nil) although the Handle gave its slot back: another handle was granted the same slot (in %s)", r.Delay)
 	}
 	if werr != nil && !errors.Is(werr, limiter.ErrClosed) {
 		t.Errorf("the Wait whose slot was given back: %v, want ErrClosed", werr)

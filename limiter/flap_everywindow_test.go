@@ -2,10 +2,8 @@ package limiter_test
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,44 +28,6 @@ func allPairsExcess(times []time.Duration, lim limiter.Limit) (worst int, a, b t
 	return worst, a, b
 }
 
-// lossy is a store whose next call, once lose is set, is decided and then
-// reported failed: a reply lost after the store took the slot.
-type lossy struct {
-	limiter.Limiter
-	lose atomic.Bool
-}
-
-func (l *lossy) lost(op string) error {
-	if l.lose.CompareAndSwap(true, false) {
-		return &limiter.UnavailableError{Op: op, Err: errors.New("i/o timeout (the reply was lost)")}
-	}
-	return nil
-}
-
-func (l *lossy) AllowN(ctx context.Context, key string, limit limiter.Limit, n int) (limiter.Result, error) {
-	r, err := l.Limiter.AllowN(ctx, key, limit, n)
-	if e := l.lost("AllowN"); err == nil && e != nil {
-		return limiter.Result{}, e
-	}
-	return r, err
-}
-
-func (l *lossy) ReserveN(ctx context.Context, key string, limit limiter.Limit, n int, maxWait time.Duration) (*limiter.Reservation, error) {
-	r, err := l.Limiter.ReserveN(ctx, key, limit, n, maxWait)
-	if e := l.lost("ReserveN"); err == nil && e != nil {
-		return nil, e
-	}
-	return r, err
-}
-
-func (l *lossy) Hold(ctx context.Context, key string, limit limiter.Limit, d time.Duration) error {
-	err := l.Limiter.Hold(ctx, key, limit, d)
-	if e := l.lost("Hold"); err == nil && e != nil {
-		return e
-	}
-	return err
-}
-
 // TestFallbackFlappingEveryWindow: random limits (Burst up to 9, shares
 // down to 0.1), two keys, flaps of 1-300 ms, calls that fail alone or lose
 // their reply after the store decided, AllowN, ReserveN with n up to
@@ -87,8 +47,6 @@ func TestFallbackFlappingEveryWindow(t *testing.T) {
 			// may be a raise or the probe's), some lose their reply
 			// after the store decided (its slot taken, the caller told
 			// it failed).
-			lost := &lossy{Limiter: r.store.Limiter}
-			r.store.Limiter = lost
 			ctx := context.Background()
 			const run = 6 * time.Second
 			type pending struct {
@@ -105,7 +63,7 @@ func TestFallbackFlappingEveryWindow(t *testing.T) {
 				case x < 5:
 					r.store.failNext.Store(1)
 				case x < 10:
-					lost.lose.Store(true)
+					r.store.lose.Store(true)
 				}
 				k := keys[rng.IntN(len(keys))]
 				n := 1 + rng.IntN(lim.Burst)

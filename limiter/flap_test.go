@@ -15,86 +15,26 @@ import (
 
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
-	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
 
-// stepClock is a clock only the test moves. Its Sleep (the probe's pause)
-// blocks until the clock reaches the end of the pause, so that the probe
-// sees the store exactly as the test's schedule has it at each step.
-type stepClock struct {
-	mu       sync.Mutex
-	now      time.Time
-	sleepers []*sleeper
-}
-
-type sleeper struct {
-	until time.Time
-	wake  chan struct{}
-}
-
-func newStepClock() *stepClock { return &stepClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	s := &sleeper{until: c.now.Add(d), wake: make(chan struct{})}
-	c.sleepers = append(c.sleepers, s)
-	c.mu.Unlock()
-	select {
-	case <-s.wake:
-		return nil
-	case <-ctx.Done():
-		c.mu.Lock()
-		c.sleepers = slices.DeleteFunc(c.sleepers, func(x *sleeper) bool { return x == s })
-		c.mu.Unlock()
-		return ctx.Err()
-	}
-}
-
-// sleeping is the number of pauses in progress.
-func (c *stepClock) sleeping() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.sleepers)
-}
-
-// set moves the clock to t and ends the pauses that are over.
-func (c *stepClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-	c.sleepers = slices.DeleteFunc(c.sleepers, func(s *sleeper) bool {
-		if s.until.After(t) {
-			return false
-		}
-		close(s.wake)
-		return true
-	})
-}
-
-// flapRig is one process: a Guard under the fallback policy on a store that
-// the test takes down and up, all on one stepClock.
+// flapRig is one process: a Handle under the fallback policy (its default
+// fallback, on the rig's clock) on a store that the test takes down and
+// up, all on one stepClock.
 type flapRig struct {
 	t     *testing.T
 	clock *stepClock
-	store *flaky
-	g     *limiter.Guard
+	store *fakeStore
+	g     *limiter.Handle
 	start time.Time
 }
 
 func newFlapRig(t *testing.T, share float64) *flapRig {
 	t.Helper()
 	c := newStepClock()
-	r := &flapRig{t: t, clock: c, start: c.Now(),
-		store: &flaky{Limiter: memory.New(memory.WithClock(c.Now))}}
-	g, err := limiter.NewGuard(r.store, limiter.Policy{OnFailure: limiter.FailFallback,
-		Fallback: memory.New(memory.WithClock(c.Now)), FallbackShare: share,
-		Now: c.Now, Sleep: c.Sleep, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+	r := &flapRig{t: t, clock: c, start: c.Now(), store: newFakeStore(c.Now)}
+	g, err := limiter.NewHandle(r.store, limiter.Policy{OnFailure: limiter.FailFallback,
+		FallbackShare: share,
+		Now:           c.Now, Sleep: c.Sleep, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/memstore"
 	"github.com/sharedlimit/sharedlimit/limiter"
-	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
 
 // counters are what a program might export (expvar, Prometheus, ...):
@@ -33,11 +33,12 @@ func (c *counters) Observe(_ context.Context, e limiter.Event) {
 }
 
 // An Observer wired to counters. Backends take one as an option (for
-// Redis: redis.WithObserver, or redis.WithPolicy); NewGuard adds one, and
-// a failure policy, to any Limiter.
+// Redis: redis.WithObserver, or redis.WithPolicy); a backend's
+// [limiter.NewHandle] takes one, and a failure policy, in its Policy. Here
+// the store is the in-process one that limiter/memory wraps.
 func ExampleObserver() {
 	var c counters
-	lim, err := limiter.NewGuard(memory.New(), limiter.Policy{Observer: &c})
+	lim, err := limiter.NewHandle(memstore.New(memstore.NewState(nil)), limiter.Policy{Observer: &c})
 	if err != nil {
 		panic(err)
 	}

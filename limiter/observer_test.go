@@ -13,9 +13,10 @@ import (
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
 
-func guarded(t *testing.T, obs limiter.Observer) *limiter.Guard {
+// observed is a Handle on an in-process store reporting to obs.
+func observed(t *testing.T, obs limiter.Observer) *limiter.Handle {
 	t.Helper()
-	g, err := limiter.NewGuard(memory.New(), limiter.Policy{Observer: obs})
+	g, err := limiter.NewHandle(newFakeStore(nil), limiter.Policy{Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,11 +26,11 @@ func guarded(t *testing.T, obs limiter.Observer) *limiter.Guard {
 
 // TestWaitReports: Wait on an observed Limiter reports an admission at
 // once, a wait and its admission after a sleep, and a refusal when the
-// slot comes after the deadline; the Guard itself reports AllowN and
+// slot comes after the deadline; the Handle itself reports AllowN and
 // direct ReserveN, but not the ReserveN under Wait (no double count).
 func TestWaitReports(t *testing.T) {
 	rec := &recorder{}
-	g := guarded(t, rec)
+	g := observed(t, rec)
 	ctx := context.Background()
 	l := limiter.Limit{Rate: 20, Period: time.Second, Burst: 1}
 	if err := limiter.Wait(ctx, g, "k", l, 1); err != nil {

@@ -1,215 +1,35 @@
 package limiter_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/sharedlimit/sharedlimit/limiter"
-	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
 
-// flaky is a store that fails while failing is set (or for the next
-// failNext calls) with an UnavailableError, as a Redis that is down would.
-type flaky struct {
-	limiter.Limiter
-	failing  atomic.Bool
-	failNext atomic.Int64
-	calls    atomic.Int64
-	mu       sync.Mutex
-	maxWaits []time.Duration // of every ReserveN that reached the store
-	onFail   func()          // called as a call fails (a call that takes time)
-	// answered, when set, is called after the store decided an AllowN and
-	// before its answer returns (an answer in flight).
-	answered func()
-	holds    atomic.Int64 // Holds that reached the store
-	holding  func()       // when set, called as a Hold reaches the store
-}
-
-func (f *flaky) down(op string) error {
-	if op != "Status" { // the probe's
-		f.calls.Add(1)
-	}
-	if f.failing.Load() || f.failNext.Add(-1) >= 0 {
-		if f.onFail != nil {
-			f.onFail()
-		}
-		return &limiter.UnavailableError{Op: op, Err: errors.New("connection refused")}
-	}
-	return nil
-}
-
-func (f *flaky) AllowN(ctx context.Context, key string, limit limiter.Limit, n int) (limiter.Result, error) {
-	if err := f.down("AllowN"); err != nil {
-		return limiter.Result{}, err
-	}
-	r, err := f.Limiter.AllowN(ctx, key, limit, n)
-	if f.answered != nil {
-		f.answered()
-	}
-	return r, err
-}
-
-func (f *flaky) ReserveN(ctx context.Context, key string, limit limiter.Limit, n int, maxWait time.Duration) (*limiter.Reservation, error) {
-	f.mu.Lock()
-	f.maxWaits = append(f.maxWaits, maxWait)
-	f.mu.Unlock()
-	if err := f.down("ReserveN"); err != nil {
-		return nil, err
-	}
-	return f.Limiter.ReserveN(ctx, key, limit, n, maxWait)
-}
-
-func (f *flaky) Hold(ctx context.Context, key string, limit limiter.Limit, d time.Duration) error {
-	if err := f.down("Hold"); err != nil {
-		return err
-	}
-	f.holds.Add(1)
-	if f.holding != nil {
-		f.holding()
-	}
-	return f.Limiter.Hold(ctx, key, limit, d)
-}
-
-func (f *flaky) Reset(ctx context.Context, key string) error {
-	if err := f.down("Reset"); err != nil {
-		return err
-	}
-	return f.Limiter.Reset(ctx, key)
-}
-
-func (f *flaky) Status(ctx context.Context, key string, limit limiter.Limit) (limiter.Status, error) {
-	if err := f.down("Status"); err != nil {
-		return limiter.Status{}, err
-	}
-	return f.Limiter.Status(ctx, key, limit)
-}
-
-// fakeTime is the clock and sleeper of a Policy: Sleep moves the clock
-// and records the pause instead of sleeping (a millisecond of real time,
-// so that a probe loop does not spin).
-type fakeTime struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-	onSlp  func(n int) // called with the number of sleeps so far
-}
-
-func newFakeTime() *fakeTime { return &fakeTime{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *fakeTime) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeTime) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.sleeps = append(c.sleeps, d)
-	n, on := len(c.sleeps), c.onSlp
-	c.mu.Unlock()
-	if on != nil {
-		on(n)
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(time.Millisecond):
-		return nil
-	}
-}
-
-func (c *fakeTime) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.sleeps...)
-}
-
-// recorder is an Observer that keeps every event.
-type recorder struct {
-	mu     sync.Mutex
-	events []limiter.Event
-}
-
-func (r *recorder) Observe(_ context.Context, e limiter.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-}
-
-func (r *recorder) count(k limiter.EventKind) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, e := range r.events {
-		if e.Kind == k {
-			n++
-		}
-	}
-	return n
-}
-
-// errs returns the errors of the events of kind k.
-func (r *recorder) errs(k limiter.EventKind) []error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []error
-	for _, e := range r.events {
-		if e.Kind == k {
-			out = append(out, e.Err)
-		}
-	}
-	return out
-}
-
-// logBuf is a slog text log in memory.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuf) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
-
 type fixture struct {
-	store *flaky
+	store *fakeStore
 	clock *fakeTime
 	obs   *recorder
 	log   *logBuf
-	g     *limiter.Guard
+	g     *limiter.Handle
 }
 
-// newFixture guards a flaky memory store with p. The store, and the
-// fallback when p needs one and has none, run on the fixture's clock.
+// newFixture is a Handle under p on a fakeStore. The store, and the
+// fallback when p needs one and has none (the Handle's default), run on
+// the fixture's clock.
 func newFixture(t *testing.T, p limiter.Policy) *fixture {
 	t.Helper()
 	clock := newFakeTime()
-	f := &fixture{store: &flaky{Limiter: memory.New(memory.WithClock(clock.Now))}, clock: clock, obs: &recorder{}, log: &logBuf{}}
+	f := &fixture{store: newFakeStore(clock.Now), clock: clock, obs: &recorder{}, log: &logBuf{}}
 	p.Now, p.Sleep, p.Observer, p.Logger = f.clock.Now, f.clock.Sleep, f.obs, f.log.logger()
-	if p.OnFailure == limiter.FailFallback && p.Fallback == nil {
-		p.Fallback = memory.New(memory.WithClock(clock.Now))
-	}
-	g, err := limiter.NewGuard(f.store, p)
+	g, err := limiter.NewHandle(f.store, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,23 +107,22 @@ func TestWaitPolicyGivesUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	base := len(f.clock.Sleeps())
-	f.clock.mu.Lock()
-	f.clock.onSlp = func(n int) {
+	f.clock.setOnSleep(func(n int) {
 		if n >= base+2 {
 			cancel()
 		}
-	}
-	f.clock.mu.Unlock()
+	})
 	_, err = f.g.AllowN(ctx, "k", lim, 1)
 	if !errors.Is(err, limiter.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Errorf("AllowN whose context ends while the store is down: %v, want ErrUnavailable and Canceled", err)
 	}
 
 	// A negative bound gives up at once.
-	g, err := limiter.NewGuard(f.store, limiter.Policy{UnavailableAfter: -1, Sleep: f.clock.Sleep, Logger: f.log.logger()})
+	g, err := limiter.NewHandle(f.store, limiter.Policy{UnavailableAfter: -1, Sleep: f.clock.Sleep, Logger: f.log.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer g.Close()
 	before := f.store.calls.Load()
 	if _, err := g.AllowN(context.Background(), "k", lim, 1); !errors.Is(err, limiter.ErrUnavailable) || f.store.calls.Load() != before+1 {
 		t.Errorf("UnavailableAfter < 0: %v after %d calls, want ErrUnavailable after 1", err, f.store.calls.Load()-before)
@@ -320,7 +139,8 @@ func TestWaitPolicyReserveSpent(t *testing.T) {
 		t.Fatalf("ReserveN: %+v, %v", r, err)
 	}
 	spent := f.clock.Sleeps()[0] + f.clock.Sleeps()[1]
-	if got := f.store.maxWaits; len(got) != 3 || got[0] != time.Second || got[2] != time.Second-spent {
+	// The store takes maxWait in whole microseconds, rounded down.
+	if got := f.store.MaxWaits(); len(got) != 3 || got[0] != time.Second || got[2] != (time.Second-spent).Truncate(time.Microsecond) {
 		t.Errorf("maxWait of the attempts: %v, want 1s then 1s minus the %s spent", got, spent)
 	}
 }
@@ -329,17 +149,13 @@ func TestWaitPolicyReserveSpent(t *testing.T) {
 // too, so that the slot taken at last still comes before the deadline.
 func TestWaitPolicyFirstCallSpent(t *testing.T) {
 	f := newFixture(t, limiter.Policy{MinBackoff: 100 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
-	f.store.onFail = func() {
-		f.clock.mu.Lock()
-		f.clock.now = f.clock.now.Add(300 * time.Millisecond) // the call timed out
-		f.clock.mu.Unlock()
-	}
+	f.store.onFail = func() { f.clock.add(300 * time.Millisecond) } // the call timed out
 	f.store.failNext.Store(1)
 	if _, err := f.g.ReserveN(context.Background(), "k", lim, 1, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	got := f.store.maxWaits
-	if spent := 300*time.Millisecond + f.clock.Sleeps()[0]; len(got) != 2 || got[1] != time.Second-spent {
+	got := f.store.MaxWaits()
+	if spent := 300*time.Millisecond + f.clock.Sleeps()[0]; len(got) != 2 || got[1] != (time.Second-spent).Truncate(time.Microsecond) {
 		t.Errorf("maxWait of the attempts: %v, want 1s then 1s minus the %s spent in the failed call and the pause", got, spent)
 	}
 }
@@ -427,14 +243,12 @@ func TestFallbackPolicy(t *testing.T) {
 	var opened sync.Once
 	openGate := func() { opened.Do(func() { close(gate) }) }
 	t.Cleanup(openGate)
-	f.clock.mu.Lock()
-	f.clock.onSlp = func(n int) {
+	f.clock.setOnSleep(func(n int) {
 		if n == 1 {
 			close(inPause)
 			<-gate
 		}
-	}
-	f.clock.mu.Unlock()
+	})
 	f.store.failing.Store(true)
 	if _, err := f.g.AllowN(ctx, "other", lim, 1); err != nil {
 		t.Fatal(err)
@@ -465,7 +279,7 @@ func TestFallbackPolicy(t *testing.T) {
 	if err := r.Cancel(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := fb.Status(ctx, "k", limiter.Limit{Rate: 5, Period: time.Second, Burst: 2}); st.NextAfter > 200*time.Millisecond || st.Remaining != 0 {
+	if st, _ := statusOf(ctx, fb, "k", limiter.Limit{Rate: 5, Period: time.Second, Burst: 2}); st.NextAfter > 200*time.Millisecond || st.Remaining != 0 {
 		t.Errorf("the cancel did not reach the fallback: %+v", st)
 	}
 	if got := f.store.calls.Load(); got != 1 {
@@ -496,32 +310,30 @@ func TestFallbackPolicy(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met after 5 s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func TestNewGuardRejects(t *testing.T) {
-	m := memory.New()
-	defer m.Close()
+// TestNewHandleRejects: a policy out of range, or no store, is an error
+// matching ErrInvalidArgument; FailFallback without a Fallback gets the
+// Handle's own in-process one.
+func TestNewHandleRejects(t *testing.T) {
+	m := newFakeStore(nil)
 	for _, p := range []limiter.Policy{
-		{OnFailure: limiter.FailFallback},
 		{FallbackShare: 1.5},
 		{FallbackShare: -1},
 		{OnFailure: 7},
 	} {
-		if _, err := limiter.NewGuard(m, p); !errors.Is(err, limiter.ErrInvalidArgument) {
-			t.Errorf("NewGuard(%+v): %v", p, err)
+		if _, err := limiter.NewHandle(m, p); !errors.Is(err, limiter.ErrInvalidArgument) {
+			t.Errorf("NewHandle(%+v): %v", p, err)
 		}
 	}
-	if _, err := limiter.NewGuard(nil, limiter.Policy{}); !errors.Is(err, limiter.ErrInvalidArgument) {
-		t.Errorf("NewGuard(nil): %v", err)
+	if _, err := limiter.NewHandle(nil, limiter.Policy{}); !errors.Is(err, limiter.ErrInvalidArgument) {
+		t.Errorf("NewHandle(nil): %v", err)
+	}
+	if h, err := limiter.NewHandle(m, limiter.Policy{OnFailure: limiter.FailFallback}); err != nil {
+		t.Errorf("NewHandle(FailFallback without a Fallback): %v", err)
+	} else {
+		if h.Policy().Fallback == nil {
+			t.Error("FailFallback without a Fallback: no default fallback")
+		}
+		h.Close()
 	}
 	for _, s := range []string{"wait", "open", "fallback"} {
 		m, err := limiter.ParseFailureMode(s)

@@ -40,6 +40,10 @@ func Take(tats []int64, now int64, needs []driver.Need, maxWait int64, ans *driv
 		next[i] = t
 		ans.Needs[i] = driver.NeedAnswer{Remaining: Remaining(t, now, nd.T, nd.Tau), ResetAfter: t - now}
 	}
+	// The binding key's new tat grows with every grant on that key; a
+	// store deciding requests of several needs must give its own Order
+	// (internal/memstore: its write sequence), since a later grant on one
+	// of the keys may bind on a key whose tat is lower.
 	ans.Order = next[binding]
 	return true
 }

@@ -138,6 +138,11 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 			u[i] = undo{key: nd.Key, prev: prev, had: had, mine: s.store(nd.Key, next[i], now)}
 		}
 		a.Undo = u
+		// The token of the last write, not the binding key's tat
+		// (gcra.Take's Order): a later composite grant on one of these
+		// keys may bind on another key whose tat is lower, and Close
+		// must still give it back first.
+		a.Order = int64(s.seq)
 	case driver.Hold:
 		nd := r.Needs[0]
 		s.store(nd.Key, gcra.Hold(s.tats[nd.Key].tat, now, nd.T, nd.Tau, r.Hold), now)

@@ -124,9 +124,12 @@ type Answer struct {
 	// the request's order.
 	Needs []NeedAnswer
 	// Order is, for a granted Reserve, a number that grows with every
-	// grant on each of its keys (the binding key's new tat, for one):
-	// Close gives slots back in decreasing Order, so that the cancels of
-	// a handle's queue chain.
+	// grant on each of its keys: Close gives slots back in decreasing
+	// Order, so that the cancels of a handle's queue chain. The binding
+	// key's new tat (gcra.Take's) does for requests of one need only: a
+	// later composite may bind on a key whose tat is lower than the
+	// earlier one's binding tat (internal/memstore answers its write
+	// sequence).
 	Order int64
 	// Undo is, for a granted Reserve, what a Cancel request needs to give
 	// the reservation back: the tokens of its writes and the values they

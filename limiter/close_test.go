@@ -1,0 +1,147 @@
+package limiter_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/sharedlimit/sharedlimit/internal/memstore"
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/memory"
+)
+
+// TestCloseGivesBackCompositeWaits: Close gives the slots of composite
+// Waits in flight back on every key, so that the keys are exactly as
+// before the Waits, and those Waits return ErrClosed. The second Wait's
+// binding need (b) is not the first's (a), and its binding key's new tat
+// (b at 10.4 s) is below the first's (a at 20 s): the slots must still be
+// given back newest first, or the first's cancel finds both keys touched
+// and its slots stay taken. (Slots 10 s ahead: Close comes before them in
+// real time.)
+func TestCloseGivesBackCompositeWaits(t *testing.T) {
+	clock := newFakeTime()
+	store := newFakeStore(clock.Now)
+	g, err := limiter.NewHandle(store, limiter.Policy{Now: clock.Now, Sleep: clock.Sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	view := memory.New(memory.WithState(store.st)) // sees the store after Close
+	defer view.Close()
+	ctx := context.Background()
+	la := limiter.Limit{Rate: 10, Period: time.Second, Burst: 100} // T 100 ms, tau 10 s
+	lb := limiter.Limit{Rate: 5, Period: time.Second, Burst: 1}    // T 200 ms
+	if err := g.Hold(ctx, "a", la, 10*time.Second); err != nil {   // a's next slot at 10 s
+		t.Fatal(err)
+	}
+	before := []limiter.Status{status(t, view, "a", la), status(t, view, "b", lb)}
+	needs := []limiter.Need{need("a", la, 1), need("b", lb, 1)}
+	done := make(chan error, 2)
+	go func() { done <- limiter.WaitAll(ctx, g, needs...) }() // at 10 s, a binds
+	waitFor(t, func() bool { return status(t, view, "b", lb).FullAfter == 10200*time.Millisecond })
+	go func() { done <- limiter.WaitAll(ctx, g, needs...) }() // at 10.2 s, b binds
+	waitFor(t, func() bool { return status(t, view, "b", lb).FullAfter == 10400*time.Millisecond })
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-done; !errors.Is(err, limiter.ErrClosed) {
+			t.Errorf("a WaitAll in flight at Close: %v, want ErrClosed", err)
+		}
+	}
+	after := []limiter.Status{status(t, view, "a", la), status(t, view, "b", lb)}
+	if after[0] != before[0] || after[1] != before[1] {
+		t.Errorf("after Close: a %+v, b %+v; want both as before the Waits: %+v, %+v", after[0], after[1], before[0], before[1])
+	}
+}
+
+// TestCloseEndsFailWaitRetry: a call retrying a store that is down under
+// FailWait returns, matching ErrClosed, as soon as Close is called: Close
+// does not wait for its grace (5 s), and the store is closed after the
+// call has returned. The retry's pause is the test's (a stepClock that
+// never moves: without Close the call would pause for ever).
+func TestCloseEndsFailWaitRetry(t *testing.T) {
+	for _, op := range []string{"AllowN", "WaitAll", "Status"} {
+		t.Run(op, func(t *testing.T) {
+			clock := newStepClock()
+			store := newFakeStore(clock.Now)
+			store.failing.Store(true)
+			g, err := limiter.NewHandle(store, limiter.Policy{Now: clock.Now, Sleep: clock.Sleep,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel() // ends the call should Close not
+			l := limiter.PerSecond(10)
+			done := make(chan error, 1)
+			go func() {
+				var err error
+				switch op {
+				case "AllowN":
+					_, err = g.AllowN(ctx, "k", l, 1)
+				case "WaitAll":
+					err = limiter.WaitAll(ctx, g, need("k", l, 1), need("j", l, 1))
+				case "Status":
+					_, err = g.Status(ctx, "k", l)
+				}
+				done <- err
+			}()
+			waitFor(t, func() bool { return clock.sleeping() == 1 }) // the retry pauses
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, limiter.ErrClosed) || !errors.Is(err, limiter.ErrUnavailable) {
+					t.Errorf("%s retrying at Close: %v, want ErrClosed (and the store's ErrUnavailable)", op, err)
+				}
+			default:
+				t.Fatalf("%s was still retrying when Close returned (Close waited out its grace)", op)
+			}
+			if !store.closed.Load() {
+				t.Error("Close did not close the store")
+			}
+		})
+	}
+}
+
+// TestCloseGivesBackCompositeFallbackWaits: a composite Wait whose slot
+// the fallback granted (the store down) is given back on both keys of the
+// fallback when the Handle closes, and returns ErrClosed.
+func TestCloseGivesBackCompositeFallbackWaits(t *testing.T) {
+	c := newStepClock()
+	st := memstore.NewState(c.Now)
+	view := memory.New(memory.WithState(st))
+	defer view.Close()
+	store := newFakeStore(c.Now)
+	store.failing.Store(true)
+	g, err := limiter.NewHandle(store, limiter.Policy{OnFailure: limiter.FailFallback, Fallback: memstore.New(st), FallbackShare: 1,
+		Now: c.Now, Sleep: c.Sleep, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ctx := context.Background()
+	l := limiter.Every(10 * time.Second)
+	needs := []limiter.Need{need("a", l, 1), need("b", l, 1)}
+	if r, err := g.Allow(ctx, needs...); err != nil || !r.Allowed {
+		t.Fatalf("fallback Allow(a, b): %+v, %v", r, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- limiter.WaitAll(ctx, g, needs...) }()
+	waitFor(t, func() bool { return status(t, view, "b", l).FullAfter == 20*time.Second })
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, limiter.ErrClosed) {
+		t.Errorf("the WaitAll in flight at Close: %v, want ErrClosed", err)
+	}
+	if sa, sb := status(t, view, "a", l), status(t, view, "b", l); sa.FullAfter != 10*time.Second || sb.FullAfter != 10*time.Second {
+		t.Errorf("the fallback after Close: a %+v, b %+v; want both back at 10s", sa, sb)
+	}
+}
