@@ -152,18 +152,7 @@ func (h *Handle) allowOne(ctx context.Context, key string, limit Limit, n int) (
 	defer h.lc.Leave()
 	ok, a, retry, err := h.one.AllowOne(ctx, driverNeed(key, limit, n))
 	if err != nil {
-		if !isStoreError(err) {
-			return Result{}, err
-		}
-		// The failure policy decides, on the batch path.
-		c := getCall()
-		defer putCall(c)
-		c.one[0], c.short = Need{Key: key, Limit: limit, N: n}, true
-		r, err := h.allowPolicy(ctx, "AllowN", c.one[:], c)
-		if err == nil && h.obs != nil {
-			h.emit(ctx, decisionEvent("AllowN", c.one[:], r))
-		}
-		return r, err
+		return Result{}, err
 	}
 	r := Result{Allowed: ok, Remaining: int(a.Remaining), ResetAfter: us(a.ResetAfter)}
 	if !ok {

@@ -18,6 +18,7 @@ const Grace = 5 * time.Second
 type Lifecycle struct {
 	closedErr error // what Enter returns once Close started
 
+	seq    atomic.Int64 // counts pins
 	calls  atomic.Int64 // between Enter and Leave
 	active atomic.Int64 // calls and pins
 	closed atomic.Bool
@@ -70,6 +71,7 @@ func (l *Lifecycle) Leave() {
 type Pin struct {
 	l        *Lifecycle
 	order    int64
+	seq      int64 // pins of equal order go back newest pinned first
 	once     sync.Once
 	timer    *time.Timer
 	giveBack func(context.Context) error
@@ -84,7 +86,7 @@ type Pin struct {
 // called before the reservation reaches its caller.
 func (l *Lifecycle) Pin(d time.Duration, order int64) *Pin {
 	l.active.Add(1)
-	p := &Pin{l: l, order: order}
+	p := &Pin{l: l, order: order, seq: l.seq.Add(1)}
 	l.mu.Lock()
 	p.timer = time.AfterFunc(d, p.Release)
 	l.mu.Unlock()
@@ -155,7 +157,12 @@ func (l *Lifecycle) giveBackPinned(deadline time.Time) {
 	if len(pins) == 0 {
 		return
 	}
-	slices.SortFunc(pins, func(a, b *Pin) int { return cmp.Compare(b.order, a.order) })
+	slices.SortFunc(pins, func(a, b *Pin) int {
+		if c := cmp.Compare(b.order, a.order); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.seq, a.seq)
+	})
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	for _, p := range pins {

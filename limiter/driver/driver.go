@@ -123,13 +123,14 @@ type Answer struct {
 	// Needs holds, for Allow, Reserve and Status, one answer per need in
 	// the request's order.
 	Needs []NeedAnswer
-	// Order is, for a granted Reserve, a number that grows with every
-	// grant on each of its keys: Close gives slots back in decreasing
-	// Order, so that the cancels of a handle's queue chain. The binding
-	// key's new tat (gcra.Take's) does for requests of one need only: a
-	// later composite may bind on a key whose tat is lower than the
-	// earlier one's binding tat (internal/memstore answers its write
-	// sequence).
+	// Order is, for a granted Reserve, a number that never decreases
+	// with the grants on each of its keys, in the store's order: Close
+	// gives slots back in decreasing Order (the later pinned first among
+	// equals), so that the cancels of a handle's queue chain. The store's
+	// clock at the decision qualifies, or a write sequence
+	// (internal/memstore's). The binding key's new tat (gcra.Take's) does
+	// for requests of one need only: a later composite may bind on a key
+	// whose tat is lower than an earlier one's binding tat.
 	Order int64
 	// Undo is, for a granted Reserve, what a Cancel request needs to give
 	// the reservation back: the tokens of its writes and the values they
