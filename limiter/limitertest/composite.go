@@ -132,7 +132,11 @@ func runComposite(t *testing.T, h Harness, keys int, steps []compStep) {
 			needs[j] = limiter.Need{Key: ks[n.k], Limit: lims[n.l], N: n.n}
 			desc = append(desc, fmt.Sprintf("key %d: %d of %s", n.k, n.n, lims[n.l]))
 		}
-		what := fmt.Sprintf("step %d (at %v, %s maxWait %v of {%s})", i, s.at, compOpNames[s.op], s.maxWait, strings.Join(desc, "; "))
+		op := compOpNames[s.op]
+		if s.op == opReserve || s.op == opReserveN {
+			op += fmt.Sprintf(" within %v", s.maxWait)
+		}
+		what := fmt.Sprintf("step %d (at %v, %s of {%s})", i, s.at, op, strings.Join(desc, "; "))
 		var got outcome
 		var err error
 		switch s.op {

@@ -21,8 +21,8 @@ const (
 	realT    = 5 * time.Millisecond
 	// realLoad is how long each real-time load runs.
 	realLoad = 500 * time.Millisecond
-	// loadSteps is how many steps of T/4 each stepped load runs: 100 T.
-	loadSteps = 400
+	// loadSteps is how many steps of T/4 each stepped load runs: 50 T.
+	loadSteps = 200
 	// loadGoroutines share 4 handles in every load.
 	loadGoroutines = 32
 )
@@ -108,12 +108,15 @@ type tried struct {
 	ok           bool
 	span         Span
 	delay, retry time.Duration
+	// giveBack is a queued slot to give back (op 2): the caller
+	// cancels it after other requests had time to write its keys.
+	giveBack *limiter.Reservation
 }
 
 // mixedOne sends one request of the mixed load, through the shorthand when
 // it has one need: op 0 Allow; 1 Reserve within maxWait (the caller sleeps
-// until the slot); 2 the same, giving a queued slot back at once; 3
-// WaitAll on wctx.
+// until the slot); 2 the same, but a queued slot is to be given back, not
+// used; 3 WaitAll on wctx.
 func mixedOne(ctx, wctx context.Context, l limiter.Limiter, clk *spanClock, op int, needs []limiter.Need, maxWait time.Duration) (tried, error) {
 	one := len(needs) == 1
 	n0 := needs[0]
@@ -136,16 +139,14 @@ func mixedOne(ctx, wctx context.Context, l limiter.Limiter, clk *spanClock, op i
 		} else {
 			r, err = l.Reserve(ctx, maxWait, needs...)
 		}
-		if err != nil || !r.OK {
-			if r == nil {
-				return tried{}, err
-			}
-			return tried{retry: r.RetryAfter}, err
+		if err != nil {
+			return tried{}, err
+		}
+		if !r.OK {
+			return tried{retry: r.RetryAfter}, nil
 		}
 		if op == 2 && r.Delay > 0 {
-			// Given back (or, should its time have come already, left
-			// taken and not counted: the check only gets easier).
-			return tried{}, r.Cancel(ctx)
+			return tried{giveBack: r}, nil
 		}
 		return tried{ok: true, span: Span{lo + r.Delay, clk.now() + r.Delay}, delay: r.Delay}, nil
 	default:
@@ -164,18 +165,29 @@ func mixedOne(ctx, wctx context.Context, l limiter.Limiter, clk *spanClock, op i
 }
 
 // mixedStepped is the mixed load on a moved clock, in steps of T/4: every
-// goroutine sends one request per step. An admission is stamped with the
-// step's store time plus its Delay: exact, so that its span is an instant.
-// (Wait and WaitAll sleep their Delays in real time, within 1 ms: their
-// contexts end then, and a slot too late for them is no error.)
+// goroutine sends one request per step, after giving back the slot it
+// kept to give back in the step before, whose keys the other goroutines
+// may have written since. An admission is stamped with the step's store
+// time plus its Delay: exact, so that its span is an instant. (Wait and
+// WaitAll sleep their Delays in real time, within 1 ms: their contexts end
+// then, and a slot too late for them is no error. A slot to give back
+// whose time has come already stays taken and is not counted: the check
+// only gets easier.)
 func mixedStepped(t *testing.T, h Harness, handles []limiter.Limiter, base time.Duration, pick func(*rand.Rand) []limiter.Need) []admission {
 	var mu sync.Mutex
 	var adms []admission
 	clk := &spanClock{start: time.Now()}
+	kept := make([]*limiter.Reservation, loadGoroutines)
 	runStepped(h, handles, loadGoroutines, loadSteps, base/4, func(l limiter.Limiter, g, i int, now time.Duration) {
+		ctx := context.Background()
+		if kept[g] != nil {
+			if err := kept[g].Cancel(ctx); err != nil {
+				t.Errorf("goroutine %d, step %d: Cancel: %v", g, i, err)
+			}
+			kept[g] = nil
+		}
 		rng := rand.New(rand.NewPCG(uint64(g), uint64(i)))
 		needs := pick(rng)
-		ctx := context.Background()
 		wctx, cancel := context.WithTimeout(ctx, time.Millisecond)
 		defer cancel()
 		r, err := mixedOne(ctx, wctx, l, clk, rng.IntN(4), needs, 4*base)
@@ -186,6 +198,7 @@ func mixedStepped(t *testing.T, h Harness, handles []limiter.Limiter, base time.
 			t.Errorf("goroutine %d, step %d: %v", g, i, err)
 			return
 		}
+		kept[g] = r.giveBack
 		if r.ok {
 			mu.Lock()
 			adms = append(adms, admission{needs: needs, span: Span{now + r.delay, now + r.delay}})
@@ -197,7 +210,8 @@ func mixedStepped(t *testing.T, h Harness, handles []limiter.Limiter, base time.
 
 // mixedReal is the mixed load on the real clock for realLoad: each
 // goroutine sends requests until the run ends, sleeping a refusal's
-// RetryAfter and a reserved slot's Delay.
+// RetryAfter and a reserved slot's Delay; it gives a slot to give back
+// halfway to it, so that other requests may have written its keys.
 func mixedReal(t *testing.T, handles []limiter.Limiter, base time.Duration, pick func(*rand.Rand) []limiter.Need) []admission {
 	rngs := make([]*rand.Rand, loadGoroutines)
 	for g := range rngs {
@@ -207,8 +221,14 @@ func mixedReal(t *testing.T, handles []limiter.Limiter, base time.Duration, pick
 		rng := rngs[g]
 		needs, op := pick(rng), rng.IntN(4)
 		r, err := mixedOne(ctx, ctx, l, clk, op, needs, 4*base)
+		if err == nil && r.giveBack != nil {
+			if err := sleepCtx(ctx, r.giveBack.Delay/2); err != nil {
+				return admission{}, 0, err
+			}
+			return admission{}, time.Microsecond, r.giveBack.Cancel(ctx)
+		}
 		if err != nil || !r.ok {
-			return admission{}, max(r.retry, time.Microsecond), err
+			return admission{}, refusedFor(false, r.retry), err
 		}
 		if op != 3 && r.delay > 0 {
 			if err := sleepCtx(ctx, r.delay); err != nil {
