@@ -164,7 +164,13 @@ func runComposite(t *testing.T, h Harness, keys int, steps []compStep) {
 		}
 		want := s.want(c, ks)
 		if !c.same(got, want) {
-			t.Errorf("%s:\n got  %s\n want %s (tolerance %s)", what, got, want, c.tol())
+			late := ""
+			if c.real() {
+				// A step long after its offset is a machine that
+				// stalled the test, not the limiter: say so.
+				late = fmt.Sprintf("; the call returned %s after its offset", time.Since(c.start)-c.u(s.at))
+			}
+			t.Errorf("%s:\n got  %s\n want %s (tolerance %s%s)", what, got, want, c.tol(), late)
 		}
 	}
 }
