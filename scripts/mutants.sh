@@ -127,6 +127,14 @@ mutant allow-one-early-go internal/gcra/gcra.go \
   's := max(now, tat+nd.N*nd.T-nd.Tau-nd.T)' \
   ./limiter/memory/ '^TestConformance$'
 
+# A request of several needs charging its other keys from their own
+# earliest slots instead of the request's slot s: two requests then share
+# an instant on those keys (an over-admission the mixed load sees).
+mutant composite-charge-early-go internal/gcra/gcra.go \
+  't := max(tats[i], s) + nd.N*nd.T' \
+  't := max(tats[i], now) + nd.N*nd.T' \
+  ./limiter/memory/ '^TestConformance$'
+
 # The same in Redis's reserve script, against miniredis (moved clock)...
 mutant reserve-early-lua limiter/redis/scripts.go \
   'local wait = math.max(0, new - now - tau)' \

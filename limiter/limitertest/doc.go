@@ -6,7 +6,13 @@
 // random mixes of reservations, cancels in any order, Holds, Resets and
 // clock steps on three handles (no slot granted twice), a
 // Reset that empties every handle's queue, Hold, Wait, Close (which gives
-// the slots of waiting Waits back) and bad input. A backend calls [Run]
+// the slots of waiting Waits back) and bad input; and requests of several
+// needs: step tables of the binding need (the first on a tie), refusals
+// that take nothing, reservations that charge every key from their slot,
+// partial cancels and cancels chaining across requests, bad input naming
+// the need, a mixed load over overlapping keys of different limits (every
+// key within its bound in every window) and a load bound by one limit
+// (used at 99 %). A backend calls [Run]
 // and [Benchmark] from its own tests with a [Harness].
 //
 // [CheckWindows] and [CheckUsage] check recorded admission times against the

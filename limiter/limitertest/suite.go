@@ -43,6 +43,15 @@ func Run(t *testing.T, newHarness func(t testing.TB) Harness) {
 		{"CloseGivesBackAll", testCloseGivesBackAll},
 		{"BadInput", testBadInput},
 		{"Concurrent", testConcurrent},
+		{"CompositeBinding", testCompositeBinding},
+		{"CompositeThreeNeeds", testCompositeThreeNeeds},
+		{"CompositeBurstNeed", testCompositeBurstNeed},
+		{"CompositePartialCancel", testCompositePartialCancel},
+		{"CompositeCancelsChain", testCompositeCancelsChain},
+		{"CompositeOneNeedShorthand", testCompositeShorthand},
+		{"CompositeBadInput", testCompositeBadInput},
+		{"CompositeMixedLoad", testMixedLoad},
+		{"CompositeBindingLoad", testBindingLoad},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -609,55 +618,50 @@ func testConcurrent(t *testing.T, h Harness) {
 // window check is exact.
 func concurrentStepped(t *testing.T, h Harness, handles []limiter.Limiter, k string) {
 	lim := limiter.Limit{Rate: 100, Period: time.Second, Burst: 4} // T = 10 ms
-	const goroutines, steps = 32, 200
-	step := lim.Interval() / 4
-	type req struct{ reply chan bool }
-	reqs := make([]chan req, goroutines)
-	for g := range goroutines {
-		reqs[g] = make(chan req)
-		go func(g int, in chan req) {
-			l := handles[g%len(handles)]
-			for r := range in {
-				var ok bool
-				if g%2 == 0 {
-					res, err := l.AllowN(context.Background(), k, lim, 1)
-					if err != nil {
-						t.Error(err)
-					}
-					ok = res.Allowed
-				} else {
-					res, err := l.ReserveN(context.Background(), k, lim, 1, 0)
-					if err != nil {
-						t.Error(err)
-					}
-					ok = err == nil && res.OK
-				}
-				r.reply <- ok
-			}
-		}(g, reqs[g])
-	}
-	defer func() {
-		for _, in := range reqs {
-			close(in)
-		}
-	}()
+	var mu sync.Mutex
 	var times []time.Duration
-	now := time.Duration(0)
-	for range steps {
-		replies := make(chan bool, goroutines)
-		for _, in := range reqs {
-			in <- req{reply: replies}
-		}
-		for range goroutines {
-			if <-replies {
-				times = append(times, now)
+	runStepped(h, handles, 32, 200, lim.Interval()/4, func(l limiter.Limiter, g, _ int, now time.Duration) {
+		var ok bool
+		if g%2 == 0 {
+			res, err := l.AllowN(context.Background(), k, lim, 1)
+			if err != nil {
+				t.Error(err)
 			}
+			ok = res.Allowed
+		} else {
+			res, err := l.ReserveN(context.Background(), k, lim, 1, 0)
+			if err != nil {
+				t.Error(err)
+			}
+			ok = err == nil && res.OK
 		}
+		if ok {
+			mu.Lock()
+			times = append(times, now)
+			mu.Unlock()
+		}
+	})
+	CheckWindows(t, times, lim, 0)
+	CheckUsage(t, times, lim, 0)
+}
+
+// runStepped runs goroutines over handles for steps of the store's clock:
+// in each step every goroutine calls try once, all at the same time, with
+// the step's index and store time (since the run's start); when all have
+// returned, the clock moves by step. Nothing moves the clock during a
+// step, so that admissions can be stamped exactly.
+func runStepped(h Harness, handles []limiter.Limiter, goroutines, steps int, step time.Duration,
+	try func(l limiter.Limiter, g, i int, now time.Duration)) {
+	now := time.Duration(0)
+	for i := range steps {
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() { try(handles[g%len(handles)], g, i, now) })
+		}
+		wg.Wait()
 		h.Advance(step)
 		now += step
 	}
-	CheckWindows(t, times, lim, 0)
-	CheckUsage(t, times, lim, 0)
 }
 
 // concurrentReal runs two real-time loads of 600 ms each on keys of their
@@ -722,34 +726,47 @@ func (c *spanClock) now() time.Duration { return time.Since(c.start) }
 func (c *spanClock) lo() time.Duration { return c.now() - time.Microsecond }
 
 // stamped records the Span of the slot its last granted reservation holds:
-// the call (less 1 µs, see lo) and the answer, each plus the Delay.
+// the call (less 1 µs, see lo) and the answer, each plus the Delay; and
+// that reservation.
 type stamped struct {
 	limiter.Limiter
 	clk  *spanClock
 	span Span
+	res  *limiter.Reservation
 }
 
 func (s *stamped) ReserveN(ctx context.Context, key string, limit limiter.Limit, n int, maxWait time.Duration) (*limiter.Reservation, error) {
 	lo := s.clk.lo()
 	r, err := s.Limiter.ReserveN(ctx, key, limit, n, maxWait)
-	if err == nil && r.OK {
-		s.span = Span{lo + r.Delay, s.clk.now() + r.Delay}
-	}
+	s.keep(lo, r, err)
 	return r, err
 }
 
+func (s *stamped) Reserve(ctx context.Context, maxWait time.Duration, needs ...limiter.Need) (*limiter.Reservation, error) {
+	lo := s.clk.lo()
+	r, err := s.Limiter.Reserve(ctx, maxWait, needs...)
+	s.keep(lo, r, err)
+	return r, err
+}
+
+func (s *stamped) keep(lo time.Duration, r *limiter.Reservation, err error) {
+	if err == nil && r.OK {
+		s.span, s.res = Span{lo + r.Delay, s.clk.now() + r.Delay}, r
+	}
+}
+
 // runReal runs n goroutines over handles for d, each calling try until the
-// run ends; try returns an admission's span, or how long to sleep after a
-// refusal. The run's end (its context, or a Wait's slot past it) stops a
+// run ends; try returns an admission (its span, or a record R of its
+// own), or how long to sleep after a refusal. The run's end (its context, or a Wait's slot past it) stops a
 // goroutine; any other error fails t.
-func runReal(t *testing.T, handles []limiter.Limiter, n int, d time.Duration,
-	try func(ctx context.Context, l limiter.Limiter, g int, clk *spanClock) (Span, time.Duration, error)) []Span {
+func runReal[R any](t *testing.T, handles []limiter.Limiter, n int, d time.Duration,
+	try func(ctx context.Context, l limiter.Limiter, g int, clk *spanClock) (R, time.Duration, error)) []R {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	clk := &spanClock{start: time.Now()}
 	var mu sync.Mutex
-	var spans []Span
+	var spans []R
 	var wg sync.WaitGroup
 	for g := range n {
 		wg.Go(func() {
