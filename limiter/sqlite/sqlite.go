@@ -113,7 +113,7 @@ func New(ctx context.Context, path string, opts ...Option) (*Limiter, error) {
 	if err := createFile(path); err != nil {
 		return nil, err
 	}
-	s := &store{path: path, cfg: cfg, sem: make(chan struct{}, 1)}
+	s := &store{path: path, cfg: cfg, sem: make(chan struct{}, 1), args: make([]any, 0, 4*maxNeeds)}
 	if err := s.open(ctx); err != nil {
 		return nil, err
 	}

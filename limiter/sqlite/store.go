@@ -33,6 +33,9 @@ type store struct {
 	bootOffset int64
 	useBoot    bool
 
+	// args is the scratch of the arguments of getAll and putAll.
+	args []any
+
 	// afterPut, when set (by tests), runs after each row written, inside
 	// the transaction.
 	afterPut func(key string)
@@ -193,14 +196,22 @@ func (s *store) take(r *driver.Request, a *driver.Answer, now int64) error {
 	} else {
 		rows, tats, next = make([]keyRow, n), make([]int64, n), make([]int64, n)
 	}
-	for i, nd := range r.Needs {
-		cur, had, err := s.get(nd.Key)
-		if err != nil {
+	many := n > 1 && n <= maxNeeds
+	if many {
+		clear(rows)
+		if err := s.getAll(r.Needs, rows); err != nil {
 			return err
 		}
-		eff, newAt := rebase(cur.tat, cur.at, now)
-		rows[i] = keyRow{cur: cur, had: had, newAt: newAt}
-		tats[i] = eff
+	}
+	for i, nd := range r.Needs {
+		if !many {
+			cur, had, err := s.get(nd.Key)
+			if err != nil {
+				return err
+			}
+			rows[i].cur, rows[i].had = cur, had
+		}
+		tats[i], rows[i].newAt = rebase(rows[i].cur.tat, rows[i].cur.at, now)
 	}
 	maxWait := int64(0)
 	if r.Op == driver.Reserve {
@@ -220,22 +231,32 @@ func (s *store) take(r *driver.Request, a *driver.Answer, now int64) error {
 		}
 		return nil
 	}
-	var u []undo
-	if r.Op == driver.Reserve {
-		u = make([]undo, n)
+	var kb [maxNeeds]int64
+	toks := kb[:0]
+	if n > maxNeeds {
+		toks = make([]int64, 0, n)
 	}
-	for i, nd := range r.Needs {
-		tok := newToken()
-		if err := s.put(nd.Key, next[i], rows[i].newAt, tok); err != nil {
+	for range n {
+		toks = append(toks, newToken())
+	}
+	if many {
+		if err := s.putAll(r.Needs, next, rows, toks); err != nil {
 			return err
 		}
-		if u != nil {
-			prev := rows[i].cur
-			prev.tat = tats[i]
-			u[i] = undo{key: nd.Key, mine: tok, prev: prev, had: rows[i].had}
+	} else {
+		for i, nd := range r.Needs {
+			if err := s.put(nd.Key, next[i], rows[i].newAt, toks[i]); err != nil {
+				return err
+			}
 		}
 	}
-	if u != nil {
+	if r.Op == driver.Reserve {
+		u := make([]undo, n)
+		for i, nd := range r.Needs {
+			prev := rows[i].cur
+			prev.tat = tats[i]
+			u[i] = undo{key: nd.Key, mine: toks[i], prev: prev, had: rows[i].had}
+		}
 		a.Undo = u
 	}
 	return nil
