@@ -27,6 +27,11 @@ type store struct {
 	st          *stmts
 	lastCleanup int64
 	released    bool
+	// lockedOut is set when a write gave up on the lock of another
+	// process: until a write goes through, Status takes the lock too, so
+	// that the failure policy's probe (a Status) does not find the file
+	// answering while it still cannot be written.
+	lockedOut bool
 
 	// bootOffset is added to the host's boot clock when useBoot (see
 	// hostClock).
@@ -62,10 +67,10 @@ type keyRow struct {
 }
 
 // Do implements driver.Store: the whole batch in one immediate write
-// transaction (a batch of Status requests only reads), run again while
-// another process holds the write lock, for up to the busy timeout. The
-// clock is read after the lock is taken, so that the writes of all
-// processes are in clock order.
+// transaction (a batch of Status requests only reads, but while the store
+// is locked out), run again while another process holds the write lock, for
+// up to the busy timeout. The clock is read after the lock is taken, so
+// that the writes of all processes are in clock order.
 func (s *store) Do(ctx context.Context, batch []driver.Request, answers []driver.Answer) error {
 	if len(batch) == 0 {
 		return nil
@@ -80,7 +85,7 @@ func (s *store) Do(ctx context.Context, batch []driver.Request, answers []driver
 	if s.released {
 		return limiter.ErrClosed
 	}
-	write := false
+	write := s.lockedOut
 	for i := range batch {
 		if batch[i].Op != driver.Status {
 			write = true
@@ -96,10 +101,15 @@ func (s *store) Do(ctx context.Context, batch []driver.Request, answers []driver
 			err = s.read(batch, answers)
 		}
 		if err == nil {
+			if write {
+				s.lockedOut = false
+			}
 			return nil
 		}
 		if isBusy(err) {
-			err = s.busyWait(ctx, attempt, &deadline, err)
+			if err = s.busyWait(ctx, attempt, &deadline, err); err != nil && write && !isContext(err) {
+				s.lockedOut = true
+			}
 		}
 		if err != nil {
 			return s.storeError(op, err)

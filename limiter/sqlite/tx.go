@@ -146,10 +146,15 @@ func (s *store) sweep(now int64) error {
 	return errors.Join(rows.Err(), rows.Close())
 }
 
+// isContext reports whether err is a context's.
+func isContext(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // storeError makes an error of the file a limiter error: the context's
 // error as it is, or an UnavailableError (the failure policy's to handle).
 func (s *store) storeError(op driver.Op, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if isContext(err) {
 		return fmt.Errorf("limiter: sqlite %s: %w", op, err)
 	}
 	var ue *limiter.UnavailableError
