@@ -19,8 +19,9 @@ import (
 )
 
 // DefaultBusyTimeout is how long a call waits, by default, for another
-// process to release the file's write lock before it fails with
-// limiter.ErrUnavailable.
+// process to release the file's write lock before the file counts as
+// unavailable (an error matching limiter.ErrUnavailable, which the failure
+// policy handles).
 const DefaultBusyTimeout = 30 * time.Second
 
 // DefaultCleanupInterval is how often, by default, a handle deletes the rows
@@ -62,7 +63,9 @@ func WithClock(now func() time.Time) Option {
 // WithBusyTimeout sets how long a call waits for another process to release
 // the file's write lock; then the file is unavailable (an error matching
 // limiter.ErrUnavailable), and the failure policy (see [WithPolicy])
-// decides what follows. The default value is DefaultBusyTimeout (30 s).
+// decides what follows: under the default, limiter.FailWait, the call tries
+// again with backoff for up to Policy.UnavailableAfter more. The default
+// value is DefaultBusyTimeout (30 s).
 func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busy = d } }
 
 // WithCleanupInterval sets how often the handle deletes the rows of keys
