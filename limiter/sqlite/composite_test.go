@@ -270,3 +270,34 @@ func TestCompositeConcurrentAllOrNothing(t *testing.T) {
 	}
 	t.Logf("tokens admitted per key: %v", taken)
 }
+
+// TestCompositeClockBack: the clock goes back an hour over two held keys;
+// a refused composite on them stores each key's shift, not only the
+// binding one's, so that neither key's wait stays frozen: 5 s later the
+// key held for 5 s is free and the other waits 4 s more.
+func TestCompositeClockBack(t *testing.T) {
+	clk := newFakeClock()
+	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
+	a, b := open(t, path, sqlite.WithClock(clk.Now)), open(t, path, sqlite.WithClock(clk.Now))
+	ctx := context.Background()
+	lim := limiter.Every(time.Second)
+	x, y := limiter.Need{Key: "x", Limit: lim, N: 1}, limiter.Need{Key: "y", Limit: lim, N: 1}
+	if err := a.Hold(ctx, x.Key, lim, 9*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Hold(ctx, y.Key, lim, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(-time.Hour)
+	r, err := b.Allow(ctx, x, y)
+	if err != nil || r.Allowed || r.Binding != 0 || r.RetryAfter != 9*time.Second {
+		t.Fatalf("composite after the clock went back an hour: %+v, %v; want refused for 9s, binding x", r, err)
+	}
+	clk.Advance(5 * time.Second)
+	if r, err := a.AllowN(ctx, y.Key, lim, 1); err != nil || !r.Allowed {
+		t.Fatalf("y, held 5 s, 5 s after the refused composite: %+v, %v; want allowed (its shift stored)", r, err)
+	}
+	if r, err := a.AllowN(ctx, x.Key, lim, 1); err != nil || r.Allowed || r.RetryAfter != 4*time.Second {
+		t.Fatalf("x, held 9 s, 5 s after the refused composite: %+v, %v; want refused for 4s", r, err)
+	}
+}
