@@ -208,7 +208,6 @@ func (s *store) take(r *driver.Request, a *driver.Answer, now int64) error {
 	}
 	many := n > 1 && n <= maxNeeds
 	if many {
-		clear(rows)
 		if err := s.getAll(r.Needs, rows); err != nil {
 			return err
 		}

@@ -46,7 +46,8 @@ func (s *store) get(key string) (r row, ok bool, err error) {
 }
 
 // getAll reads the rows of needs' keys (2 to maxNeeds of them, each once)
-// in one statement into rows; a key without a row is left zero.
+// in one statement into rows (zero on entry); a key without a row is left
+// zero.
 func (s *store) getAll(needs []driver.Need, rows []keyRow) error {
 	st, err := s.stmtN(&s.st.getN[len(needs)], qGetN, len(needs))
 	if err != nil {
