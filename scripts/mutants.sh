@@ -162,6 +162,23 @@ mutant cancel-no-cas-sqlite limiter/sqlite/schema.go \
   'SET tat = ?2, tok = ?3 WHERE key = ?1 AND ?4 = ?4"' \
   ./limiter/sqlite/ '^TestConformance$'
 
+# A refused composite on SQLite that charges its keys anyway (a partial
+# request): every key is written as if it had been taken alone.
+mutant composite-partial-sqlite limiter/sqlite/store.go \
+  'if tats[i] != rows[i].cur.tat {' \
+  'if tats[i] = max(tats[i], now) + nd.N*nd.T; true {' \
+  ./limiter/sqlite/ '^TestComposite'
+
+# A composite on SQLite committed key by key, not in one transaction:
+# another handle sees the first key's new value before the second's.
+mutant composite-split-sqlite limiter/sqlite/tx.go \
+  'if s.afterPut != nil {' \
+  'if _, err := s.st.commit.ExecContext(context.Background()); err == nil {
+		_, _ = s.st.begin.ExecContext(context.Background())
+	}
+	if s.afterPut != nil {' \
+  ./limiter/sqlite/ '^TestComposite'
+
 # The same in Redis's cancel script.
 mutant cancel-no-cas-lua limiter/redis/scripts.go \
   'if redis.call("GET", key) ~= ARGV[1] then' \

@@ -6,7 +6,14 @@
 // host clock of the row's last write and the token of that write, which a
 // reservation's cancel compares (so a cancel never takes a later write for
 // its own). Every decision is one immediate write transaction, so two
-// processes never lose each other's updates.
+// processes never lose each other's updates; a request of several needs
+// reads and writes all its keys in that one transaction, so another handle
+// sees all of its writes or none, and a refused one takes nothing. Status
+// reads without the write lock.
+//
+// A write lock that another process holds past the busy timeout (see
+// [WithBusyTimeout]) is the file's unavailability: the failure policy (see
+// [WithPolicy]) waits for it, admits without it, or falls back.
 //
 // The host clock, on Linux, is CLOCK_BOOTTIME anchored to the Unix epoch
 // once per boot (the boot id and the offset are stored in the file), so a

@@ -39,3 +39,33 @@ func Example() {
 	// true 0s
 	// false 500ms
 }
+
+// A request of two needs, as Lighter counts a standard account: 60
+// requests a minute per account, and a heavy endpoint 10 a minute of its
+// own. Both are taken at one instant, or neither.
+func Example_composite() {
+	dir, err := os.MkdirTemp("", "sqlite-example-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	l, err := sqlite.New(ctx, filepath.Join(dir, "rate-limit.sqlite"))
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+
+	account := limiter.Need{Key: "account:42", Limit: limiter.PerMinute(60).WithBurst(60), N: 1}
+	heavy := limiter.Need{Key: "account:42/sendTxBatch", Limit: limiter.PerMinute(10).WithBurst(1), N: 1}
+	for range 2 {
+		r, err := l.Allow(ctx, account, heavy)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(r.Allowed, r.Binding, r.RetryAfter.Round(time.Second), r.Needs[0].Remaining)
+	}
+	// Output:
+	// true 0 0s 59
+	// false 1 6s 59
+}

@@ -23,3 +23,7 @@ func HasBootClock() bool {
 	_, ok2 := bootID()
 	return ok1 && ok2
 }
+
+// SetAfterPut makes l run f after each row it writes, inside the write
+// transaction, with the row's key (nil: nothing). Set it before l is used.
+func SetAfterPut(l *Limiter, f func(key string)) { l.s.afterPut = f }

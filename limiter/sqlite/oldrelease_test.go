@@ -13,6 +13,7 @@ import (
 	"github.com/sharedlimit/sharedlimit/internal/gcra"
 	"github.com/sharedlimit/sharedlimit/internal/slotbook"
 	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/driver"
 	"github.com/sharedlimit/sharedlimit/limiter/sqlite"
 )
 
@@ -58,24 +59,26 @@ func (w *oldWorker) reserve(t *testing.T, key string, lim limiter.Limit, maxWait
 	if at-now > 1_000_000 {
 		eff, newAt = old-(at-now), now
 	}
-	d := gcra.Reserve(eff, now, gcra.ParamsOf(lim), 1, gcra.MaxWaitUS(maxWait))
-	if d.OK {
+	T := lim.Interval().Microseconds()
+	var d driver.Answer
+	next := []int64{0}
+	if d.OK = gcra.Take([]int64{eff}, now, []driver.Need{{Key: key, N: 1, T: T, Tau: T * int64(lim.Burst)}}, int64(maxWait/time.Microsecond), &d, next); d.OK {
 		if _, err := c.ExecContext(ctx, "INSERT INTO sharedlimit_gcra_v1 (key, tat, at) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET tat = excluded.tat, at = excluded.at",
-			key, d.TAT, newAt); err != nil {
+			key, next[0], newAt); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
 		t.Fatal(err)
 	}
-	return d.TAT, gcra.US(d.Wait), d.OK
+	return next[0], time.Duration(d.Wait) * time.Microsecond, d.OK
 }
 
 // cancel is the previous release's cancel: back by n*T when tat is still
 // the one it stored.
 func (w *oldWorker) cancel(t *testing.T, key string, tat int64, lim limiter.Limit) {
 	t.Helper()
-	if _, err := w.db.Exec("UPDATE sharedlimit_gcra_v1 SET tat = tat - ?2 WHERE key = ?1 AND tat = ?3", key, gcra.ParamsOf(lim).T, tat); err != nil {
+	if _, err := w.db.Exec("UPDATE sharedlimit_gcra_v1 SET tat = tat - ?2 WHERE key = ?1 AND tat = ?3", key, lim.Interval().Microseconds(), tat); err != nil {
 		t.Fatal(err)
 	}
 }

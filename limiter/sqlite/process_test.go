@@ -74,3 +74,63 @@ func TestProcesses(t *testing.T) {
 	limitertest.CheckUsage(t, times, lim, tol)
 	limitertest.CheckShares(t, counts, 0.10)
 }
+
+// TestProcessesComposite: 2 OS processes with 4 goroutines each on one
+// file, for 1.5 s: the first asks for one key, the second for that key and
+// one of its own at once, in tight Allow loops. Every admission of the
+// shared key, from both, keeps its bound in every window, and the
+// composites keep the second key's (a composite whose multi-row write left
+// the shared key uncharged exceeds the first, checked).
+func TestProcessesComposite(t *testing.T) {
+	// Periods long next to the tolerance, so that the windows see an
+	// excess of a third.
+	shared := limiter.Limit{Rate: 100, Period: 500 * time.Millisecond, Burst: 1}
+	own := limiter.Limit{Rate: 40, Period: 500 * time.Millisecond, Burst: 2}
+	const procs, goroutines, duration = 2, 4, 1500 * time.Millisecond
+	if c, ok := proctest.Child(); ok {
+		defer c.Flush()
+		l, err := sqlite.New(context.Background(), os.Getenv(envProcPath))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		needs := []limiter.Need{{Key: "shared", Limit: shared, N: 1}}
+		if c.Index == 1 {
+			needs = append(needs, limiter.Need{Key: "own", Limit: own, N: 1})
+		}
+		c.WaitStart()
+		ctx, cancel := context.WithDeadline(context.Background(), c.Start.Add(duration))
+		defer cancel()
+		var wg sync.WaitGroup
+		for range goroutines {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					r, err := l.Allow(ctx, needs...)
+					if err != nil {
+						if !errors.Is(err, context.DeadlineExceeded) {
+							t.Errorf("child %d: Allow: %v", c.Index, err)
+						}
+						return
+					}
+					if r.Allowed {
+						c.Admit()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return
+	}
+	if testing.Short() {
+		t.Skip("multi-process test skipped in -short mode")
+	}
+	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
+	all := proctest.Spawn(t, procs, []string{envProcPath + "=" + path}, time.Minute)
+	t.Logf("admissions in %s: %d single (shared %s), %d composite (with own %s)", duration, len(all[0]), shared, len(all[1]), own)
+	if len(all[0]) == 0 || len(all[1]) == 0 {
+		t.Fatalf("a process admitted nothing: %d single, %d composite", len(all[0]), len(all[1]))
+	}
+	const tol = 40 * time.Millisecond // wake-up jitter, as in TestProcesses
+	limitertest.CheckWindows(t, append(append([]time.Duration(nil), all[0]...), all[1]...), shared, tol)
+	limitertest.CheckWindows(t, all[1], own, tol)
+}

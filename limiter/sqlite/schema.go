@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // table holds one row per key. tat is the GCRA theoretical arrival time and
@@ -74,9 +76,42 @@ const (
 	qVacuum = "PRAGMA incremental_vacuum"
 )
 
-// stmts are the prepared statements of one connection.
+// qGetN reads the rows of n keys (?1 to ?n) in one statement, each row
+// with the index of its key (point lookups: an IN list would build a
+// temporary table), and qPutN writes n rows (key, tat, at, tok for each, in
+// order) in one: a request of several needs costs two statements, as one
+// of one need does.
+func qGetN(n int) string {
+	qs := make([]string, n)
+	for i := range qs {
+		qs[i] = "SELECT " + strconv.Itoa(i) + ", tat, at, tok FROM " + table + " WHERE key = ?" + strconv.Itoa(i+1)
+	}
+	return strings.Join(qs, " UNION ALL ")
+}
+
+func qPutN(n int) string {
+	rows := make([]string, n)
+	for i := range rows {
+		rows[i] = "(" + params(4, 4*i+1) + ")"
+	}
+	return "INSERT INTO " + table + " (key, tat, at, tok) VALUES " + strings.Join(rows, ", ") +
+		" ON CONFLICT (key) DO UPDATE SET tat = excluded.tat, at = excluded.at, tok = excluded.tok"
+}
+
+// params is "?from, ..., ?from+n-1".
+func params(n, from int) string {
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = "?" + strconv.Itoa(from+i)
+	}
+	return strings.Join(ps, ", ")
+}
+
+// stmts are the prepared statements of one connection; getN[n] and
+// putN[n] (qGetN, qPutN of n keys) are prepared on first use.
 type stmts struct {
 	begin, commit, rollback, get, put, restore, unput, reset, sweep, vacuum *sql.Stmt
+	getN, putN                                                              [maxNeeds + 1]*sql.Stmt
 }
 
 func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
@@ -100,7 +135,8 @@ func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
 }
 
 func (s *stmts) close() {
-	for _, st := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.get, s.put, s.restore, s.unput, s.reset, s.sweep, s.vacuum} {
+	all := append([]*sql.Stmt{s.begin, s.commit, s.rollback, s.get, s.put, s.restore, s.unput, s.reset, s.sweep, s.vacuum}, s.getN[:]...)
+	for _, st := range append(all, s.putN[:]...) {
 		if st != nil {
 			st.Close()
 		}

@@ -12,7 +12,9 @@ import (
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/sharedlimit/sharedlimit/internal/backoff"
 	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
 
 // Backoff between attempts to take the write lock held by another process.
@@ -34,71 +36,109 @@ type row struct {
 // Reset or a clock step, leaves the same one.
 func newToken() int64 { return 1 + rand.Int64N(math.MaxInt64) }
 
-// update runs one decision on key in one immediate write transaction: it
-// reads the row, lets decide choose on the row with its tat rebased to the
-// current clock (and whether there was a row), and stores what decide
-// returns, with token tok, when it says so. The clock is read after the
-// lock is taken, so that the writes of all processes are in clock order.
-func (l *Limiter) update(ctx context.Context, op, key string, tok int64, decide func(r row, ok bool, now int64) (int64, bool)) error {
-	return l.do(ctx, op, func(st *stmts) (err error) {
-		bg := context.Background()
-		if _, err := st.begin.ExecContext(bg); err != nil {
-			return err
-		}
-		defer func() {
-			if err != nil {
-				_, _ = st.rollback.ExecContext(bg)
-			}
-		}()
-		r, ok, err := get(st, key)
-		if err != nil {
-			return err
-		}
-		now := l.nowUS()
-		eff, newAt := rebase(r.tat, r.at, now)
-		seen := r
-		seen.tat = eff
-		next, store := decide(seen, ok, now)
-		if !store && eff != r.tat {
-			// The clock went back: store the shift even when nothing
-			// is taken, or the row's wait would stay frozen until
-			// the clock caught up with the last write.
-			next, store = eff, true
-		}
-		if store {
-			if _, err := st.put.ExecContext(bg, key, next, newAt, tok); err != nil {
-				return err
-			}
-		}
-		if err := l.sweep(st, now); err != nil {
-			return err
-		}
-		_, err = st.commit.ExecContext(bg)
-		return err
-	})
-}
-
 // get reads a row; a missing row is tat 0, as good as idle, and ok false.
-func get(st *stmts, key string) (r row, ok bool, err error) {
-	err = st.get.QueryRowContext(context.Background(), key).Scan(&r.tat, &r.at, &r.tok)
+func (s *store) get(key string) (r row, ok bool, err error) {
+	err = s.st.get.QueryRowContext(context.Background(), key).Scan(&r.tat, &r.at, &r.tok)
 	if errors.Is(err, sql.ErrNoRows) {
 		return row{}, false, nil
 	}
 	return r, err == nil, err
 }
 
-// sweep deletes idle rows once per cleanup interval, inside the caller's
-// transaction, and gives the freed pages back to the file system.
-func (l *Limiter) sweep(st *stmts, now int64) error {
-	if d := now - l.lastCleanup; d >= 0 && d < l.cfg.cleanup.Microseconds() {
-		return nil
-	}
-	l.lastCleanup = now // also when the clock went back
-	bg := context.Background()
-	if _, err := st.sweep.ExecContext(bg, now, int64(clockSlack)); err != nil {
+// getAll reads the rows of needs' keys (2 to maxNeeds of them, each once)
+// in one statement into rows (zero on entry); a key without a row is left
+// zero.
+func (s *store) getAll(needs []driver.Need, rows []keyRow) error {
+	st, err := s.stmtN(&s.st.getN[len(needs)], qGetN, len(needs))
+	if err != nil {
 		return err
 	}
-	rows, err := st.vacuum.QueryContext(bg)
+	args := s.args[:0]
+	for _, nd := range needs {
+		args = append(args, nd.Key)
+	}
+	rs, err := st.QueryContext(context.Background(), args...)
+	clear(args)
+	if err != nil {
+		return err
+	}
+	for rs.Next() {
+		var i int
+		var r row
+		if err := rs.Scan(&i, &r.tat, &r.at, &r.tok); err != nil {
+			rs.Close()
+			return err
+		}
+		if i >= 0 && i < len(rows) {
+			rows[i].cur, rows[i].had = r, true
+		}
+	}
+	return errors.Join(rs.Err(), rs.Close())
+}
+
+// put writes a row with the token tok.
+func (s *store) put(key string, tat, at, tok int64) error {
+	if _, err := s.st.put.ExecContext(context.Background(), key, tat, at, tok); err != nil {
+		return err
+	}
+	s.wrote(key)
+	return nil
+}
+
+// putAll writes the rows of needs' keys (2 to maxNeeds of them) in one
+// statement: tat next[i], the last-write time of rows[i], token toks[i].
+func (s *store) putAll(needs []driver.Need, next []int64, rows []keyRow, toks []int64) error {
+	st, err := s.stmtN(&s.st.putN[len(needs)], qPutN, len(needs))
+	if err != nil {
+		return err
+	}
+	args := s.args[:0]
+	for i, nd := range needs {
+		args = append(args, nd.Key, next[i], rows[i].newAt, toks[i])
+	}
+	_, err = st.ExecContext(context.Background(), args...)
+	clear(args)
+	if err != nil {
+		return err
+	}
+	for _, nd := range needs {
+		s.wrote(nd.Key)
+	}
+	return nil
+}
+
+// wrote runs the test hook after the row of key was written.
+func (s *store) wrote(key string) {
+	if s.afterPut != nil {
+		s.afterPut(key)
+	}
+}
+
+// stmtN returns *p, preparing q(n) into it on first use.
+func (s *store) stmtN(p **sql.Stmt, q func(int) string, n int) (*sql.Stmt, error) {
+	if *p != nil {
+		return *p, nil
+	}
+	st, err := s.conn.PrepareContext(context.Background(), q(n))
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", q(n), err)
+	}
+	*p = st
+	return st, nil
+}
+
+// sweep deletes idle rows once per cleanup interval, inside the caller's
+// transaction, and gives the freed pages back to the file system.
+func (s *store) sweep(now int64) error {
+	if d := now - s.lastCleanup; d >= 0 && d < s.cfg.cleanup.Microseconds() {
+		return nil
+	}
+	s.lastCleanup = now // also when the clock went back
+	bg := context.Background()
+	if _, err := s.st.sweep.ExecContext(bg, now, int64(clockSlack)); err != nil {
+		return err
+	}
+	rows, err := s.st.vacuum.QueryContext(bg)
 	if err != nil {
 		return err
 	}
@@ -107,73 +147,52 @@ func (l *Limiter) sweep(st *stmts, now int64) error {
 	return errors.Join(rows.Err(), rows.Close())
 }
 
-// do runs f with the handle's connection, one call at a time in FIFO order,
-// and runs it again while another process holds the write lock, for up to
-// the busy timeout. Errors become limiter errors: ErrClosed, the context's
-// error, or UnavailableError.
-func (l *Limiter) do(ctx context.Context, op string, f func(*stmts) error) error {
-	select {
-	case l.sem <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("limiter: sqlite %s: %w", op, ctx.Err())
-	}
-	defer func() { <-l.sem }()
-	if l.released {
-		return limiter.ErrClosed
-	}
-	err := l.retry(ctx, func() error { return f(l.st) })
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+// isContext reports whether err is a context's.
+func isContext(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// storeError makes an error of the file a limiter error: the context's
+// error as it is, or an UnavailableError (the failure policy's to handle).
+func (s *store) storeError(op driver.Op, err error) error {
+	if isContext(err) {
 		return fmt.Errorf("limiter: sqlite %s: %w", op, err)
 	}
 	var ue *limiter.UnavailableError
 	if errors.As(err, &ue) {
-		ue.Op = op
+		ue.Op = op.String()
 		return ue
 	}
-	return &limiter.UnavailableError{Op: op, Err: fmt.Errorf("sqlite %s: %w", l.path, err)}
+	return &limiter.UnavailableError{Op: op.String(), Err: fmt.Errorf("sqlite %s: %w", s.path, err)}
 }
 
-// retry runs f until it does not fail with SQLITE_BUSY, sleeping a short
-// random backoff between attempts, for up to the busy timeout.
-func (l *Limiter) retry(ctx context.Context, f func() error) error {
+// retry runs f until it does not fail with SQLITE_BUSY, for up to the busy
+// timeout (see busyWait).
+func (s *store) retry(ctx context.Context, f func() error) error {
 	var deadline time.Time
-	backoff := minBackoff
-	var timer *time.Timer
-	for {
+	for attempt := 0; ; attempt++ {
 		err := f()
 		if err == nil || !isBusy(err) {
-			if timer != nil {
-				timer.Stop()
-			}
 			return err
 		}
-		now := time.Now()
-		if deadline.IsZero() {
-			deadline = now.Add(l.cfg.busy)
-		} else if now.After(deadline) {
-			return &limiter.UnavailableError{Err: fmt.Errorf("sqlite %s: another process held the write lock for over %s: %w", l.path, l.cfg.busy, err)}
-		}
-		d := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, maxBackoff)
-		if ctx.Done() == nil {
-			time.Sleep(d)
-			continue
-		}
-		if timer == nil {
-			timer = time.NewTimer(d)
-		} else {
-			timer.Reset(d)
-		}
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
+		if err := s.busyWait(ctx, attempt, &deadline, err); err != nil {
+			return err
 		}
 	}
+}
+
+// busyWait follows attempt (from 0) that failed with SQLITE_BUSY, err: it
+// sleeps a short random backoff and returns nil, or returns the
+// UnavailableError of a lock held past the busy timeout (counted from the
+// first failure, *deadline), or the context's error.
+func (s *store) busyWait(ctx context.Context, attempt int, deadline *time.Time, err error) error {
+	now := time.Now()
+	if deadline.IsZero() {
+		*deadline = now.Add(s.cfg.busy)
+	} else if now.After(*deadline) {
+		return &limiter.UnavailableError{Err: fmt.Errorf("sqlite %s: another process held the write lock for over %s: %w", s.path, s.cfg.busy, err)}
+	}
+	return backoff.Sleep(ctx, backoff.Exp(attempt, minBackoff, maxBackoff))
 }
 
 // isBusy reports SQLITE_BUSY (another connection holds the lock) in any of

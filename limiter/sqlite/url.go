@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/urlopt"
 	"github.com/sharedlimit/sharedlimit/limiter"
 )
 
@@ -38,7 +39,7 @@ const (
 // openURL opens "sqlite://" (DefaultPath) or "sqlite:///abs/path", with
 // the options busy_timeout and cleanup_interval as Go durations.
 func openURL(ctx context.Context, u *url.URL) (limiter.Limiter, error) {
-	if err := limiter.CheckOptions(u, optBusyTimeout, optCleanupInterval); err != nil {
+	if err := urlopt.Check(u, optBusyTimeout, optCleanupInterval); err != nil {
 		return nil, err
 	}
 	red := limiter.Redact(u.String())

@@ -1,0 +1,321 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/sharedlimit/sharedlimit/internal/gcra"
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/driver"
+)
+
+// maxNeeds is how many needs a request decides without allocating.
+const maxNeeds = 8
+
+// store is the driver.Store of one handle: one connection to the file.
+type store struct {
+	path string
+	cfg  config
+
+	// sem guards everything below: one call at a time uses the
+	// connection, in FIFO order.
+	sem         chan struct{}
+	db          *sql.DB
+	conn        *sql.Conn
+	st          *stmts
+	lastCleanup int64
+	released    bool
+	// lockedOut is set when a write gave up on the lock of another
+	// process: until a write goes through, Status takes the lock too, so
+	// that the failure policy's probe (a Status) does not find the file
+	// answering while it still cannot be written.
+	lockedOut bool
+
+	// bootOffset is added to the host's boot clock when useBoot (see
+	// hostClock).
+	bootOffset int64
+	useBoot    bool
+
+	// args is the scratch of the arguments of getAll and putAll.
+	args []any
+
+	// afterPut, when set (by tests), runs after each row written, inside
+	// the transaction.
+	afterPut func(key string)
+}
+
+var _ driver.Store = (*store)(nil)
+
+// undo is what a Cancel needs of one key of a reservation: the token of
+// the reservation's write, and the row it replaced (as the reservation saw
+// it, token included) or none.
+type undo struct {
+	key  string
+	mine int64
+	prev row
+	had  bool
+}
+
+// keyRow is a key's row as a request read it, and the last-write time to
+// store with a new tat (see rebase).
+type keyRow struct {
+	cur   row
+	had   bool
+	newAt int64
+}
+
+// Do implements driver.Store: the whole batch in one immediate write
+// transaction (a batch of Status requests only reads, but while the store
+// is locked out), run again while another process holds the write lock, for
+// up to the busy timeout. The clock is read after the lock is taken, so
+// that the writes of all processes are in clock order.
+func (s *store) Do(ctx context.Context, batch []driver.Request, answers []driver.Answer) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	op := batch[0].Op
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("limiter: sqlite %s: %w", op, ctx.Err())
+	}
+	defer func() { <-s.sem }()
+	if s.released {
+		return limiter.ErrClosed
+	}
+	write := s.lockedOut
+	for i := range batch {
+		if batch[i].Op != driver.Status {
+			write = true
+			break
+		}
+	}
+	var deadline time.Time
+	for attempt := 0; ; attempt++ {
+		var err error
+		if write {
+			err = s.write(batch, answers)
+		} else {
+			err = s.read(batch, answers)
+		}
+		if err == nil {
+			if write {
+				s.lockedOut = false
+			}
+			return nil
+		}
+		if isBusy(err) {
+			if err = s.busyWait(ctx, attempt, &deadline, err); err != nil && write && !isContext(err) {
+				s.lockedOut = true
+			}
+		}
+		if err != nil {
+			return s.storeError(op, err)
+		}
+	}
+}
+
+// write decides batch in one immediate transaction.
+func (s *store) write(batch []driver.Request, answers []driver.Answer) (err error) {
+	bg := context.Background()
+	if _, err := s.st.begin.ExecContext(bg); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = s.st.rollback.ExecContext(bg)
+		}
+	}()
+	now := s.nowUS()
+	for i := range batch {
+		answers[i] = driver.Answer{Needs: answers[i].Needs[:0]}
+		if err := s.decide(&batch[i], &answers[i], now); err != nil {
+			return err
+		}
+	}
+	if err := s.sweep(now); err != nil {
+		return err
+	}
+	_, err = s.st.commit.ExecContext(bg)
+	return err
+}
+
+// read answers a batch of Status requests without a write transaction.
+func (s *store) read(batch []driver.Request, answers []driver.Answer) error {
+	now := s.nowUS()
+	for i := range batch {
+		answers[i] = driver.Answer{Needs: answers[i].Needs[:0]}
+		if err := s.decide(&batch[i], &answers[i], now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decide answers one request at now; an error is the batch's (the file
+// failed), a request's own goes into a.Err.
+func (s *store) decide(r *driver.Request, a *driver.Answer, now int64) error {
+	if r.Op >= driver.Hold && r.Op <= driver.Reset && len(r.Needs) != 1 {
+		a.Err = fmt.Errorf("limiter: sqlite: %s takes one need, got %d: %w", r.Op, len(r.Needs), limiter.ErrInvalidArgument)
+		return nil
+	}
+	switch r.Op {
+	case driver.Allow, driver.Reserve:
+		return s.take(r, a, now)
+	case driver.Hold:
+		nd := r.Needs[0]
+		cur, _, err := s.get(nd.Key)
+		if err != nil {
+			return err
+		}
+		eff, newAt := rebase(cur.tat, cur.at, now)
+		return s.put(nd.Key, gcra.Hold(eff, now, nd.T, nd.Tau, r.Hold), newAt, newToken())
+	case driver.Status:
+		nd := r.Needs[0]
+		cur, _, err := s.get(nd.Key)
+		if err != nil {
+			return err
+		}
+		eff, _ := rebase(cur.tat, cur.at, now)
+		a.Needs = append(a.Needs[:0], gcra.Status(eff, now, nd.T, nd.Tau))
+		return nil
+	case driver.Reset:
+		_, err := s.st.reset.ExecContext(context.Background(), r.Needs[0].Key)
+		return err
+	case driver.Cancel:
+		return s.cancel(r, a)
+	}
+	a.Err = fmt.Errorf("limiter: sqlite: unknown operation %s: %w", r.Op, limiter.ErrInvalidArgument)
+	return nil
+}
+
+// take decides an Allow or a Reserve: each key's row read once and rebased
+// to the clock, gcra.Take on them, and, granted, each key written once with
+// a token of its own. Refused, nothing is taken, but a key whose clock went
+// back stores its shift.
+func (s *store) take(r *driver.Request, a *driver.Answer, now int64) error {
+	n := len(r.Needs)
+	var rb [maxNeeds]keyRow
+	var tb, nb [maxNeeds]int64
+	var rows []keyRow
+	var tats, next []int64
+	if n <= maxNeeds {
+		rows, tats, next = rb[:n], tb[:n], nb[:n]
+	} else {
+		rows, tats, next = make([]keyRow, n), make([]int64, n), make([]int64, n)
+	}
+	many := n > 1 && n <= maxNeeds
+	if many {
+		if err := s.getAll(r.Needs, rows); err != nil {
+			return err
+		}
+	}
+	for i, nd := range r.Needs {
+		if !many {
+			cur, had, err := s.get(nd.Key)
+			if err != nil {
+				return err
+			}
+			rows[i].cur, rows[i].had = cur, had
+		}
+		tats[i], rows[i].newAt = rebase(rows[i].cur.tat, rows[i].cur.at, now)
+	}
+	maxWait := int64(0)
+	if r.Op == driver.Reserve {
+		maxWait = r.MaxWait
+	}
+	if !gcra.Take(tats, now, r.Needs, maxWait, a, next) {
+		for i, nd := range r.Needs {
+			if tats[i] != rows[i].cur.tat {
+				// The clock went back: store the shift even when
+				// nothing is taken, or the row's wait would stay
+				// frozen until the clock caught up with the last
+				// write.
+				if err := s.put(nd.Key, tats[i], rows[i].newAt, newToken()); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	var kb [maxNeeds]int64
+	toks := kb[:0]
+	if n > maxNeeds {
+		toks = make([]int64, 0, n)
+	}
+	for range n {
+		toks = append(toks, newToken())
+	}
+	if many {
+		if err := s.putAll(r.Needs, next, rows, toks); err != nil {
+			return err
+		}
+	} else {
+		for i, nd := range r.Needs {
+			if err := s.put(nd.Key, next[i], rows[i].newAt, toks[i]); err != nil {
+				return err
+			}
+		}
+	}
+	if r.Op == driver.Reserve {
+		u := make([]undo, n)
+		for i, nd := range r.Needs {
+			prev := rows[i].cur
+			prev.tat = tats[i]
+			u[i] = undo{key: nd.Key, mine: toks[i], prev: prev, had: rows[i].had}
+		}
+		a.Undo = u
+	}
+	return nil
+}
+
+// cancel gives a reservation back: on each key, compare-and-set on the
+// token of the reservation's write, back to the row it replaced (token
+// included) or to no row, so that cancels run newest first chain; a key
+// written since is left alone.
+func (s *store) cancel(r *driver.Request, a *driver.Answer) error {
+	u, ok := r.Undo.([]undo)
+	if !ok {
+		a.Err = fmt.Errorf("limiter: sqlite: Cancel of a reservation this store did not grant (%T): %w", r.Undo, limiter.ErrInvalidArgument)
+		return nil
+	}
+	bg := context.Background()
+	for _, k := range u {
+		var res sql.Result
+		var err error
+		if k.had {
+			res, err = s.st.restore.ExecContext(bg, k.key, k.prev.tat, k.prev.tok, k.mine)
+		} else {
+			res, err = s.st.unput.ExecContext(bg, k.key, k.mine)
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n > 0 {
+			a.OK = true
+		}
+	}
+	return nil
+}
+
+// Close implements driver.Store: it closes the connection once the call
+// using it is done. The file stays for other handles.
+func (s *store) Close() error {
+	s.sem <- struct{}{}
+	defer func() { <-s.sem }()
+	if s.released {
+		return nil
+	}
+	s.released = true
+	s.st.close()
+	err := s.conn.Close()
+	if e := s.db.Close(); err == nil {
+		err = e
+	}
+	if err != nil {
+		return fmt.Errorf("limiter: sqlite: close %s: %w", s.path, err)
+	}
+	return nil
+}
