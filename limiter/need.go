@@ -39,6 +39,9 @@ func checkNeeds(op string, needs []Need) error {
 	}
 	one := len(needs) == 1
 	for i, nd := range needs {
+		if nd.Key != "" && nd.N >= 1 && nd.N <= nd.Limit.Burst && nd.Limit.Validate() == nil && !named(needs[:i], nd.Key) {
+			continue // valid: no error text to build
+		}
 		where := ""
 		if !one {
 			where = fmt.Sprintf(" (need %d of %d)", i, len(needs))
@@ -70,6 +73,16 @@ func checkNeeds(op string, needs []Need) error {
 		}
 	}
 	return nil
+}
+
+// named reports whether a need of needs has key.
+func named(needs []Need, key string) bool {
+	for _, nd := range needs {
+		if nd.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // checkOne is checkNeeds of one need, without building the request.

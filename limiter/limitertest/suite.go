@@ -41,6 +41,7 @@ func Run(t *testing.T, newHarness func(t testing.TB) Harness) {
 		{"WaitSleepsUntilSlot", testWaitSleeps},
 		{"Close", testClose},
 		{"CloseGivesBackAll", testCloseGivesBackAll},
+		{"CompositeCloseGivesBack", testCompositeCloseGivesBack},
 		{"BadInput", testBadInput},
 		{"Concurrent", testConcurrent},
 		{"CompositeBinding", testCompositeBinding},

@@ -32,6 +32,8 @@ type store struct {
 	// that the failure policy's probe (a Status) does not find the file
 	// answering while it still cannot be written.
 	lockedOut bool
+	// grants counts the reservations granted (Answer.Order).
+	grants int64
 
 	// bootOffset is added to the host's boot clock when useBoot (see
 	// hostClock).
@@ -260,6 +262,11 @@ func (s *store) take(r *driver.Request, a *driver.Answer, now int64) error {
 		}
 	}
 	if r.Op == driver.Reserve {
+		// This handle's grants in the file's order (the connection
+		// serialises them), for Close: gcra.Take's Order, a tat, is
+		// not one across the keys of composites.
+		s.grants++
+		a.Order = s.grants
 		u := make([]undo, n)
 		for i, nd := range r.Needs {
 			prev := rows[i].cur

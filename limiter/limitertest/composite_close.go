@@ -1,0 +1,86 @@
+package limitertest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sharedlimit/sharedlimit/limiter"
+)
+
+// testCompositeCloseGivesBack: Close gives back the slots of composite
+// Waits newest first even when the newer one binds on a key whose tat is
+// below the older one's binding tat. X = {a, b} binds on a (queued an hour
+// out); Y = {b, c}, taken after X, binds on b, whose tat is lower. Giving X
+// back first finds b touched by Y and leaves it; Y then restores b to X's
+// write, and b stays charged. Newest first, every key is given back.
+func testCompositeCloseGivesBack(t *testing.T, h Harness) {
+	l, probe := h.Open(t), open(t, h)
+	a, b, c := key(t), key(t), key(t)
+	hour := limiter.Limit{Rate: 1, Period: time.Hour, Burst: 1}
+	tenMin := limiter.Limit{Rate: 1, Period: 10 * time.Minute, Burst: 1}
+	bg := context.Background()
+	if err := limiter.Wait(bg, l, a, hour, 1); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		errs <- limiter.WaitAll(bg, l, limiter.Need{Key: a, Limit: hour, N: 1}, limiter.Need{Key: b, Limit: tenMin, N: 1})
+	})
+	// Y only once X's slot shows on b (X charges b from its slot, an
+	// hour out).
+	waitStatus(t, l, probe, b, tenMin, func(st limiter.Status) bool { return st.FullAfter > 65*time.Minute })
+	wg.Go(func() {
+		errs <- limiter.WaitAll(bg, l, limiter.Need{Key: b, Limit: tenMin, N: 1}, limiter.Need{Key: c, Limit: tenMin, N: 1})
+	})
+	waitStatus(t, l, probe, c, tenMin, func(st limiter.Status) bool { return st.FullAfter > 75*time.Minute })
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, limiter.ErrClosed) {
+			t.Errorf("WaitAll in flight at Close returned %v, want ErrClosed", err)
+		}
+	}
+	for _, k := range []struct {
+		key   string
+		limit limiter.Limit
+		most  time.Duration
+	}{{a, hour, time.Hour}, {b, tenMin, 0}, {c, tenMin, 0}} {
+		st, err := probe.Status(bg, k.key, k.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.FullAfter > k.most+time.Second {
+			t.Errorf("after Close gave back two composite Waits, %s is full in %s, want at most %s (given back newest first)",
+				k.key, st.FullAfter, k.most)
+		}
+	}
+}
+
+// waitStatus polls probe's Status of key until ok, for up to 10 s; l is
+// closed on failure so that its Waits end.
+func waitStatus(t *testing.T, l, probe limiter.Limiter, key string, limit limiter.Limit, ok func(limiter.Status) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := probe.Status(context.Background(), key, limit)
+		if err != nil {
+			l.Close()
+			t.Fatal(err)
+		}
+		if ok(st) {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.Close()
+			t.Fatalf("the waiting slot never showed on %s: %+v", key, st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
