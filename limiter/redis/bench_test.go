@@ -13,7 +13,6 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/sharedlimit/sharedlimit/internal/gcra"
 	"github.com/sharedlimit/sharedlimit/internal/redistest"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
@@ -42,8 +41,7 @@ func deciders(b *testing.B, c *goredis.Client) map[string]decide {
 	}
 	b.Cleanup(func() { l.Close() })
 	raw := redis_rate.NewLimiter(c)
-	p := gcra.ParamsOf(benchLimit)
-	rawLim := redis_rate.Limit{Rate: 1, Period: gcra.US(p.T), Burst: benchLimit.Burst}
+	rawLim := redis_rate.Limit{Rate: 1, Period: benchLimit.Interval(), Burst: benchLimit.Burst}
 	return map[string]decide{
 		"ours": func(ctx context.Context, key string) error {
 			_, err := l.AllowN(ctx, key, benchLimit, 1)
