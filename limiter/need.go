@@ -39,12 +39,16 @@ func checkNeeds(op string, needs []Need) error {
 	}
 	one := len(needs) == 1
 	for i, nd := range needs {
-		where := ""
-		if !one {
-			where = fmt.Sprintf(" (need %d of %d)", i, len(needs))
+		// where names the need in an error (formatted only then: a
+		// valid request of several needs allocates nothing here).
+		where := func() string {
+			if one {
+				return ""
+			}
+			return fmt.Sprintf(" (need %d of %d)", i, len(needs))
 		}
 		if nd.Key == "" {
-			return fmt.Errorf("limiter: empty key%s: %w", where, ErrInvalidArgument)
+			return fmt.Errorf("limiter: empty key%s: %w", where(), ErrInvalidArgument)
 		}
 		if err := nd.Limit.Validate(); err != nil {
 			if one {
@@ -53,7 +57,7 @@ func checkNeeds(op string, needs []Need) error {
 			return fmt.Errorf("limiter: need %d of %d (key %q): %w", i, len(needs), nd.Key, err)
 		}
 		if nd.N <= 0 {
-			return fmt.Errorf("limiter: n must be >= 1, got %d (key %q%s): %w", nd.N, nd.Key, where, ErrInvalidArgument)
+			return fmt.Errorf("limiter: n must be >= 1, got %d (key %q%s): %w", nd.N, nd.Key, where(), ErrInvalidArgument)
 		}
 		if nd.N > nd.Limit.Burst {
 			e := &ExceedsBurstError{Key: nd.Key, N: nd.N, Limit: nd.Limit}

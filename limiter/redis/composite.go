@@ -26,62 +26,87 @@ func (s *store) composite(ctx context.Context, r *driver.Request, a *driver.Answ
 		return nil
 	}
 	reserve := r.Op == driver.Reserve
-	args := make([]any, 2, 2+6*n)
-	args[0], args[1] = int64(0), "0"
+	args := make([]any, 1, 1+5*n)
+	args[0] = "a"
 	if reserve {
-		args[0], args[1] = r.MaxWait, "1"
+		args[0] = r.MaxWait
 	}
 	for i, nd := range r.Needs {
-		floor, floorEpoch := s.floors.get(keys[i])
-		args = append(args, nd.T, nd.Tau, nd.N, floor, floorEpoch, newToken())
+		floor := "0"
+		if f, epoch := s.floors.get(keys[i]); f != 0 {
+			floor = strconv.FormatInt(f, 10) + ":" + epoch
+		}
+		args = append(args, nd.T, nd.Tau, nd.N, newToken(), floor)
 	}
 	cctx, cancel := s.bound(ctx)
 	defer cancel()
-	op := r.Op.String()
 	v, err := compositeScript.Run(cctx, s.client, keys, args...).Slice()
+	if err == nil {
+		err = s.compositeReply(r, a, keys, v, reserve)
+	}
 	if err != nil {
-		return s.wrap(op, keyList(keys), ctx, err)
+		return s.wrap(r.Op.String(), keyList(keys), ctx, err)
 	}
-	head, _, err := reply(v, 3, 0)
-	if err != nil {
-		return s.wrap(op, keyList(keys), ctx, err)
+	return nil
+}
+
+// compositeReply reads compositeScript's reply v into a; a granted
+// Reserve raises each key's floor.
+func (s *store) compositeReply(r *driver.Request, a *driver.Answer, keys []string, v []any, reserve bool) error {
+	n := len(keys)
+	bad := func() error { return fmt.Errorf("unexpected script reply %v", v) }
+	if len(v) < 3 {
+		return bad()
 	}
-	granted := head[0] == 1
-	per, strs := 2, 0 // per key: remaining, resetAfter[, had, stored, replaced]
-	if granted && reserve {
-		per, strs = 5, 2
+	ok, okInt := v[0].(int64)
+	wait, waitInt := v[1].(int64)
+	binding, bindingInt := v[2].(int64)
+	granted := ok == 1
+	per := 2 // per key: remaining, resetAfter[, had, stored, replaced]
+	undo := granted && reserve
+	if undo {
+		per = 5
 	}
-	if len(v) != 3+per*n || head[2] < 0 || head[2] >= int64(n) {
-		return s.wrap(op, keyList(keys), ctx, fmt.Errorf("unexpected script reply %v", v))
+	if !okInt || !waitInt || !bindingInt || len(v) != 3+per*n || binding < 0 || binding >= int64(n) {
+		return bad()
 	}
-	var undo []undoKey
-	if granted && reserve {
-		undo = make([]undoKey, n)
+	var u []undoKey
+	if undo {
+		u = make([]undoKey, n)
 	}
 	a.Needs = a.Needs[:0]
 	for i := range n {
-		ints, ss, err := reply(v[3+per*i:], per-strs, strs)
-		if err != nil {
-			return s.wrap(op, keyList(keys), ctx, err)
+		kv := v[3+per*i : 3+per*(i+1)]
+		rem, ok1 := kv[0].(int64)
+		reset, ok2 := kv[1].(int64)
+		if !ok1 || !ok2 {
+			return bad()
 		}
-		a.Needs = append(a.Needs, driver.NeedAnswer{Remaining: ints[0], ResetAfter: ints[1]})
-		if undo != nil {
-			undo[i] = undoKey{rkey: keys[i], mine: ss[0], replaced: ss[1], had: ints[2] == 1, back: r.Needs[i].N * r.Needs[i].T}
+		a.Needs = append(a.Needs, driver.NeedAnswer{Remaining: rem, ResetAfter: reset})
+		if undo {
+			had, ok3 := kv[2].(int64)
+			mine, ok4 := kv[3].(string)
+			replaced, ok5 := kv[4].(string)
+			if !ok3 || !ok4 || !ok5 {
+				return bad()
+			}
+			nd := r.Needs[i]
+			u[i] = undoKey{rkey: keys[i], mine: mine, replaced: replaced, had: had == 1, back: nd.N * nd.T}
 		}
 	}
-	a.OK, a.Binding = granted, int(head[2])
+	a.OK, a.Binding = granted, int(binding)
 	if !granted {
-		a.RetryAfter = head[1]
+		a.RetryAfter = wait
 		return nil
 	}
-	a.Wait = head[1]
-	if undo != nil {
-		delay := time.Duration(a.Wait) * time.Microsecond
-		for _, k := range undo {
+	a.Wait = wait
+	if undo {
+		delay := time.Duration(wait) * time.Microsecond
+		for _, k := range u {
 			s.floors.raise(k.rkey, k.mine, delay)
 		}
-		a.Order, _, _ = parseValue(undo[a.Binding].mine)
-		a.Undo = undo
+		a.Order, _, _ = parseValue(u[binding].mine)
+		a.Undo = u
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ local function encodeValue(us, epoch, token)
   return string.format("%d.%06d0%s%s", math.floor(us / 1000000), us % 1000000, epoch, token)
 end
 local function expiry(us)
-  return string.format("%d", math.max(1, math.ceil((us - now) / 1000000)))
+  return math.max(1, math.ceil((us - now) / 1000000))
 end
 local function remaining(tau, T, ahead)
   return math.max(0, math.floor((tau - ahead) / T))
@@ -184,48 +184,52 @@ return 1
 // max(base_i, s) + n_i*T_i under its own epoch, with its own token and
 // expiry; refused, nothing is stored.
 //
-// ARGV: maxWait, undo ("1": return what a cancel needs), then six per key
-// in KEYS' order: T, tau, n, floor, floor epoch, token. Returns {ok, wait
-// (granted) or retryAfter (refused), binding (from 0)}, then per key
-// {remaining, resetAfter} and, granted with undo, {had, stored, replaced}
-// (as reserveScript's).
+// ARGV: maxWait for a Reserve, or "a" for an Allow (maxWait 0, nothing to
+// cancel), then five per key in KEYS' order: T, tau, n, token, and the
+// key's floor as "<floor>:<floor epoch>", or "0" for none. Returns {ok,
+// wait (granted) or retryAfter (refused), binding (from 0)}, then per key
+// {remaining, resetAfter} and, for a granted Reserve, {had, stored,
+// replaced} (as reserveScript's).
 var compositeScript = goredis.NewScript(luaClock + luaValues + `
-local maxwait, undo = tonumber(ARGV[1]), ARGV[2] == "1"
-local stored, epochs, base = {}, {}, {}
+local undo = ARGV[1] ~= "a"
+local maxwait = tonumber(ARGV[1]) or 0
+local stored = redis.call("MGET", unpack(KEYS))
+local Ts, taus, ns, epochs, base = {}, {}, {}, {}, {}
 local s, binding = now, 1
 for i = 1, #KEYS do
-  local a = 2 + 6 * (i - 1)
+  local a = 5 * i - 4
   local T, tau, n = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  local floor = tonumber(ARGV[a + 4]) or 0
-  local v = redis.call("GET", KEYS[i])
+  local v = stored[i]
   local tat, epoch = parse(v)
-  if v and epoch ~= "000000000" and epoch ~= ARGV[a + 5] then
-    floor = 0
+  local floor = 0
+  if ARGV[a + 5] ~= "0" then
+    local f, fe = string.match(ARGV[a + 5], "^(%d+):(%d+)$")
+    floor = tonumber(f) or 0
+    if v and epoch ~= "000000000" and epoch ~= fe then
+      floor = 0
+    end
   end
   local b = math.max(tat, now, floor)
   local si = b + n * T - tau
   if si > s then
     s, binding = si, i
   end
-  stored[i], epochs[i], base[i] = v, epoch, b
+  Ts[i], taus[i], ns[i], epochs[i], base[i] = T, tau, n, epoch, b
 end
 local wait = s - now
 local out = {0, wait, binding - 1}
 if wait > maxwait then
   for i = 1, #KEYS do
-    local a = 2 + 6 * (i - 1)
-    local T, tau = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-    out[#out + 1] = remaining(tau, T, base[i] - now)
+    out[#out + 1] = remaining(taus[i], Ts[i], base[i] - now)
     out[#out + 1] = base[i] - now
   end
   return out
 end
 out[1] = 1
 for i = 1, #KEYS do
-  local a = 2 + 6 * (i - 1)
-  local T, tau, n = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  local new = math.max(base[i], s) + n * T
-  local v = encodeValue(new, epochs[i], ARGV[a + 6])
+  local T, tau = Ts[i], taus[i]
+  local new = math.max(base[i], s) + ns[i] * T
+  local v = encodeValue(new, epochs[i], ARGV[5 * i])
   redis.call("SET", KEYS[i], v, "EX", expiry(new))
   out[#out + 1] = remaining(tau, T, new - now)
   out[#out + 1] = new - now

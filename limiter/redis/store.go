@@ -239,7 +239,13 @@ func (s *store) reset(ctx, cctx context.Context, key string) error {
 
 // newToken returns the random token of one write (16 digits; see
 // scripts.go).
-func newToken() string { return fmt.Sprintf("%016d", rand.Uint64N(1e16)) }
+func newToken() string {
+	var b [16]byte
+	for i, x := len(b)-1, rand.Uint64N(1e16); i >= 0; i, x = i-1, x/10 {
+		b[i] = byte('0' + x%10)
+	}
+	return string(b[:])
+}
 
 // newEpoch returns the random epoch of one Reset (9 digits, never
 // noEpoch).
