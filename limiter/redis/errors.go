@@ -49,14 +49,15 @@ func (s *store) redact(err error) error {
 }
 
 // WrongTypeError is the error of a call whose Redis key holds a value of
-// another type than this package's hash (a string, a list, ...): another
+// another type than this package's string (a hash, a list, ...): another
 // program uses the name. Retrying cannot cure it, so it matches
 // limiter.ErrInvalidArgument (and limiter.IsPermanent), not
 // limiter.ErrUnavailable. Delete the key or choose another prefix.
 type WrongTypeError struct {
 	// Op is the operation, such as "AllowN".
 	Op string
-	// Key is the Redis key, such as "rate:{app:k}".
+	// Key is the Redis key, such as "rate:{app:k}" (the keys of a
+	// request of several needs, joined by ", ").
 	Key string
 	// Err is Redis's error; it never holds a password.
 	Err error

@@ -193,13 +193,14 @@ return 1
 var compositeScript = goredis.NewScript(luaClock + luaValues + `
 local undo = ARGV[1] ~= "a"
 local maxwait = tonumber(ARGV[1]) or 0
-local stored = redis.call("MGET", unpack(KEYS))
-local Ts, taus, ns, epochs, base = {}, {}, {}, {}, {}
+local stored, Ts, taus, ns, epochs, base = {}, {}, {}, {}, {}, {}
 local s, binding = now, 1
 for i = 1, #KEYS do
   local a = 5 * i - 4
   local T, tau, n = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  local v = stored[i]
+  -- GET, not MGET: a key of another type fails with WRONGTYPE, where
+  -- MGET would read nil and SET overwrite another program's value.
+  local v = redis.call("GET", KEYS[i])
   local tat, epoch = parse(v)
   local floor = 0
   if ARGV[a + 5] ~= "0" then
@@ -214,7 +215,7 @@ for i = 1, #KEYS do
   if si > s then
     s, binding = si, i
   end
-  Ts[i], taus[i], ns[i], epochs[i], base[i] = T, tau, n, epoch, b
+  stored[i], Ts[i], taus[i], ns[i], epochs[i], base[i] = v, T, tau, n, epoch, b
 end
 local wait = s - now
 local out = {0, wait, binding - 1}
