@@ -191,6 +191,20 @@ mutant composite-cancel-no-cas-lua limiter/redis/scripts.go \
   'if true then' \
   ./limiter/redis/ '^TestCompositeCancelRestoresUntouched$'
 
+# A composite request that ignores the handle's floors: after a loss of
+# Redis's data it hands the queued slots out again.
+mutant composite-no-floor-lua limiter/redis/scripts.go \
+  'local b = math.max(tat, now, floor)' \
+  'local b = math.max(tat, now)' \
+  ./limiter/redis/ '^TestCompositeFloors$'
+
+# No slot check on a cluster client: keys of two slots reach Redis (and
+# its CROSSSLOT, or a connection error), not the error saying how to tag.
+mutant redis-cross-slot-unchecked limiter/redis/composite.go \
+  'case s.cluster != nil:' \
+  'case s.cluster != nil && false:' \
+  ./limiter/redis/ '^TestCrossSlotBeforeRoundTrip$'
+
 # A Hold that does not hold (Go: memory and SQLite).
 mutant hold-no-hold-go internal/gcra/gcra.go \
   'func Hold(tat, now, t, tau, d int64) int64 { return max(tat+1, now+d+tau-t) }' \
