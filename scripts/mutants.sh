@@ -109,9 +109,9 @@ mutant burst-extra limiter/core.go \
 
 # One extra token of Burst on redis_rate's AllowN path: an AllowN one
 # interval early.
-mutant redis-allow-burst-extra limiter/redis/redis.go \
-  'Period: gcra.US(p.T), Burst: limit.Burst}' \
-  'Period: gcra.US(p.T), Burst: limit.Burst + 1}' \
+mutant redis-allow-burst-extra limiter/redis/store.go \
+  'Burst: int(nd.Tau / nd.T)}' \
+  'Burst: int(nd.Tau/nd.T) + 1}' \
   ./limiter/redis/ '^TestConformanceMiniredis$'
 
 # A reservation granted one interval early (Go: memory and SQLite).
@@ -184,6 +184,51 @@ mutant cancel-no-cas-lua limiter/redis/scripts.go \
   'if redis.call("GET", key) ~= ARGV[1] then' \
   'if false then' \
   ./limiter/redis/ '^TestConformanceMiniredis$'
+
+# Redis's composite script (requests of several needs) deciding on its
+# first key only: the other needs' limits are ignored (over-admission)...
+mutant composite-first-key-only-lua limiter/redis/scripts.go \
+  'if si > s then' \
+  'if si > s and i == 1 then' \
+  ./limiter/redis/ '^TestComposite(AllOrNothing|SharesWithRedisRate)$'
+
+# ...seen on a real Redis by the mixed load's windows too.
+mutant composite-first-key-only-lua-real limiter/redis/scripts.go \
+  'if si > s then' \
+  'if si > s and i == 1 then' \
+  ./limiter/redis/ '^TestCompositeLoadRealRedis$'
+
+# The binding need the last on a tie, not the first.
+mutant composite-binding-tie-lua limiter/redis/scripts.go \
+  'if si > s then' \
+  'if si >= s then' \
+  ./limiter/redis/ '^TestCompositeAllOrNothing$'
+
+# A granted composite request that writes its first key only.
+mutant composite-one-key-unwritten-lua limiter/redis/scripts.go \
+  'redis.call("SET", KEYS[i], v, "EX", expiry(new))' \
+  'if i == 1 then redis.call("SET", KEYS[i], v, "EX", expiry(new)) end' \
+  ./limiter/redis/ '^TestComposite(AllOrNothing|ReserveFromSlot)$'
+
+# A composite cancel that ignores its compare-and-set on each key.
+mutant composite-cancel-no-cas-lua limiter/redis/scripts.go \
+  'if redis.call("GET", KEYS[i]) == ARGV[a + 1] then' \
+  'if true then' \
+  ./limiter/redis/ '^TestCompositeCancelRestoresUntouched$'
+
+# A composite request that ignores the handle's floors: after a loss of
+# Redis's data it hands the queued slots out again.
+mutant composite-no-floor-lua limiter/redis/scripts.go \
+  'local b = math.max(tat, now, floor)' \
+  'local b = math.max(tat, now)' \
+  ./limiter/redis/ '^TestCompositeFloors$'
+
+# No slot check on a cluster client: keys of two slots reach Redis (and
+# its CROSSSLOT, or a connection error), not the error saying how to tag.
+mutant redis-cross-slot-unchecked limiter/redis/composite.go \
+  'case s.cluster != nil:' \
+  'case s.cluster != nil && false:' \
+  ./limiter/redis/ '^TestCrossSlotBeforeRoundTrip$'
 
 # A Hold that does not hold (Go: memory and SQLite).
 mutant hold-no-hold-go internal/gcra/gcra.go \

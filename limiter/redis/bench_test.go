@@ -13,7 +13,6 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/sharedlimit/sharedlimit/internal/gcra"
 	"github.com/sharedlimit/sharedlimit/internal/redistest"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
@@ -35,21 +34,33 @@ func benchClient(b *testing.B, srv *redistest.Server) *goredis.Client {
 // decide is one immediate decision, by this package or by raw redis_rate.
 type decide func(ctx context.Context, key string) error
 
-func deciders(b *testing.B, c *goredis.Client) map[string]decide {
+// The deciders: raw redis_rate's AllowN, ours of one need, and ours of two
+// needs on two keys of one tag.
+const (
+	rawName       = "redis_rate"
+	oursName      = "ours"
+	compositeName = "composite"
+)
+
+func deciders(b testing.TB, c *goredis.Client) map[string]decide {
 	l, err := redis.New(c)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { l.Close() })
 	raw := redis_rate.NewLimiter(c)
-	p := gcra.ParamsOf(benchLimit)
-	rawLim := redis_rate.Limit{Rate: 1, Period: gcra.US(p.T), Burst: benchLimit.Burst}
+	rawLim := redis_rate.Limit{Rate: 1, Period: benchLimit.Interval(), Burst: benchLimit.Burst}
 	return map[string]decide{
-		"ours": func(ctx context.Context, key string) error {
+		oursName: func(ctx context.Context, key string) error {
 			_, err := l.AllowN(ctx, key, benchLimit, 1)
 			return err
 		},
-		"redis_rate": func(ctx context.Context, key string) error {
+		compositeName: func(ctx context.Context, key string) error {
+			_, err := l.Allow(ctx, limiter.Need{Key: "{" + key + "}:requests", Limit: benchLimit, N: 1},
+				limiter.Need{Key: "{" + key + "}:weight", Limit: benchLimit, N: 1})
+			return err
+		},
+		rawName: func(ctx context.Context, key string) error {
 			_, err := raw.AllowN(ctx, redis.RateKey("", key), rawLim, 1)
 			return err
 		},
@@ -57,14 +68,14 @@ func deciders(b *testing.B, c *goredis.Client) map[string]decide {
 }
 
 // BenchmarkAllowN compares this package's AllowN with raw redis_rate AllowN
-// on one key, side by side in one run, at 16 and 64 goroutines. Compare the
-// ops/s metrics; the redis_rate and ours runs alternate, so that drift of a
-// noisy machine hits both.
+// on one key, and with an Allow of two needs (two keys of one tag), side by
+// side in one run, at 16 and 64 goroutines. Compare the ops/s metrics; the
+// runs alternate, so that drift of a noisy machine hits all three.
 func BenchmarkAllowN(b *testing.B) {
 	srv := redistest.Start(b, redistest.Config{})
 	ds := deciders(b, benchClient(b, srv))
 	for _, g := range []int{16, 64} {
-		for _, name := range []string{"redis_rate", "ours"} {
+		for _, name := range []string{rawName, oursName, compositeName} {
 			d := ds[name]
 			b.Run(fmt.Sprintf("goroutines=%d/%s", g, name), func(b *testing.B) {
 				key := fmt.Sprintf("bench/%d/%s", g, name)
@@ -84,44 +95,45 @@ func BenchmarkAllowN(b *testing.B) {
 	}
 }
 
-// BenchmarkAllowNRatio measures both at once: rounds of 300 ms of raw
-// redis_rate and 300 ms of ours, alternating (and alternating which goes
-// first), so that a noisy machine's drift hits both alike. It reports each
-// one's throughput and ours/redis_rate. Each run takes about 5 s whatever
-// b.N is.
+// BenchmarkAllowNRatio measures all three at once: rounds of 300 ms of raw
+// redis_rate, of ours (one need) and of composite (two needs), in an order
+// that rotates every round, so that a noisy machine's drift hits them
+// alike. It reports each one's throughput, ours/redis_rate and
+// composite/ours. Each run takes about 8 s whatever b.N is.
 func BenchmarkAllowNRatio(b *testing.B) {
 	srv := redistest.Start(b, redistest.Config{})
 	ds := deciders(b, benchClient(b, srv))
-	const rounds, slice = 8, 300 * time.Millisecond
+	const rounds, slice = 9, 300 * time.Millisecond // 9: each name in each position 3 times
 	for _, g := range []int{16, 64} {
 		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
 			ops := map[string]int64{}
 			spent := map[string]time.Duration{}
 			for b.Loop() {
+				names := []string{rawName, oursName, compositeName}
 				for r := range rounds {
-					order := []string{"redis_rate", "ours"}
-					if r%2 == 1 {
-						order = []string{"ours", "redis_rate"}
-					}
-					for _, name := range order {
+					for i := range names {
+						name := names[(r+i)%len(names)]
 						n, d := hammer(b, ds[name], fmt.Sprintf("ratio/%d/%s", g, name), g, slice)
 						ops[name] += n
 						spent[name] += d
 					}
 				}
 			}
-			raw := float64(ops["redis_rate"]) / spent["redis_rate"].Seconds()
-			ours := float64(ops["ours"]) / spent["ours"].Seconds()
+			raw := float64(ops[rawName]) / spent[rawName].Seconds()
+			ours := float64(ops[oursName]) / spent[oursName].Seconds()
+			comp := float64(ops[compositeName]) / spent[compositeName].Seconds()
 			b.ReportMetric(raw, "redis_rate-ops/s")
 			b.ReportMetric(ours, "ours-ops/s")
+			b.ReportMetric(comp, "composite-ops/s")
 			b.ReportMetric(ours/raw, "ours/redis_rate")
+			b.ReportMetric(comp/ours, "composite/ours")
 		})
 	}
 }
 
 // hammer runs d from g goroutines for about dur and returns how many
 // decisions were made and how long that took.
-func hammer(b *testing.B, d decide, key string, g int, dur time.Duration) (int64, time.Duration) {
+func hammer(b testing.TB, d decide, key string, g int, dur time.Duration) (int64, time.Duration) {
 	var total atomic.Int64
 	start := time.Now()
 	stop := start.Add(dur)
@@ -150,7 +162,7 @@ func BenchmarkLatency(b *testing.B) {
 	srv := redistest.Start(b, redistest.Config{})
 	ds := deciders(b, benchClient(b, srv))
 	for _, g := range []int{1, 16} {
-		for _, name := range []string{"redis_rate", "ours"} {
+		for _, name := range []string{rawName, oursName, compositeName} {
 			d := ds[name]
 			b.Run(fmt.Sprintf("goroutines=%d/%s", g, name), func(b *testing.B) {
 				key := fmt.Sprintf("lat/%d/%s", g, name)

@@ -3,18 +3,35 @@
 // GCRA of package limiter on one key per limit in Redis, with Redis's own
 // clock (TIME), so that hosts whose clocks disagree still share one limit.
 //
-// Immediate decisions ([Limiter.AllowN]) run github.com/go-redis/redis_rate's
-// script; reservations, cancels, Hold, Status and Reset run scripts of this
+// Immediate decisions of one need ([limiter.Handle.AllowN]) run
+// github.com/go-redis/redis_rate's script; reservations, requests of
+// several needs, cancels, Hold, Status and Reset run scripts of this
 // package in redis_rate's encoding (float seconds since 2017-01-01 under
-// "rate:" + key), so that programs calling redis_rate directly with [RateKey]
-// share the budget with this package's Limiters. The digits of a stored
+// "rate:" + key), so that programs calling redis_rate directly with
+// [RateKey] share the budget of every key with this package's Limiters,
+// the keys of requests of several needs included. The digits of a stored
 // value below the microsecond carry the epoch of the last Reset and a token
 // per write, which a reservation's cancel compares; to redis_rate they add
 // under 0.1 µs. Every decision, a reservation included, is one round trip;
 // a Wait then sleeps locally.
 //
+// A request of several needs ([limiter.Handle.Allow],
+// [limiter.Handle.Reserve], [limiter.WaitAll]) is one script on all of its
+// keys: it takes every need's tokens or none. A reservation whose slot s
+// one need sets charges the other needs' keys from s (their tat becomes
+// max(tat, s) + n*T), so they lose the capacity between their tat and s:
+// charging them earlier would let two requests share an instant. Its
+// cancel gives back, on each key, only what nothing wrote over since.
+//
 // Keys are "rate:{<prefix><key>}" (see [Key]): the braces make the key its
-// own Redis Cluster hash tag, and every script touches one key.
+// own Redis Cluster hash tag. A key that holds its own tag, such as
+// "{account:42}:weight", is stored as "rate:<prefix><key>" instead, so
+// that the keys sharing a tag share a hash slot. On a Redis Cluster (or a
+// Ring of several shards) the keys of one request must share one tag
+// ("{account:42}:requests" and "{account:42}:weight"): a request whose
+// keys are in different slots fails before any round trip, with an error
+// naming them and matching limiter.ErrInvalidArgument. On a single node
+// (or through a sentinel) any keys work.
 //
 // A Limiter accepts any go-redis UniversalClient ([New]), or opens its own
 // from a URL through [limiter.Open]:

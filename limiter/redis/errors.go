@@ -20,13 +20,13 @@ import (
 // no retry cures. Anything else (network, timeout, a refusing server)
 // means the store could not decide: an *limiter.UnavailableError, with any
 // password masked.
-func (l *store) wrap(op, rkey string, ctx context.Context, err error) error {
+func (s *store) wrap(op, rkey string, ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("limiter: redis %s: %w", op, cerr)
 	}
 	var rerr goredis.Error
 	if errors.As(err, &rerr) && strings.Contains(err.Error(), "WRONGTYPE") {
-		return &WrongTypeError{Op: op, Key: rkey, Err: l.redact(err)}
+		return &WrongTypeError{Op: op, Key: rkey, Err: s.redact(err)}
 	}
 	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
 		// The socket deadline (the caller's) fired before the
@@ -37,26 +37,27 @@ func (l *store) wrap(op, rkey string, ctx context.Context, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		// Our per-call timeout, not the caller's deadline: it must not
 		// look like the caller's context ended.
-		err = &timeoutError{d: l.timeout, msg: err.Error()}
+		err = &timeoutError{d: s.timeout, msg: err.Error()}
 	}
-	return &limiter.UnavailableError{Op: "redis " + op, Err: l.redact(err)}
+	return &limiter.UnavailableError{Op: "redis " + op, Err: s.redact(err)}
 }
 
 // redact returns err, or a copy of its text with every known password
 // masked when it contains one.
-func (l *store) redact(err error) error {
-	return redact.Error(err, l.secrets)
+func (s *store) redact(err error) error {
+	return redact.Error(err, s.secrets)
 }
 
 // WrongTypeError is the error of a call whose Redis key holds a value of
-// another type than this package's hash (a string, a list, ...): another
+// another type than this package's string (a hash, a list, ...): another
 // program uses the name. Retrying cannot cure it, so it matches
 // limiter.ErrInvalidArgument (and limiter.IsPermanent), not
 // limiter.ErrUnavailable. Delete the key or choose another prefix.
 type WrongTypeError struct {
 	// Op is the operation, such as "AllowN".
 	Op string
-	// Key is the Redis key, such as "rate:{app:k}".
+	// Key is the Redis key, such as "rate:{app:k}" (the keys of a
+	// request of several needs, joined by ", ").
 	Key string
 	// Err is Redis's error; it never holds a password.
 	Err error

@@ -89,3 +89,41 @@ func Example() {
 	// reserved=true in 500ms
 	// rate:{api}
 }
+
+// A Lighter-style rule as two needs of one request: 60 requests per minute
+// and 24,000 weight per minute for one account, taken together or not at
+// all. The keys share the hash tag {account:42}, so that on a Redis
+// Cluster they live in one slot and one script decides them.
+func ExampleLimiter_Allow() {
+	m, err := miniredis.Run()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	m.SetTime(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	client := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
+	defer client.Close()
+	lim, err := redis.New(client, redis.WithPrefix("myapp:"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer lim.Close()
+	requests := limiter.Limit{Rate: 60, Period: time.Minute, Burst: 60}
+	weight := limiter.Limit{Rate: 24_000, Period: time.Minute, Burst: 24_000}
+	ctx := context.Background()
+	for _, w := range []int{20_000, 6_000} {
+		r, err := lim.Allow(ctx,
+			limiter.Need{Key: "{account:42}:requests", Limit: requests, N: 1},
+			limiter.Need{Key: "{account:42}:weight", Limit: weight, N: w})
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("weight %d: allowed=%v requests left %d, weight left %d, binding need %d, retry after %s\n",
+			w, r.Allowed, r.Needs[0].Remaining, r.Needs[1].Remaining, r.Binding, r.RetryAfter)
+	}
+	fmt.Println(redis.Key("myapp:", "{account:42}:weight"))
+	// Output:
+	// weight 20000: allowed=true requests left 59, weight left 4000, binding need 0, retry after 0s
+	// weight 6000: allowed=false requests left 59, weight left 4000, binding need 1, retry after 5s
+	// rate:myapp:{account:42}:weight
+}

@@ -59,3 +59,41 @@ func TestWrongTypeIsPermanent(t *testing.T) {
 		t.Fatal("the calls were retried until the deadline")
 	}
 }
+
+// TestWrongTypeComposite: a request of several needs one of whose keys
+// holds another type fails with a permanent *WrongTypeError naming the
+// keys, and leaves that value (and the other key) alone.
+func TestWrongTypeComposite(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	defer client.Close()
+	l, err := redis.New(client, redis.WithPrefix("app:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, b := "{t}:a", "{t}:b"
+	if err := client.RPush(ctx, redis.Key("app:", b), "someone else's list").Err(); err != nil {
+		t.Fatal(err)
+	}
+	lim := limiter.PerSecond(10)
+	needs := []limiter.Need{{Key: a, Limit: lim, N: 1}, {Key: b, Limit: lim, N: 1}}
+	for name, call := range map[string]func() error{
+		"Allow":   func() error { _, err := l.Allow(ctx, needs...); return err },
+		"Reserve": func() error { _, err := l.Reserve(ctx, time.Second, needs...); return err },
+	} {
+		err := call()
+		var wt *redis.WrongTypeError
+		if !errors.As(err, &wt) || !strings.Contains(wt.Key, redis.Key("app:", b)) || !limiter.IsPermanent(err) {
+			t.Errorf("%s: %v, want a permanent *redis.WrongTypeError naming %q", name, err, redis.Key("app:", b))
+		}
+	}
+	if typ := client.Type(ctx, redis.Key("app:", b)).Val(); typ != "list" {
+		t.Errorf("the list became a %s", typ)
+	}
+	if n := client.Exists(ctx, redis.Key("app:", a)).Val(); n != 0 {
+		t.Error("the failed request stored the other key")
+	}
+}
