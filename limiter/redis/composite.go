@@ -105,7 +105,7 @@ func (s *store) compositeReply(r *driver.Request, a *driver.Answer, keys []strin
 		for _, k := range u {
 			s.floors.raise(k.rkey, k.mine, delay)
 		}
-		a.Order, _, _ = parseValue(u[binding].mine)
+		a.Order = order(u[binding].mine, a.Needs[binding].ResetAfter)
 		a.Undo = u
 	}
 	return nil

@@ -148,7 +148,7 @@ func (s *store) reserveOne(ctx, cctx context.Context, nd driver.Need, maxWait in
 	s.floors.raise(rkey, mine, time.Duration(ints[1])*time.Microsecond)
 	a.OK, a.Wait = true, ints[1]
 	a.Needs = append(a.Needs[:0], driver.NeedAnswer{Remaining: ints[2], ResetAfter: ints[3]})
-	a.Order, _, _ = parseValue(mine)
+	a.Order, _, _ = parseValue(mine) // the key's queue order
 	a.Undo = []undoKey{{rkey: rkey, mine: mine, replaced: strs[1], had: ints[4] == 1, back: nd.N * nd.T}}
 	return nil
 }
@@ -299,3 +299,14 @@ func (s *store) wrapClose(err error) error {
 
 // keyList names the Redis keys of one request in an error.
 func keyList(keys []string) string { return strings.Join(keys, ", ") }
+
+// order is the Answer.Order of a composite grant that stored the value
+// mine with resetAfter: Redis's clock when the script ran (tat -
+// resetAfter), which grows with the scripts Redis runs, so that Close gives
+// a handle's composite slots back in the order Redis granted them (the
+// core breaks ties newest pinned first). A binding key's tat is no such
+// order across the keys of composites; for one need it is the exact one.
+func order(mine string, resetAfter int64) int64 {
+	tat, _, _ := parseValue(mine)
+	return tat - resetAfter
+}
