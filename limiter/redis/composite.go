@@ -90,8 +90,7 @@ func (s *store) compositeReply(r *driver.Request, a *driver.Answer, keys []strin
 			if !ok3 || !ok4 || !ok5 {
 				return bad()
 			}
-			nd := r.Needs[i]
-			u[i] = undoKey{rkey: keys[i], mine: mine, replaced: replaced, had: had == 1, back: nd.N * nd.T}
+			u[i] = undoKey{rkey: keys[i], mine: mine, replaced: replaced, had: had == 1}
 		}
 	}
 	a.OK, a.Binding = granted, int(binding)
@@ -101,9 +100,8 @@ func (s *store) compositeReply(r *driver.Request, a *driver.Answer, keys []strin
 	}
 	a.Wait = wait
 	if undo {
-		delay := time.Duration(wait) * time.Microsecond
-		for _, k := range u {
-			s.floors.raise(k.rkey, k.mine, delay)
+		for i, k := range u {
+			s.floors.raise(k.rkey, k.mine, time.Duration(a.Needs[i].ResetAfter)*time.Microsecond)
 		}
 		a.Order = order(u[binding].mine, a.Needs[binding].ResetAfter)
 		a.Undo = u

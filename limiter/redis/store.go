@@ -116,12 +116,10 @@ func fromRedisRate(res *redis_rate.Result, nd driver.Need, a *driver.Answer) {
 func roundUS(d time.Duration) int64 { return d.Round(time.Microsecond).Microseconds() }
 
 // undoKey is what a cancel needs of one key of a reservation: the exact
-// value the reservation stored, the one it replaced (had: there was one),
-// and how far the handle's floor moves back once given back.
+// value the reservation stored, the one it replaced (had: there was one).
 type undoKey struct {
 	rkey, mine, replaced string
 	had                  bool
-	back                 int64
 }
 
 // reserveOne is one round trip of reserveScript.
@@ -145,11 +143,11 @@ func (s *store) reserveOne(ctx, cctx context.Context, nd driver.Need, maxWait in
 		return s.wrap("Reserve", rkey, ctx, err)
 	}
 	mine := strs[0]
-	s.floors.raise(rkey, mine, time.Duration(ints[1])*time.Microsecond)
+	s.floors.raise(rkey, mine, time.Duration(ints[3])*time.Microsecond)
 	a.OK, a.Wait = true, ints[1]
 	a.Needs = append(a.Needs[:0], driver.NeedAnswer{Remaining: ints[2], ResetAfter: ints[3]})
 	a.Order, _, _ = parseValue(mine) // the key's queue order
-	a.Undo = []undoKey{{rkey: rkey, mine: mine, replaced: strs[1], had: ints[4] == 1, back: nd.N * nd.T}}
+	a.Undo = []undoKey{{rkey: rkey, mine: mine, replaced: strs[1], had: ints[4] == 1}}
 	return nil
 }
 
@@ -167,7 +165,7 @@ func (s *store) cancel(ctx, cctx context.Context, undo any, a *driver.Answer) er
 			return s.wrap("Cancel", k.rkey, ctx, err)
 		}
 		if given == 1 {
-			s.floors.lower(k.rkey, k.mine, k.back)
+			s.floors.lower(k)
 			a.OK = true
 		}
 		return nil
@@ -187,7 +185,7 @@ func (s *store) cancel(ctx, cctx context.Context, undo any, a *driver.Answer) er
 	}
 	for i, k := range u {
 		if v[i] == 1 {
-			s.floors.lower(k.rkey, k.mine, k.back)
+			s.floors.lower(k)
 			a.OK = true
 		}
 	}
