@@ -76,7 +76,7 @@ mutant() {
   fi
   local caught=0 i
   for i in 1 2; do
-    if out=$(go test -count=1 -run "$run" "$pkg" 2>&1); then
+    if out=$(go test -count=1 -failfast -run "$run" "$pkg" 2>&1); then
       echo "MUTANT SURVIVED $name: run $i of go test -run '$run' $pkg passed"
     else
       caught=$((caught + 1))
@@ -262,13 +262,13 @@ mutant session-retry-outside-limiter lighter/session.go \
 # Slow entries (MUTANTS_SLOW=1): the process fleets must see a limit 1 %
 # too fast too, not only the conformance suite.
 if [ "${MUTANTS_SLOW:-}" = 1 ]; then
-  mutant fleet-interval-short internal/gcra/gcra.go \
-    't := l.Interval().Microseconds()' \
-    't := l.Interval().Microseconds() * 99 / 100' \
+  mutant fleet-interval-short limiter/core.go \
+    'return driver.Need{Key: key, N: int64(n), T: t, Tau: t * int64(limit.Burst)}' \
+    'return driver.Need{Key: key, N: int64(n), T: t * 99 / 100, Tau: t * 99 / 100 * int64(limit.Burst)}' \
     ./integration/ '^TestFleet$/^sqlite$'
-  mutant fleet-interval-short-redis internal/gcra/gcra.go \
-    't := l.Interval().Microseconds()' \
-    't := l.Interval().Microseconds() * 99 / 100' \
+  mutant fleet-interval-short-redis limiter/core.go \
+    'return driver.Need{Key: key, N: int64(n), T: t, Tau: t * int64(limit.Burst)}' \
+    'return driver.Need{Key: key, N: int64(n), T: t * 99 / 100, Tau: t * 99 / 100 * int64(limit.Burst)}' \
     ./integration/ '^TestFleet$/^redis$'
 fi
 
