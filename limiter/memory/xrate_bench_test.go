@@ -48,3 +48,25 @@ func BenchmarkVsXRate(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkComposite puts a request of two needs (two keys) beside the
+// one-need AllowN in one run, on limits that admit nearly everything.
+func BenchmarkComposite(b *testing.B) {
+	ctx := context.Background()
+	lim := limiter.Limit{Rate: 1_000_000_000, Period: time.Second, Burst: 1_000_000}
+	b.Run("AllowN", func(b *testing.B) {
+		l := memory.New()
+		defer l.Close()
+		for b.Loop() {
+			l.AllowN(ctx, "k", lim, 1)
+		}
+	})
+	b.Run("Allow2", func(b *testing.B) {
+		l := memory.New()
+		defer l.Close()
+		needs := []limiter.Need{{Key: "k", Limit: lim, N: 1}, {Key: "w", Limit: lim, N: 1}}
+		for b.Loop() {
+			l.Allow(ctx, needs...)
+		}
+	})
+}
