@@ -36,7 +36,8 @@ func TestCompositeFailOpen(t *testing.T) {
 		t.Fatalf("WaitAll with the store down: %v", err)
 	}
 	f.store.failing.Store(false)
-	waitFor(t, func() bool { return !f.g.Degraded() })
+	// The probe logs the switch back just after Degraded turns false.
+	waitFor(t, func() bool { return !f.g.Degraded() && strings.Contains(f.log.String(), "limiting resumes") })
 	if sa, sb := status(t, f.g, "a", la), status(t, f.g, "b", lb); sa.FullAfter != 0 || sb.FullAfter != 0 {
 		t.Errorf("the store was charged with what FailOpen admitted: a %+v, b %+v", sa, sb)
 	}

@@ -319,6 +319,12 @@ func (h *Handle) reservation(ctx context.Context, st driver.Store, needs []Need,
 		// Close gives the slots of Waits back, newest first.
 		pin = h.lc.Pin(r.Delay, a.Order)
 	}
+	var restored atomic.Bool // the last cancel gave a key back
+	cancel := func(ctx context.Context) error {
+		ok, err := cancelOn(ctx, st, undo)
+		restored.Store(ok)
+		return err
+	}
 	r.cancel = func(ctx context.Context) error {
 		if pin != nil {
 			defer pin.Release()
@@ -327,21 +333,33 @@ func (h *Handle) reservation(ctx context.Context, st driver.Store, needs []Need,
 			return ErrClosed
 		}
 		if wrap != nil {
-			return wrap(ctx, func(ctx context.Context) error { return cancelOn(ctx, st, undo) })
+			return wrap(ctx, cancel)
 		}
-		return cancelOn(ctx, st, undo)
+		return cancel(ctx)
 	}
 	if pin != nil {
 		pin.GiveBack(r.Cancel)
+		// Close gives the slot back again when its keys came back
+		// to its own writes (see lifecycle.Pin.Again).
+		pin.Again(func(ctx context.Context) bool {
+			if !r.given {
+				return false // used, or its time came: nothing to give
+			}
+			restored.Store(false)
+			_ = r.cancel(ctx)
+			return restored.Load()
+		})
 	}
 	return r
 }
 
-// cancelOn gives the reservation of undo back on st.
-func cancelOn(ctx context.Context, st driver.Store, undo any) error {
+// cancelOn gives the reservation of undo back on st, and reports whether
+// any key was given back.
+func cancelOn(ctx context.Context, st driver.Store, undo any) (bool, error) {
 	c := getCall()
 	defer putCall(c)
-	return c.exec(ctx, st, driver.Cancel, nil, 1, 0, 0, undo)
+	err := c.exec(ctx, st, driver.Cancel, nil, 1, 0, 0, undo)
+	return err == nil && c.ans[0].OK, err
 }
 
 // Hold implements [Limiter]. While the store is down, FailOpen drops the

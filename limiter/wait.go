@@ -61,6 +61,10 @@ func wait(ctx context.Context, lim Limiter, needs []Need, obs Observer) error {
 	if err != nil {
 		return err
 	}
+	if r == nil || len(needs) == 0 {
+		return fmt.Errorf("limiter: Wait(n=%d) for key %q: the Limiter (%T) returned no Reservation and no error: %w",
+			first.N, first.Key, lim, ErrInvalidArgument)
+	}
 	b := needs[min(max(r.Binding, 0), len(needs)-1)]
 	event := func(kind EventKind, d time.Duration, err error) {
 		if obs != nil {

@@ -75,6 +75,7 @@ type Pin struct {
 	once     sync.Once
 	timer    *time.Timer
 	giveBack func(context.Context) error
+	again    func(context.Context) bool
 }
 
 // Pin keeps Close from releasing the store until the returned Pin is
@@ -100,6 +101,19 @@ func (p *Pin) GiveBack(f func(context.Context) error) {
 	defer p.l.mu.Unlock()
 	p.giveBack = f
 	p.l.pins[p] = struct{}{}
+}
+
+// Again registers how Close gives the slot back again after every pinned
+// slot was given back once: on the keys a later slot of this handle still
+// held the first time, and which the later slot's give-back has since
+// restored to this slot's own write. It reports whether it gave any key
+// back. (Orders of stores can be ambiguous between slots of one key and
+// of several keys; a give-back is a compare-and-set per key, so giving
+// back again is harmless.)
+func (p *Pin) Again(f func(context.Context) bool) {
+	p.l.mu.Lock()
+	defer p.l.mu.Unlock()
+	p.again = f
 }
 
 // Release ends the pin; later calls do nothing.
@@ -171,5 +185,32 @@ func (l *Lifecycle) giveBackPinned(deadline time.Time) {
 		}
 		// A failed give-back leaves the slot taken: the limit is kept.
 		_ = p.giveBack(ctx)
+	}
+	// Then again, in the same order, while a pass gives anything back: a
+	// slot given back before a later one on a shared key (their orders
+	// misranked) gets that key back once the later one restored it. Each
+	// pass that gives back moves a key to an older write of this handle,
+	// so there are at most as many passes as slots.
+	l.mu.Lock()
+	again := make([]func(context.Context) bool, 0, len(pins))
+	for _, p := range pins {
+		if p.again != nil {
+			again = append(again, p.again)
+		}
+	}
+	l.mu.Unlock()
+	for range len(again) {
+		progress := false
+		for _, f := range again {
+			if ctx.Err() != nil {
+				return
+			}
+			if f(ctx) {
+				progress = true
+			}
+		}
+		if !progress {
+			return
+		}
 	}
 }

@@ -14,8 +14,11 @@ import (
 // The core calls Do only with valid requests: every key non-empty and
 // unique within its request, 1 <= N with N*T <= Tau, T >= 1, MaxWait >= 0,
 // Hold >= 0 (see [Request]). It may call Do from several goroutines at
-// once, and still after Close for the Cancel requests of reservations
-// given back; a Store then answers with an error.
+// once. Close gives the reservations of Waits back before it closes the
+// store, but a caller's own Cancel racing with Close may still reach Do
+// after Close: a store that released its connection then answers with an
+// error matching limiter.ErrClosed (one that holds nothing to release, as
+// the in-process store, may simply answer).
 type Store interface {
 	// Do decides the requests of batch in order, each one atomically and
 	// as if it were alone, and writes the answer of batch[i] into

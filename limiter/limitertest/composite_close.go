@@ -62,6 +62,55 @@ func testCompositeCloseGivesBack(t *testing.T, h Harness) {
 	}
 }
 
+// testMixedCloseGivesBack: Close gives back a one-need Wait and a
+// composite Wait taken after it on the same key newest first. X = Wait on
+// a, queued an hour out; Y = {a, b}, taken after X, queued behind it on a.
+// Giving X back first finds a touched by Y and leaves it; Y then restores a
+// to X's write, and a stays charged an hour more than before either.
+func testMixedCloseGivesBack(t *testing.T, h Harness) {
+	l, probe := h.Open(t), open(t, h)
+	a, b := key(t), key(t)
+	hour := limiter.Limit{Rate: 1, Period: time.Hour, Burst: 1}
+	tenMin := limiter.Limit{Rate: 1, Period: 10 * time.Minute, Burst: 1}
+	bg := context.Background()
+	if err := limiter.Wait(bg, l, a, hour, 1); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs <- limiter.Wait(bg, l, a, hour, 1) })
+	// Y only once X's slot shows on a.
+	waitStatus(t, l, probe, a, hour, func(st limiter.Status) bool { return st.FullAfter > 90*time.Minute })
+	wg.Go(func() {
+		errs <- limiter.WaitAll(bg, l, limiter.Need{Key: a, Limit: hour, N: 1}, limiter.Need{Key: b, Limit: tenMin, N: 1})
+	})
+	waitStatus(t, l, probe, b, tenMin, func(st limiter.Status) bool { return st.FullAfter > 0 })
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, limiter.ErrClosed) {
+			t.Errorf("Wait in flight at Close returned %v, want ErrClosed", err)
+		}
+	}
+	for _, k := range []struct {
+		key   string
+		limit limiter.Limit
+		most  time.Duration
+	}{{a, hour, time.Hour}, {b, tenMin, 0}} {
+		st, err := probe.Status(bg, k.key, k.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.FullAfter > k.most+time.Second {
+			t.Errorf("after Close gave back a Wait and a composite Wait behind it, %s is full in %s, want at most %s (given back newest first)",
+				k.key, st.FullAfter, k.most)
+		}
+	}
+}
+
 // waitStatus polls probe's Status of key until ok, for up to 10 s; l is
 // closed on failure so that its Waits end.
 func waitStatus(t *testing.T, l, probe limiter.Limiter, key string, limit limiter.Limit, ok func(limiter.Status) bool) {

@@ -42,6 +42,7 @@ func Run(t *testing.T, newHarness func(t testing.TB) Harness) {
 		{"Close", testClose},
 		{"CloseGivesBackAll", testCloseGivesBackAll},
 		{"CompositeCloseGivesBack", testCompositeCloseGivesBack},
+		{"MixedCloseGivesBack", testMixedCloseGivesBack},
 		{"BadInput", testBadInput},
 		{"Concurrent", testConcurrent},
 		{"CompositeBinding", testCompositeBinding},

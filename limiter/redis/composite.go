@@ -20,6 +20,16 @@ func (s *store) composite(ctx context.Context, r *driver.Request, a *driver.Answ
 	keys := make([]string, n)
 	for i, nd := range r.Needs {
 		keys[i] = s.key(nd.Key)
+		for j := range i {
+			if keys[j] == keys[i] {
+				// The script would read the key twice and its second
+				// write would drop the first need's charge.
+				a.Err = fmt.Errorf("limiter: redis %s: needs %d (%q) and %d (%q) of one request are one Redis key %s "+
+					"(a key \"{k}\" is stored as the key \"k\" is when the prefix is empty): merge them into one need: %w",
+					r.Op, j, r.Needs[j].Key, i, nd.Key, keys[i], limiter.ErrInvalidArgument)
+				return nil
+			}
+		}
 	}
 	if err := s.oneScript(r.Op, r.Needs, keys); err != nil {
 		a.Err = err

@@ -31,7 +31,11 @@
 // ("{account:42}:requests" and "{account:42}:weight"): a request whose
 // keys are in different slots fails before any round trip, with an error
 // naming them and matching limiter.ErrInvalidArgument. On a single node
-// (or through a sentinel) any keys work.
+// (or through a sentinel) any keys work. With an empty prefix, the key
+// "{x}" is stored as "x" is (one limit); a request naming both is an
+// error. A worker of the previous release stores a tagged key under
+// "rate:{<prefix><key>}": while both releases share a Redis, such a key
+// is two limits.
 //
 // A Limiter accepts any go-redis UniversalClient ([New]), or opens its own
 // from a URL through [limiter.Open]:

@@ -39,6 +39,15 @@ type Limiter struct {
 
 var _ limiter.Limiter = (*Limiter)(nil)
 
+// Close implements limiter.Limiter: as [limiter.Handle.Close], and a call
+// waiting for another process's write lock gives up at once with an error
+// matching limiter.ErrClosed, so that Close does not wait out the busy
+// timeout.
+func (l *Limiter) Close() error {
+	l.s.stopWaits()
+	return l.Handle.Close()
+}
+
 type config struct {
 	now     func() time.Time // WithClock; nil: host
 	nowSet  bool
@@ -116,7 +125,7 @@ func New(ctx context.Context, path string, opts ...Option) (*Limiter, error) {
 	if err := createFile(path); err != nil {
 		return nil, err
 	}
-	s := &store{path: path, cfg: cfg, sem: make(chan struct{}, 1), args: make([]any, 0, 4*maxNeeds)}
+	s := &store{path: path, cfg: cfg, sem: make(chan struct{}, 1), args: make([]any, 0, 4*maxNeeds), stop: make(chan struct{})}
 	if err := s.open(ctx); err != nil {
 		return nil, err
 	}

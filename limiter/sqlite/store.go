@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/internal/gcra"
@@ -46,7 +47,16 @@ type store struct {
 	// afterPut, when set (by tests), runs after each row written, inside
 	// the transaction.
 	afterPut func(key string)
+
+	// stop is closed when the Limiter starts closing: a call waiting
+	// for another process's write lock gives up (see busyWait).
+	stop     chan struct{}
+	stopOnce sync.Once
 }
+
+// stopWaits ends the busy waits in flight and to come: Close does not
+// wait out the busy timeout for a call waiting for the write lock.
+func (s *store) stopWaits() { s.stopOnce.Do(func() { close(s.stop) }) }
 
 var _ driver.Store = (*store)(nil)
 
@@ -109,7 +119,13 @@ func (s *store) Do(ctx context.Context, batch []driver.Request, answers []driver
 			return nil
 		}
 		if isBusy(err) {
-			if err = s.busyWait(ctx, attempt, &deadline, err); err != nil && write && !isContext(err) {
+			// The give-backs of Close (Cancel) still wait for the
+			// lock: they are what Close waits for.
+			stop := s.stop
+			if op == driver.Cancel {
+				stop = nil
+			}
+			if err = s.busyWait(ctx, stop, attempt, &deadline, err); err != nil && write && !isContext(err) {
 				s.lockedOut = true
 			}
 		}

@@ -155,7 +155,7 @@ func isContext(err error) bool {
 // storeError makes an error of the file a limiter error: the context's
 // error as it is, or an UnavailableError (the failure policy's to handle).
 func (s *store) storeError(op driver.Op, err error) error {
-	if isContext(err) {
+	if isContext(err) || errors.Is(err, limiter.ErrClosed) {
 		return fmt.Errorf("limiter: sqlite %s: %w", op, err)
 	}
 	var ue *limiter.UnavailableError
@@ -175,7 +175,7 @@ func (s *store) retry(ctx context.Context, f func() error) error {
 		if err == nil || !isBusy(err) {
 			return err
 		}
-		if err := s.busyWait(ctx, attempt, &deadline, err); err != nil {
+		if err := s.busyWait(ctx, nil, attempt, &deadline, err); err != nil {
 			return err
 		}
 	}
@@ -184,15 +184,40 @@ func (s *store) retry(ctx context.Context, f func() error) error {
 // busyWait follows attempt (from 0) that failed with SQLITE_BUSY, err: it
 // sleeps a short random backoff and returns nil, or returns the
 // UnavailableError of a lock held past the busy timeout (counted from the
-// first failure, *deadline), or the context's error.
-func (s *store) busyWait(ctx context.Context, attempt int, deadline *time.Time, err error) error {
+// first failure, *deadline), or the context's error, or, once stop is
+// closed (the Limiter closing; nil: never), an error matching
+// limiter.ErrClosed.
+func (s *store) busyWait(ctx context.Context, stop <-chan struct{}, attempt int, deadline *time.Time, err error) error {
 	now := time.Now()
 	if deadline.IsZero() {
 		*deadline = now.Add(s.cfg.busy)
 	} else if now.After(*deadline) {
 		return &limiter.UnavailableError{Err: fmt.Errorf("sqlite %s: another process held the write lock for over %s: %w", s.path, s.cfg.busy, err)}
 	}
-	return backoff.Sleep(ctx, backoff.Exp(attempt, minBackoff, maxBackoff))
+	if stop == nil {
+		return backoff.Sleep(ctx, backoff.Exp(attempt, minBackoff, maxBackoff))
+	}
+	select {
+	case <-stop:
+		return fmt.Errorf("sqlite %s: closed while another process held the write lock: %w", s.path, limiter.ErrClosed)
+	default:
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	if err := backoff.Sleep(sctx, backoff.Exp(attempt, minBackoff, maxBackoff)); err != nil {
+		if ctx.Err() == nil {
+			return fmt.Errorf("sqlite %s: closed while another process held the write lock: %w", s.path, limiter.ErrClosed)
+		}
+		return err
+	}
+	return nil
 }
 
 // isBusy reports SQLITE_BUSY (another connection holds the lock) in any of
