@@ -22,8 +22,9 @@ import (
 //     exceeds neither: every request also takes its endpoint's weight
 //     from a 24,000-weight budget shared by all endpoints, the premium
 //     limit below, on its own key (see [WeightKey]). So changeAccountTier
-//     (weight 3,000) goes at most 8 times a minute, trades (600) at most
-//     40, and the light endpoints 60. Each request takes both at one slot
+//     (weight 3,000) goes at most 8 times a minute (7 in fact: the
+//     limit's interval, Period/Rate, rounds up to 2,858 µs), trades (600)
+//     at most 40, and the light endpoints 60. Each request takes both at one slot
 //     or neither (see limiter.WaitAll), and a 429 holds both keys.
 //   - premium: L = 24,000 weight per rolling minute, each endpoint costing
 //     its weight (see EndpointWeight). Burst 3,000 weight, so that every
