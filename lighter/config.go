@@ -84,8 +84,10 @@ type Config struct {
 	RateLimitKey string
 
 	// AccountTier selects a preset from Lighter's published limits:
-	// "standard" (60 requests per rolling minute) or "premium" (24,000
-	// weight per rolling minute, weighted per endpoint). See [Tier]. The
+	// "standard" (60 requests per rolling minute, and each request's
+	// endpoint weight from a shared 24,000 weight per rolling minute) or
+	// "premium" (24,000 weight per rolling minute, weighted per
+	// endpoint). See [Tier]. The
 	// default value is "" (RequestsPerSecond and Burst). Variable:
 	// LIGHTER_ACCOUNT_TIER.
 	AccountTier string
@@ -109,9 +111,11 @@ type Config struct {
 	// LIGHTER_TIMEOUT (a Go duration such as "30s", or seconds).
 	Timeout time.Duration
 
-	// Cost, when set, is the number of tokens a request for path takes,
-	// instead of 1 (or the endpoint weight on a weighted tier). The
-	// default value is nil.
+	// Cost, when set, is the number of tokens a request for path takes
+	// from the Session's key, instead of 1 (or the endpoint weight on a
+	// weighted tier). On the standard tier the request still takes its
+	// endpoint weight from the shared weight budget too (see
+	// [Session.Needs]). The default value is nil.
 	Cost func(path string) int
 
 	// Observer receives the limiter's events for every attempt:

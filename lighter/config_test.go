@@ -167,6 +167,14 @@ func TestTiersFitTheServerAllowance(t *testing.T) {
 		if got := tier.WorstWindow(); got > tier.Allowance {
 			t.Errorf("%s: up to %d per %s, more than Lighter's %d", tier.Name, got, tier.Window, tier.Allowance)
 		}
+		if got := tier.WeightWorstWindow(); got > tier.WeightAllowance {
+			t.Errorf("%s: up to %d weight per %s, more than Lighter's %d", tier.Name, got, tier.Window, tier.WeightAllowance)
+		}
+	}
+	// The standard tier's shared weight budget is the premium limit.
+	standard, err := lighter.TierByName("standard")
+	if err != nil || standard.Weight.Validate() != nil || standard.WeightWorstWindow() != 24_000 || standard.WorstWindow() != 60 {
+		t.Fatalf("standard: %+v, %v", standard, err)
 	}
 	premium, err := lighter.TierByName("Premium")
 	if err != nil || premium.WorstWindow() != 24_000 || premium.Limit.Burst != 3_000 {

@@ -68,10 +68,18 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 	limited := &limiter.Transport{
 		Base:     &bodyCodeTransport{base: base},
 		Limiter:  s.lim,
-		Limit:    r.limit,
-		Key:      func(*http.Request) string { return r.key },
-		Cost:     s.cost,
 		Observer: cfg.Observer,
+	}
+	if r.tier.Weight == (limiter.Limit{}) {
+		// One need: the key under the limit, as it always was.
+		limited.Limit = r.limit
+		limited.Key = func(*http.Request) string { return r.key }
+		limited.Cost = func(req *http.Request) (int, error) { return s.Needs(req.URL.Path)[0].N, nil }
+	} else {
+		// Several needs, taken at one slot; a 429 holds every key.
+		limited.Needs = func(req *http.Request) (limiter.Charge, error) {
+			return limiter.Charge{Needs: s.Needs(req.URL.Path)}, nil
+		}
 	}
 	s.limited = limited
 	retries := r.Retries
@@ -104,16 +112,21 @@ func newPool(r *resolved) *http.Transport {
 	return t
 }
 
-// cost is the tokens a request takes: its endpoint weight on a weighted
-// tier, else 1.
-func (s *Session) cost(req *http.Request) (int, error) {
+// Needs returns what a request for path takes from the limiter, every
+// attempt: first N tokens of Key under Limit (1, the endpoint's weight
+// on a weighted tier, or Config.Cost's); then, on a tier with a shared
+// weight budget (standard), the endpoint's weight of Tier.Weight on
+// WeightKey(Key) (see [Tier.Needs]). A request takes all of them at one
+// slot or none, and a 429 holds every one's key.
+func (s *Session) Needs(path string) []limiter.Need {
+	needs := s.cfg.tier.Needs(s.cfg.key, path)
+	if needs == nil {
+		needs = []limiter.Need{{Key: s.cfg.key, Limit: s.cfg.limit, N: 1}}
+	}
 	if s.cfg.Cost != nil {
-		return s.cfg.Cost(req.URL.Path), nil
+		needs[0].N = s.cfg.Cost(path)
 	}
-	if !s.cfg.tier.Weighted {
-		return 1, nil
-	}
-	return EndpointWeight(req.URL.Path), nil
+	return needs
 }
 
 // URL returns the API base URL (a copy).
@@ -125,10 +138,14 @@ func (s *Session) URL() *url.URL {
 // Limiter returns the limiter the Session uses.
 func (s *Session) Limiter() limiter.Limiter { return s.lim }
 
-// Limit returns the limit applied to every attempt.
+// Limit returns the limit of Key, which every attempt passes. On the
+// standard tier every attempt also passes the shared weight budget on
+// another key (see [Session.Needs]).
 func (s *Session) Limit() limiter.Limit { return s.cfg.limit }
 
-// Key returns the limit key every request of the Session counts against.
+// Key returns the limit key every request of the Session counts against
+// under Limit (on the standard tier, its weight counts against
+// WeightKey(Key) too).
 func (s *Session) Key() string { return s.cfg.key }
 
 // Client returns the http.Client of the Session, for requests built by
