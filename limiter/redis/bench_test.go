@@ -6,13 +6,13 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sharedlimit/sharedlimit/internal/benchround"
 	"github.com/sharedlimit/sharedlimit/internal/redistest"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
@@ -95,65 +95,26 @@ func BenchmarkAllowN(b *testing.B) {
 	}
 }
 
-// BenchmarkAllowNRatio measures all three at once: rounds of 300 ms of raw
-// redis_rate, of ours (one need) and of composite (two needs), in an order
-// that rotates every round, so that a noisy machine's drift hits them
-// alike. It reports each one's throughput, ours/redis_rate and
-// composite/ours. Each run takes about 8 s whatever b.N is.
+// BenchmarkAllowNRatio is the README's figure: raw redis_rate, ours (one
+// need) and composite (two needs of one tag), in rounds that alternate
+// (internal/benchround), at 16 and 64 goroutines on one client. It reports
+// each one's median ns/op, ours/redis_rate and composite/ours. Run it with
+// -benchtime 1x: each goroutine count takes about 6 s.
 func BenchmarkAllowNRatio(b *testing.B) {
 	srv := redistest.Start(b, redistest.Config{})
 	ds := deciders(b, benchClient(b, srv))
-	const rounds, slice = 9, 300 * time.Millisecond // 9: each name in each position 3 times
 	for _, g := range []int{16, 64} {
 		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
-			ops := map[string]int64{}
-			spent := map[string]time.Duration{}
-			for b.Loop() {
-				names := []string{rawName, oursName, compositeName}
-				for r := range rounds {
-					for i := range names {
-						name := names[(r+i)%len(names)]
-						n, d := hammer(b, ds[name], fmt.Sprintf("ratio/%d/%s", g, name), g, slice)
-						ops[name] += n
-						spent[name] += d
-					}
-				}
-			}
-			raw := float64(ops[rawName]) / spent[rawName].Seconds()
-			ours := float64(ops[oursName]) / spent[oursName].Seconds()
-			comp := float64(ops[compositeName]) / spent[compositeName].Seconds()
-			b.ReportMetric(raw, "redis_rate-ops/s")
-			b.ReportMetric(ours, "ours-ops/s")
-			b.ReportMetric(comp, "composite-ops/s")
-			b.ReportMetric(ours/raw, "ours/redis_rate")
-			b.ReportMetric(comp/ours, "composite/ours")
-		})
-	}
-}
-
-// hammer runs d from g goroutines for about dur and returns how many
-// decisions were made and how long that took.
-func hammer(b testing.TB, d decide, key string, g int, dur time.Duration) (int64, time.Duration) {
-	var total atomic.Int64
-	start := time.Now()
-	stop := start.Add(dur)
-	var wg sync.WaitGroup
-	for range g {
-		wg.Go(func() {
 			ctx := context.Background()
-			n := int64(0)
-			for time.Now().Before(stop) {
-				if err := d(ctx, key); err != nil {
-					b.Error(err)
-					break
-				}
-				n++
+			var sides []benchround.Side
+			for _, name := range []string{rawName, oursName, compositeName} {
+				d, key := ds[name], fmt.Sprintf("ratio/%d/%s", g, name)
+				sides = append(sides, benchround.Side{Name: name, Goroutines: g, Op: func() error { return d(ctx, key) }})
 			}
-			total.Add(n)
+			benchround.Compare(b, 500*time.Millisecond, sides,
+				benchround.Ratio{Num: oursName, Den: rawName}, benchround.Ratio{Num: compositeName, Den: oursName})
 		})
 	}
-	wg.Wait()
-	return total.Load(), time.Since(start)
 }
 
 // BenchmarkLatency reports the p50 and p99 latency of one decision, alone
