@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -194,4 +196,55 @@ func BenchmarkSuite(b *testing.B) {
 	limitertest.Benchmark(b, func(tb testing.TB) limitertest.Harness {
 		return limitertest.Harness{Open: func(tb testing.TB) limiter.Limiter { return open(tb, srv.Addr()) }}
 	})
+}
+
+// BenchmarkScriptCPU reports Redis's own CPU per decision of each decider:
+// usec_per_call of EVALSHA in INFO commandstats, reset before each run, so
+// that the scripts compare without the client and the network.
+func BenchmarkScriptCPU(b *testing.B) {
+	srv := redistest.Start(b, redistest.Config{})
+	c := benchClient(b, srv)
+	ds := deciders(b, c)
+	ctx := context.Background()
+	for _, name := range []string{rawName, oursName, compositeName} {
+		b.Run(name, func(b *testing.B) {
+			d, key := ds[name], "cpu/"+name
+			if err := d(ctx, key); err != nil { // loads the script
+				b.Fatal(err)
+			}
+			if err := c.ConfigResetStat(ctx).Err(); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := d(ctx, key); err != nil {
+					b.Fatal(err)
+				}
+			}
+			info, err := c.Info(ctx, "commandstats").Result()
+			if err != nil {
+				b.Fatal(err)
+			}
+			us, err := usecPerCall(info, "evalsha")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(us, "redis-µs/call")
+		})
+	}
+}
+
+// usecPerCall reads usec_per_call of cmd from INFO commandstats.
+func usecPerCall(info, cmd string) (float64, error) {
+	for line := range strings.Lines(info) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":")
+		if !ok {
+			continue
+		}
+		for field := range strings.SplitSeq(rest, ",") {
+			if v, ok := strings.CutPrefix(field, "usec_per_call="); ok {
+				return strconv.ParseFloat(v, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("no usec_per_call of %s in INFO commandstats: %q", cmd, info)
 }
