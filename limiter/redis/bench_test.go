@@ -33,8 +33,10 @@ func benchClient(b *testing.B, srv *redistest.Server) *goredis.Client {
 	return c
 }
 
-// decide is one immediate decision, by this package or by raw redis_rate.
-type decide func(ctx context.Context, key string) error
+// decider returns one immediate decision on key, by this package or by raw
+// redis_rate, its arguments built once (as a caller's would be), so that the
+// benchmarks measure the decision.
+type decider func(key string) func(ctx context.Context) error
 
 // The deciders: raw redis_rate's AllowN, ours of one need, and ours of two
 // needs on two keys of one tag.
@@ -44,7 +46,7 @@ const (
 	compositeName = "composite"
 )
 
-func deciders(b testing.TB, c *goredis.Client) map[string]decide {
+func deciders(b testing.TB, c *goredis.Client) map[string]decider {
 	l, err := redis.New(c)
 	if err != nil {
 		b.Fatal(err)
@@ -52,19 +54,27 @@ func deciders(b testing.TB, c *goredis.Client) map[string]decide {
 	b.Cleanup(func() { l.Close() })
 	raw := redis_rate.NewLimiter(c)
 	rawLim := redis_rate.Limit{Rate: 1, Period: benchLimit.Interval(), Burst: benchLimit.Burst}
-	return map[string]decide{
-		oursName: func(ctx context.Context, key string) error {
-			_, err := l.AllowN(ctx, key, benchLimit, 1)
-			return err
+	return map[string]decider{
+		oursName: func(key string) func(ctx context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := l.AllowN(ctx, key, benchLimit, 1)
+				return err
+			}
 		},
-		compositeName: func(ctx context.Context, key string) error {
-			_, err := l.Allow(ctx, limiter.Need{Key: "{" + key + "}:requests", Limit: benchLimit, N: 1},
-				limiter.Need{Key: "{" + key + "}:weight", Limit: benchLimit, N: 1})
-			return err
+		compositeName: func(key string) func(ctx context.Context) error {
+			needs := []limiter.Need{{Key: "{" + key + "}:requests", Limit: benchLimit, N: 1},
+				{Key: "{" + key + "}:weight", Limit: benchLimit, N: 1}}
+			return func(ctx context.Context) error {
+				_, err := l.Allow(ctx, needs...)
+				return err
+			}
 		},
-		rawName: func(ctx context.Context, key string) error {
-			_, err := raw.AllowN(ctx, redis.RateKey("", key), rawLim, 1)
-			return err
+		rawName: func(key string) func(ctx context.Context) error {
+			rkey := redis.RateKey("", key)
+			return func(ctx context.Context) error {
+				_, err := raw.AllowN(ctx, rkey, rawLim, 1)
+				return err
+			}
 		},
 	}
 }
@@ -78,14 +88,13 @@ func BenchmarkAllowN(b *testing.B) {
 	ds := deciders(b, benchClient(b, srv))
 	for _, g := range []int{16, 64} {
 		for _, name := range []string{rawName, oursName, compositeName} {
-			d := ds[name]
 			b.Run(fmt.Sprintf("goroutines=%d/%s", g, name), func(b *testing.B) {
-				key := fmt.Sprintf("bench/%d/%s", g, name)
+				d := ds[name](fmt.Sprintf("bench/%d/%s", g, name))
 				b.SetParallelism((g + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 				b.RunParallel(func(pb *testing.PB) {
 					ctx := context.Background()
 					for pb.Next() {
-						if err := d(ctx, key); err != nil {
+						if err := d(ctx); err != nil {
 							b.Error(err)
 							return
 						}
@@ -110,8 +119,8 @@ func BenchmarkAllowNRatio(b *testing.B) {
 			ctx := context.Background()
 			var sides []benchround.Side
 			for _, name := range []string{rawName, oursName, compositeName} {
-				d, key := ds[name], fmt.Sprintf("ratio/%d/%s", g, name)
-				sides = append(sides, benchround.Side{Name: name, Goroutines: g, Op: func() error { return d(ctx, key) }})
+				d := ds[name](fmt.Sprintf("ratio/%d/%s", g, name))
+				sides = append(sides, benchround.Side{Name: name, Goroutines: g, Op: func() error { return d(ctx) }})
 			}
 			benchround.Compare(b, 500*time.Millisecond, sides,
 				benchround.Ratio{Num: oursName, Den: rawName}, benchround.Ratio{Num: compositeName, Den: oursName})
@@ -126,9 +135,8 @@ func BenchmarkLatency(b *testing.B) {
 	ds := deciders(b, benchClient(b, srv))
 	for _, g := range []int{1, 16} {
 		for _, name := range []string{rawName, oursName, compositeName} {
-			d := ds[name]
 			b.Run(fmt.Sprintf("goroutines=%d/%s", g, name), func(b *testing.B) {
-				key := fmt.Sprintf("lat/%d/%s", g, name)
+				d := ds[name](fmt.Sprintf("lat/%d/%s", g, name))
 				var mu sync.Mutex
 				var lats []time.Duration
 				b.SetParallelism((g + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
@@ -140,7 +148,7 @@ func BenchmarkLatency(b *testing.B) {
 					var mine []time.Duration
 					for pb.Next() {
 						t0 := time.Now()
-						if err := d(ctx, key); err != nil {
+						if err := d(ctx); err != nil {
 							b.Error(err)
 							return
 						}
@@ -208,15 +216,15 @@ func BenchmarkScriptCPU(b *testing.B) {
 	ctx := context.Background()
 	for _, name := range []string{rawName, oursName, compositeName} {
 		b.Run(name, func(b *testing.B) {
-			d, key := ds[name], "cpu/"+name
-			if err := d(ctx, key); err != nil { // loads the script
+			d := ds[name]("cpu/" + name)
+			if err := d(ctx); err != nil { // loads the script
 				b.Fatal(err)
 			}
 			if err := c.ConfigResetStat(ctx).Err(); err != nil {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if err := d(ctx, key); err != nil {
+				if err := d(ctx); err != nil {
 					b.Fatal(err)
 				}
 			}
