@@ -30,8 +30,9 @@ import (
 // FailWait).
 type Handle struct {
 	store driver.Store
-	one   driver.OneAllower // store's, if it has the capability
-	fb    driver.Store      // the fallback store (FailFallback)
+	one   driver.OneAllower   // store's, if it has the capability
+	many  driver.NeedsAllower // store's, if it has the capability
+	fb    driver.Store        // the fallback store (FailFallback)
 	p     Policy
 	obs   Observer
 	log   *slog.Logger
@@ -102,6 +103,7 @@ func NewHandle(store driver.Store, p Policy) (*Handle, error) {
 		h.log = slog.Default()
 	}
 	h.one, _ = store.(driver.OneAllower)
+	h.many, _ = store.(driver.NeedsAllower)
 	h.closing, h.stopClosing = context.WithCancel(context.Background())
 	return h, nil
 }
@@ -165,7 +167,42 @@ func (h *Handle) allowOne(ctx context.Context, key string, limit Limit, n int) (
 func (h *Handle) Allow(ctx context.Context, needs ...Need) (Result, error) {
 	c := getCall()
 	defer putCall(c)
+	if h.many != nil && len(needs) <= len(c.dn) && h.ho == nil && h.obs == nil && !h.down.Load() {
+		// As AllowN's allowOne: the store decides without the batch's
+		// bookkeeping; a store error goes to the failure policy on the
+		// batch path.
+		r, err := h.allowNeeds(ctx, needs, c)
+		if err == nil || !isStoreError(err) {
+			return r, err
+		}
+		h.failed(ctx, "Allow", err)
+	}
 	return h.allow(ctx, "Allow", needs, c)
+}
+
+// allowNeeds is Allow on a store that decides a request for less than a
+// batch costs (see driver.NeedsAllower), while it answers.
+func (h *Handle) allowNeeds(ctx context.Context, needs []Need, c *call) (Result, error) {
+	if err := checkNeeds("Allow", needs); err != nil {
+		return Result{}, err
+	}
+	if err := h.lc.EnterContext(ctx); err != nil {
+		return Result{}, err
+	}
+	defer h.lc.Leave()
+	dn := c.dn[:len(needs)]
+	for i, nd := range needs {
+		dn[i] = driverNeed(nd.Key, nd.Limit, nd.N)
+	}
+	a := &c.ans[0]
+	a.Needs = c.na[:0]
+	if err := h.many.AllowNeeds(ctx, dn, a); err != nil {
+		return Result{}, err
+	}
+	if err := checkAnswer(a, len(needs)); err != nil {
+		return Result{}, err
+	}
+	return c.result(needs), nil
 }
 
 func (h *Handle) allow(ctx context.Context, op string, needs []Need, c *call) (Result, error) {
@@ -530,10 +567,16 @@ func (c *call) exec(ctx context.Context, st driver.Store, op driver.Op, needs []
 	}
 	switch op {
 	case driver.Allow, driver.Reserve, driver.Status:
-		if len(a.Needs) != len(needs) || a.Binding < 0 || a.Binding >= len(needs) {
-			return fmt.Errorf("limiter: the store answered %d needs (binding %d) to a request of %d: %w",
-				len(a.Needs), a.Binding, len(needs), ErrUnavailable)
-		}
+		return checkAnswer(a, len(needs))
+	}
+	return nil
+}
+
+// checkAnswer checks the shape of a store's answer to a request of n needs.
+func checkAnswer(a *driver.Answer, n int) error {
+	if len(a.Needs) != n || a.Binding < 0 || a.Binding >= n {
+		return fmt.Errorf("limiter: the store answered %d needs (binding %d) to a request of %d: %w",
+			len(a.Needs), a.Binding, n, ErrUnavailable)
 	}
 	return nil
 }

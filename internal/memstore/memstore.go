@@ -87,8 +87,9 @@ type undo struct {
 type Store struct{ st *State }
 
 var (
-	_ driver.Store      = Store{}
-	_ driver.OneAllower = Store{}
+	_ driver.Store        = Store{}
+	_ driver.OneAllower   = Store{}
+	_ driver.NeedsAllower = Store{}
 )
 
 // New returns a Store on st.
@@ -184,6 +185,17 @@ func (m Store) AllowOne(_ context.Context, nd driver.Need) (bool, driver.NeedAns
 		return true, a, 0, nil
 	}
 	return false, a, next, nil
+}
+
+// AllowNeeds implements driver.NeedsAllower: decide of one Allow, under
+// the State's lock, as Do decides it.
+func (m Store) AllowNeeds(_ context.Context, needs []driver.Need, a *driver.Answer) error {
+	s := m.st
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := driver.Request{Op: driver.Allow, Needs: needs}
+	s.decide(&r, a, s.nowUS())
+	return nil
 }
 
 // Close implements driver.Store; the State stays usable by other stores.

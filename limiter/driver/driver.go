@@ -169,3 +169,11 @@ type OneAllower interface {
 	// wait the request would have needed.
 	AllowOne(ctx context.Context, nd Need) (ok bool, a NeedAnswer, retryAfter int64, err error)
 }
+
+// NeedsAllower is OneAllower's counterpart for an Allow of several needs
+// (the in-process store): the core calls AllowNeeds, not Do, for it. It
+// must decide exactly as Do would decide a batch of that one request,
+// answering into a as Do answers (a.Needs has room for every need).
+type NeedsAllower interface {
+	AllowNeeds(ctx context.Context, needs []Need, a *Answer) error
+}

@@ -2,11 +2,13 @@ package memory_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/sharedlimit/sharedlimit/internal/benchround"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
@@ -69,4 +71,31 @@ func BenchmarkComposite(b *testing.B) {
 			l.Allow(ctx, needs...)
 		}
 	})
+}
+
+// BenchmarkRatio is the README's figure: x/time/rate's Allow, this
+// backend's AllowN (one need) and an Allow of two needs (composite), in
+// rounds that alternate (internal/benchround), serial and with one
+// goroutine per core. It reports each one's median ns/op, ours/xrate and
+// composite/ours. Run it with -benchtime 1x: it takes about 6 s.
+func BenchmarkRatio(b *testing.B) {
+	ctx := context.Background()
+	lim := limiter.Limit{Rate: 1_000_000_000, Period: time.Second, Burst: 1_000_000}
+	for _, mode := range []struct {
+		name string
+		g    int
+	}{{"serial", 1}, {"parallel", runtime.GOMAXPROCS(0)}} {
+		b.Run(mode.name, func(b *testing.B) {
+			x := rate.NewLimiter(rate.Limit(1e9), 1_000_000)
+			one, two := memory.New(), memory.New()
+			defer one.Close()
+			defer two.Close()
+			needs := []limiter.Need{{Key: "k", Limit: lim, N: 1}, {Key: "w", Limit: lim, N: 1}}
+			benchround.Compare(b, 250*time.Millisecond, []benchround.Side{
+				{Name: "xrate", Goroutines: mode.g, Op: func() error { x.Allow(); return nil }},
+				{Name: "ours", Goroutines: mode.g, Op: func() error { _, err := one.AllowN(ctx, "k", lim, 1); return err }},
+				{Name: "composite", Goroutines: mode.g, Op: func() error { _, err := two.Allow(ctx, needs...); return err }},
+			}, benchround.Ratio{Num: "ours", Den: "xrate"}, benchround.Ratio{Num: "composite", Den: "ours"})
+		})
+	}
 }

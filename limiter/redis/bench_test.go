@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sharedlimit/sharedlimit/internal/benchround"
 	"github.com/sharedlimit/sharedlimit/internal/redistest"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
@@ -31,8 +33,10 @@ func benchClient(b *testing.B, srv *redistest.Server) *goredis.Client {
 	return c
 }
 
-// decide is one immediate decision, by this package or by raw redis_rate.
-type decide func(ctx context.Context, key string) error
+// decider returns one immediate decision on key, by this package or by raw
+// redis_rate, its arguments built once (as a caller's would be), so that the
+// benchmarks measure the decision.
+type decider func(key string) func(ctx context.Context) error
 
 // The deciders: raw redis_rate's AllowN, ours of one need, and ours of two
 // needs on two keys of one tag.
@@ -42,7 +46,7 @@ const (
 	compositeName = "composite"
 )
 
-func deciders(b testing.TB, c *goredis.Client) map[string]decide {
+func deciders(b testing.TB, c *goredis.Client) map[string]decider {
 	l, err := redis.New(c)
 	if err != nil {
 		b.Fatal(err)
@@ -50,19 +54,27 @@ func deciders(b testing.TB, c *goredis.Client) map[string]decide {
 	b.Cleanup(func() { l.Close() })
 	raw := redis_rate.NewLimiter(c)
 	rawLim := redis_rate.Limit{Rate: 1, Period: benchLimit.Interval(), Burst: benchLimit.Burst}
-	return map[string]decide{
-		oursName: func(ctx context.Context, key string) error {
-			_, err := l.AllowN(ctx, key, benchLimit, 1)
-			return err
+	return map[string]decider{
+		oursName: func(key string) func(ctx context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := l.AllowN(ctx, key, benchLimit, 1)
+				return err
+			}
 		},
-		compositeName: func(ctx context.Context, key string) error {
-			_, err := l.Allow(ctx, limiter.Need{Key: "{" + key + "}:requests", Limit: benchLimit, N: 1},
-				limiter.Need{Key: "{" + key + "}:weight", Limit: benchLimit, N: 1})
-			return err
+		compositeName: func(key string) func(ctx context.Context) error {
+			needs := []limiter.Need{{Key: "{" + key + "}:requests", Limit: benchLimit, N: 1},
+				{Key: "{" + key + "}:weight", Limit: benchLimit, N: 1}}
+			return func(ctx context.Context) error {
+				_, err := l.Allow(ctx, needs...)
+				return err
+			}
 		},
-		rawName: func(ctx context.Context, key string) error {
-			_, err := raw.AllowN(ctx, redis.RateKey("", key), rawLim, 1)
-			return err
+		rawName: func(key string) func(ctx context.Context) error {
+			rkey := redis.RateKey("", key)
+			return func(ctx context.Context) error {
+				_, err := raw.AllowN(ctx, rkey, rawLim, 1)
+				return err
+			}
 		},
 	}
 }
@@ -76,14 +88,13 @@ func BenchmarkAllowN(b *testing.B) {
 	ds := deciders(b, benchClient(b, srv))
 	for _, g := range []int{16, 64} {
 		for _, name := range []string{rawName, oursName, compositeName} {
-			d := ds[name]
 			b.Run(fmt.Sprintf("goroutines=%d/%s", g, name), func(b *testing.B) {
-				key := fmt.Sprintf("bench/%d/%s", g, name)
+				d := ds[name](fmt.Sprintf("bench/%d/%s", g, name))
 				b.SetParallelism((g + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 				b.RunParallel(func(pb *testing.PB) {
 					ctx := context.Background()
 					for pb.Next() {
-						if err := d(ctx, key); err != nil {
+						if err := d(ctx); err != nil {
 							b.Error(err)
 							return
 						}
@@ -95,65 +106,26 @@ func BenchmarkAllowN(b *testing.B) {
 	}
 }
 
-// BenchmarkAllowNRatio measures all three at once: rounds of 300 ms of raw
-// redis_rate, of ours (one need) and of composite (two needs), in an order
-// that rotates every round, so that a noisy machine's drift hits them
-// alike. It reports each one's throughput, ours/redis_rate and
-// composite/ours. Each run takes about 8 s whatever b.N is.
+// BenchmarkAllowNRatio is the README's figure: raw redis_rate, ours (one
+// need) and composite (two needs of one tag), in rounds that alternate
+// (internal/benchround), at 16 and 64 goroutines on one client. It reports
+// each one's median ns/op, ours/redis_rate and composite/ours. Run it with
+// -benchtime 1x: each goroutine count takes about 6 s.
 func BenchmarkAllowNRatio(b *testing.B) {
 	srv := redistest.Start(b, redistest.Config{})
 	ds := deciders(b, benchClient(b, srv))
-	const rounds, slice = 9, 300 * time.Millisecond // 9: each name in each position 3 times
 	for _, g := range []int{16, 64} {
 		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
-			ops := map[string]int64{}
-			spent := map[string]time.Duration{}
-			for b.Loop() {
-				names := []string{rawName, oursName, compositeName}
-				for r := range rounds {
-					for i := range names {
-						name := names[(r+i)%len(names)]
-						n, d := hammer(b, ds[name], fmt.Sprintf("ratio/%d/%s", g, name), g, slice)
-						ops[name] += n
-						spent[name] += d
-					}
-				}
-			}
-			raw := float64(ops[rawName]) / spent[rawName].Seconds()
-			ours := float64(ops[oursName]) / spent[oursName].Seconds()
-			comp := float64(ops[compositeName]) / spent[compositeName].Seconds()
-			b.ReportMetric(raw, "redis_rate-ops/s")
-			b.ReportMetric(ours, "ours-ops/s")
-			b.ReportMetric(comp, "composite-ops/s")
-			b.ReportMetric(ours/raw, "ours/redis_rate")
-			b.ReportMetric(comp/ours, "composite/ours")
-		})
-	}
-}
-
-// hammer runs d from g goroutines for about dur and returns how many
-// decisions were made and how long that took.
-func hammer(b testing.TB, d decide, key string, g int, dur time.Duration) (int64, time.Duration) {
-	var total atomic.Int64
-	start := time.Now()
-	stop := start.Add(dur)
-	var wg sync.WaitGroup
-	for range g {
-		wg.Go(func() {
 			ctx := context.Background()
-			n := int64(0)
-			for time.Now().Before(stop) {
-				if err := d(ctx, key); err != nil {
-					b.Error(err)
-					break
-				}
-				n++
+			var sides []benchround.Side
+			for _, name := range []string{rawName, oursName, compositeName} {
+				d := ds[name](fmt.Sprintf("ratio/%d/%s", g, name))
+				sides = append(sides, benchround.Side{Name: name, Goroutines: g, Op: func() error { return d(ctx) }})
 			}
-			total.Add(n)
+			benchround.Compare(b, 500*time.Millisecond, sides,
+				benchround.Ratio{Num: oursName, Den: rawName}, benchround.Ratio{Num: compositeName, Den: oursName})
 		})
 	}
-	wg.Wait()
-	return total.Load(), time.Since(start)
 }
 
 // BenchmarkLatency reports the p50 and p99 latency of one decision, alone
@@ -163,9 +135,8 @@ func BenchmarkLatency(b *testing.B) {
 	ds := deciders(b, benchClient(b, srv))
 	for _, g := range []int{1, 16} {
 		for _, name := range []string{rawName, oursName, compositeName} {
-			d := ds[name]
 			b.Run(fmt.Sprintf("goroutines=%d/%s", g, name), func(b *testing.B) {
-				key := fmt.Sprintf("lat/%d/%s", g, name)
+				d := ds[name](fmt.Sprintf("lat/%d/%s", g, name))
 				var mu sync.Mutex
 				var lats []time.Duration
 				b.SetParallelism((g + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
@@ -177,7 +148,7 @@ func BenchmarkLatency(b *testing.B) {
 					var mine []time.Duration
 					for pb.Next() {
 						t0 := time.Now()
-						if err := d(ctx, key); err != nil {
+						if err := d(ctx); err != nil {
 							b.Error(err)
 							return
 						}
@@ -233,4 +204,55 @@ func BenchmarkSuite(b *testing.B) {
 	limitertest.Benchmark(b, func(tb testing.TB) limitertest.Harness {
 		return limitertest.Harness{Open: func(tb testing.TB) limiter.Limiter { return open(tb, srv.Addr()) }}
 	})
+}
+
+// BenchmarkScriptCPU reports Redis's own CPU per decision of each decider:
+// usec_per_call of EVALSHA in INFO commandstats, reset before each run, so
+// that the scripts compare without the client and the network.
+func BenchmarkScriptCPU(b *testing.B) {
+	srv := redistest.Start(b, redistest.Config{})
+	c := benchClient(b, srv)
+	ds := deciders(b, c)
+	ctx := context.Background()
+	for _, name := range []string{rawName, oursName, compositeName} {
+		b.Run(name, func(b *testing.B) {
+			d := ds[name]("cpu/" + name)
+			if err := d(ctx); err != nil { // loads the script
+				b.Fatal(err)
+			}
+			if err := c.ConfigResetStat(ctx).Err(); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := d(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			info, err := c.Info(ctx, "commandstats").Result()
+			if err != nil {
+				b.Fatal(err)
+			}
+			us, err := usecPerCall(info, "evalsha")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(us, "redis-µs/call")
+		})
+	}
+}
+
+// usecPerCall reads usec_per_call of cmd from INFO commandstats.
+func usecPerCall(info, cmd string) (float64, error) {
+	for line := range strings.Lines(info) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":")
+		if !ok {
+			continue
+		}
+		for field := range strings.SplitSeq(rest, ",") {
+			if v, ok := strings.CutPrefix(field, "usec_per_call="); ok {
+				return strconv.ParseFloat(v, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("no usec_per_call of %s in INFO commandstats: %q", cmd, info)
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/benchround"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 	"github.com/sharedlimit/sharedlimit/limiter/sqlite"
@@ -151,6 +152,38 @@ func BenchmarkComposite(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRatio is the README's figure: the minimal one-row GCRA
+// (baseline), this backend's AllowN (one need) and an Allow of two needs
+// (composite), each on a file of its own, in rounds that alternate
+// (internal/benchround), from one goroutine. It reports each one's median
+// ns/op, ours/baseline and composite/ours. Run it with -benchtime 1x: it
+// takes about 6 s.
+func BenchmarkRatio(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	bl, err := openBaseline(filepath.Join(dir, "baseline.sqlite"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bl.db.Close()
+	one, err := sqlite.New(ctx, filepath.Join(dir, "one.sqlite"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer one.Close()
+	two, err := sqlite.New(ctx, filepath.Join(dir, "two.sqlite"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer two.Close()
+	needs := []limiter.Need{{Key: "bench/a", Limit: benchLimit, N: 1}, {Key: "bench/b", Limit: benchLimit, N: 1}}
+	benchround.Compare(b, 500*time.Millisecond, []benchround.Side{
+		{Name: "baseline", Op: func() error { _, err := bl.allow(ctx); return err }},
+		{Name: "ours", Op: func() error { _, err := one.AllowN(ctx, "bench/one", benchLimit, 1); return err }},
+		{Name: "composite", Op: func() error { _, err := two.Allow(ctx, needs...); return err }},
+	}, benchround.Ratio{Num: "ours", Den: "baseline"}, benchround.Ratio{Num: "composite", Den: "ours"})
 }
 
 // reportCPU starts counting the process's CPU time (user and system); the
