@@ -32,11 +32,13 @@ type Handle struct {
 	store driver.Store
 	one   driver.OneAllower   // store's, if it has the capability
 	many  driver.NeedsAllower // store's, if it has the capability
-	fb    driver.Store        // the fallback store (FailFallback)
-	p     Policy
-	obs   Observer
-	log   *slog.Logger
-	lc    *lifecycle.Lifecycle
+	// checker is the store's, if it has the capability.
+	checker driver.Checker
+	fb      driver.Store // the fallback store (FailFallback)
+	p       Policy
+	obs     Observer
+	log     *slog.Logger
+	lc      *lifecycle.Lifecycle
 
 	released atomic.Bool  // the store was closed
 	down     atomic.Bool  // the store failed and has not answered since
@@ -104,6 +106,7 @@ func NewHandle(store driver.Store, p Policy) (*Handle, error) {
 	}
 	h.one, _ = store.(driver.OneAllower)
 	h.many, _ = store.(driver.NeedsAllower)
+	h.checker, _ = store.(driver.Checker)
 	h.closing, h.stopClosing = context.WithCancel(context.Background())
 	return h, nil
 }
@@ -186,6 +189,9 @@ func (h *Handle) allowNeeds(ctx context.Context, needs []Need, c *call) (Result,
 	if err := checkNeeds("Allow", needs); err != nil {
 		return Result{}, err
 	}
+	if err := h.checkStore(driver.Allow, needs, c); err != nil {
+		return Result{}, err
+	}
 	if err := h.lc.EnterContext(ctx); err != nil {
 		return Result{}, err
 	}
@@ -207,6 +213,9 @@ func (h *Handle) allowNeeds(ctx context.Context, needs []Need, c *call) (Result,
 
 func (h *Handle) allow(ctx context.Context, op string, needs []Need, c *call) (Result, error) {
 	if err := checkNeeds(op, needs); err != nil {
+		return Result{}, err
+	}
+	if err := h.checkStore(driver.Allow, needs, c); err != nil {
 		return Result{}, err
 	}
 	if err := h.lc.EnterContext(ctx); err != nil {
@@ -294,6 +303,9 @@ func (h *Handle) reserve(ctx context.Context, op string, maxWait time.Duration, 
 		return nil, err
 	}
 	if err := checkMaxWait(maxWait); err != nil {
+		return nil, err
+	}
+	if err := h.checkStore(driver.Reserve, needs, c); err != nil {
 		return nil, err
 	}
 	if err := h.lc.EnterContext(ctx); err != nil {
@@ -541,6 +553,24 @@ func putCall(c *call) {
 // exec sends one request to st: op on needs, each limit scaled by share
 // (1 but for the fallback), and checks the answer's shape.
 func (c *call) exec(ctx context.Context, st driver.Store, op driver.Op, needs []Need, share float64, maxWait, hold int64, undo any) error {
+	c.prepare(op, needs, share, maxWait, hold, undo)
+	if err := st.Do(ctx, c.req[:], c.ans[:]); err != nil {
+		return err
+	}
+	a := &c.ans[0]
+	if a.Err != nil {
+		return a.Err
+	}
+	switch op {
+	case driver.Allow, driver.Reserve, driver.Status:
+		return checkAnswer(a, len(needs))
+	}
+	return nil
+}
+
+// prepare builds c's request (and zeroes its answer): op on needs, each
+// limit scaled by share (1 but for the fallback).
+func (c *call) prepare(op driver.Op, needs []Need, share float64, maxWait, hold int64, undo any) {
 	dn := c.dn[:0]
 	if len(needs) > len(c.dn) {
 		dn = make([]driver.Need, 0, len(needs))
@@ -558,18 +588,16 @@ func (c *call) exec(ctx context.Context, st driver.Store, op driver.Op, needs []
 	}
 	c.req[0] = driver.Request{Op: op, Needs: dn, MaxWait: maxWait, Hold: hold, Undo: undo}
 	c.ans[0] = driver.Answer{Needs: c.na[:0]}
-	if err := st.Do(ctx, c.req[:], c.ans[:]); err != nil {
-		return err
+}
+
+// checkStore asks a store with the driver.Checker capability whether it
+// could decide a request of several needs at all.
+func (h *Handle) checkStore(op driver.Op, needs []Need, c *call) error {
+	if h.checker == nil || len(needs) < 2 {
+		return nil
 	}
-	a := &c.ans[0]
-	if a.Err != nil {
-		return a.Err
-	}
-	switch op {
-	case driver.Allow, driver.Reserve, driver.Status:
-		return checkAnswer(a, len(needs))
-	}
-	return nil
+	c.prepare(op, needs, 1, 0, 0, nil)
+	return h.checker.Check(&c.req[0])
 }
 
 // checkAnswer checks the shape of a store's answer to a request of n needs.

@@ -177,3 +177,13 @@ type OneAllower interface {
 type NeedsAllower interface {
 	AllowNeeds(ctx context.Context, needs []Need, a *Answer) error
 }
+
+// Checker is an optional capability of a Store that can tell, without a
+// round trip, that it could never decide a request (the keys of a request
+// in different hash slots of a Redis Cluster): the core calls Check before
+// it decides a request of several needs, whatever the failure policy's
+// state, so that such a request fails the same way while the store is down
+// and up. An error must name the request's keys and say how to fix it.
+type Checker interface {
+	Check(r *Request) error
+}

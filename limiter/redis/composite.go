@@ -11,27 +11,48 @@ import (
 	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
 
+// scriptKeys returns the Redis keys of a request of several needs, or an
+// error when they cannot share one script: two of them one Redis key, or
+// keys of different slots on a cluster (different tags on a ring).
+func (s *store) scriptKeys(op driver.Op, needs []driver.Need) ([]string, error) {
+	keys := make([]string, len(needs))
+	for i, nd := range needs {
+		keys[i] = s.key(nd.Key)
+		for j := range i {
+			if keys[j] == keys[i] {
+				// The script would read the key twice and its second
+				// write would drop the first need's charge.
+				return nil, fmt.Errorf("limiter: redis %s: needs %d (%q) and %d (%q) of one request are one Redis key %s "+
+					"(a key \"{k}\" is stored as the key \"k\" is when the prefix is empty): merge them into one need: %w",
+					op, j, needs[j].Key, i, nd.Key, keys[i], limiter.ErrInvalidArgument)
+			}
+		}
+	}
+	if err := s.oneScript(op, needs, keys); err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
+// Check implements driver.Checker: a request of several needs whose keys
+// cannot share one script is refused before any decision, also while the
+// failure policy decides without Redis.
+func (s *store) Check(r *driver.Request) error {
+	if len(r.Needs) < 2 {
+		return nil
+	}
+	_, err := s.scriptKeys(r.Op, r.Needs)
+	return err
+}
+
 // composite decides an Allow or a Reserve of several needs: one round trip
 // of compositeScript on all of the request's keys, or none when they cannot
 // share one script (a.Err says why). Each key's floor applies as in
 // reserveOne, and a granted Reserve raises each key's floor.
 func (s *store) composite(ctx context.Context, r *driver.Request, a *driver.Answer) error {
 	n := len(r.Needs)
-	keys := make([]string, n)
-	for i, nd := range r.Needs {
-		keys[i] = s.key(nd.Key)
-		for j := range i {
-			if keys[j] == keys[i] {
-				// The script would read the key twice and its second
-				// write would drop the first need's charge.
-				a.Err = fmt.Errorf("limiter: redis %s: needs %d (%q) and %d (%q) of one request are one Redis key %s "+
-					"(a key \"{k}\" is stored as the key \"k\" is when the prefix is empty): merge them into one need: %w",
-					r.Op, j, r.Needs[j].Key, i, nd.Key, keys[i], limiter.ErrInvalidArgument)
-				return nil
-			}
-		}
-	}
-	if err := s.oneScript(r.Op, r.Needs, keys); err != nil {
+	keys, err := s.scriptKeys(r.Op, r.Needs)
+	if err != nil {
 		a.Err = err
 		return nil
 	}

@@ -146,3 +146,35 @@ func TestCrossSlotBeforeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossSlotRefusedWhileDown: under FailOpen and FailFallback, while
+// the cluster is down and the policy decides without it, a request whose
+// keys are in two slots is still refused (driver.Checker), as it is while
+// the cluster answers: not admitted by the fallback or the open policy.
+func TestCrossSlotRefusedWhileDown(t *testing.T) {
+	lim := limiter.Limit{Rate: 10, Period: time.Second, Burst: 10}
+	mixed := []limiter.Need{{Key: "account:42:requests", Limit: lim, N: 1}, {Key: "account:42:weight", Limit: lim, N: 2}}
+	ctx := context.Background()
+	for _, mode := range []limiter.FailureMode{limiter.FailOpen, limiter.FailFallback} {
+		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{closedAddr(t)}, MaxRedirects: -1})
+		defer c.Close()
+		l, err := redis.New(c, redis.WithPolicy(limiter.Policy{OnFailure: mode}), redis.WithTimeout(200*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		// A one-need call finds the cluster down: the policy now decides.
+		if _, err := l.AllowN(ctx, "account:42:requests", lim, 1); err != nil {
+			t.Fatalf("%s: AllowN with the cluster down: %v", mode, err)
+		}
+		if !l.Degraded() {
+			t.Fatalf("%s: not degraded after the cluster failed", mode)
+		}
+		if _, err := l.Allow(ctx, mixed...); !errors.Is(err, limiter.ErrInvalidArgument) {
+			t.Errorf("%s: Allow of keys in two slots while degraded: %v, want ErrInvalidArgument", mode, err)
+		}
+		if _, err := l.Reserve(ctx, time.Second, mixed...); !errors.Is(err, limiter.ErrInvalidArgument) {
+			t.Errorf("%s: Reserve of keys in two slots while degraded: %v, want ErrInvalidArgument", mode, err)
+		}
+	}
+}

@@ -37,7 +37,10 @@ type store struct {
 	floors floors // latest slots granted, by key (see floor.go)
 }
 
-var _ driver.Store = (*store)(nil)
+var (
+	_ driver.Store   = (*store)(nil)
+	_ driver.Checker = (*store)(nil)
+)
 
 func (s *store) key(key string) string { return Key(s.prefix, key) }
 
