@@ -54,3 +54,9 @@ func TestConformanceRealClock(t *testing.T) {
 }
 
 func BenchmarkMemory(b *testing.B) { limitertest.Benchmark(b, harness) }
+
+// TestModel compares random sequences on the memory store with the
+// reference model (limitertest.RunModel). The injected clock only goes
+// forward: NewState asks for a monotonic clock (its sweep forgets idle
+// keys, which a clock stepped back would need again).
+func TestModel(t *testing.T) { limitertest.RunModel(t, harness, limitertest.ModelOptions{}) }

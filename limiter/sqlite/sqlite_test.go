@@ -391,3 +391,12 @@ func TestCancelAfterRelease(t *testing.T) {
 		t.Fatalf("Cancel after Close: %v", err)
 	}
 }
+
+// TestModel compares random sequences on one SQLite file with the
+// reference model (limitertest.RunModel). The injected clock steps back
+// only within clockSlack (1 s), which the store obeys exactly; a longer
+// step back shifts the rows (rebase: TestClockStepBack), which the model
+// does not follow.
+func TestModel(t *testing.T) {
+	limitertest.RunModel(t, harness, limitertest.ModelOptions{MaxBack: time.Second})
+}
