@@ -34,6 +34,9 @@ type ModelOptions struct {
 	// durations): 0, the default, never steps back. A store that obeys a
 	// step back only within a slack (SQLite: 1 s) sets the slack.
 	MaxBack time.Duration
+	// Handles is the number of handles the steps are spread over. The
+	// default value is 2.
+	Handles int
 }
 
 // modelRun counts RunModel's sequences, so that each uses keys of its own
@@ -66,9 +69,14 @@ func RunModel(t *testing.T, newHarness func(testing.TB) Harness, opts ModelOptio
 	}
 	setChecks(t, opts.Checks)
 	h := newHarness(t)
-	hs := []limiter.Limiter{h.Open(t), h.Open(t)}
-	for _, l := range hs {
+	if opts.Handles == 0 {
+		opts.Handles = 2
+	}
+	var hs []limiter.Limiter
+	for range opts.Handles {
+		l := h.Open(t)
 		t.Cleanup(func() { l.Close() })
+		hs = append(hs, l)
 	}
 	if h.Advance != nil {
 		h.Advance(time.Second) // no tat of the model's is near the store's zero

@@ -60,3 +60,8 @@ func BenchmarkMemory(b *testing.B) { limitertest.Benchmark(b, harness) }
 // forward: NewState asks for a monotonic clock (its sweep forgets idle
 // keys, which a clock stepped back would need again).
 func TestModel(t *testing.T) { limitertest.RunModel(t, harness, limitertest.ModelOptions{}) }
+
+// TestModelConcurrent is RunModelConcurrent on the memory store.
+func TestModelConcurrent(t *testing.T) {
+	limitertest.RunModelConcurrent(t, harness, limitertest.ModelOptions{})
+}

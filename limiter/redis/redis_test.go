@@ -79,3 +79,20 @@ func TestConformanceRealRedis(t *testing.T) {
 		}
 	})
 }
+
+// TestModelMiniredis compares random sequences on miniredis with the
+// reference model (limitertest.RunModel). Its clock never steps back: the
+// keys' expiry (FastForward) cannot be undone. One handle: with two, a
+// handle's floor (floor.go) of a slot taken before another handle's Reset
+// comes back once a lone AllowN (redis_rate's own script) has replaced the
+// Reset's epoch with a value without one, and delays that handle's next
+// request behind the pre-Reset slot (conservative; see the report of
+// issue 18).
+func TestModelMiniredis(t *testing.T) {
+	limitertest.RunModel(t, miniHarness, limitertest.ModelOptions{Handles: 1})
+}
+
+// TestModelConcurrentMiniredis is RunModelConcurrent on miniredis.
+func TestModelConcurrentMiniredis(t *testing.T) {
+	limitertest.RunModelConcurrent(t, miniHarness, limitertest.ModelOptions{})
+}

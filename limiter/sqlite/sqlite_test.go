@@ -400,3 +400,8 @@ func TestCancelAfterRelease(t *testing.T) {
 func TestModel(t *testing.T) {
 	limitertest.RunModel(t, harness, limitertest.ModelOptions{MaxBack: time.Second})
 }
+
+// TestModelConcurrent is RunModelConcurrent on one SQLite file.
+func TestModelConcurrent(t *testing.T) {
+	limitertest.RunModelConcurrent(t, harness, limitertest.ModelOptions{})
+}
