@@ -31,7 +31,7 @@ func RunModelConcurrent(t *testing.T, newHarness func(testing.TB) Harness, opts 
 		t.Skip("concurrent histories need a clock the test moves: the load tests cover the real clock")
 	}
 	if opts.Checks == 0 {
-		opts.Checks = 30
+		opts.Checks = 100
 	}
 	setChecks(t, opts.Checks)
 	hs := []limiter.Limiter{h.Open(t), h.Open(t), h.Open(t)}

@@ -96,3 +96,15 @@ func TestModelMiniredis(t *testing.T) {
 func TestModelConcurrentMiniredis(t *testing.T) {
 	limitertest.RunModelConcurrent(t, miniHarness, limitertest.ModelOptions{})
 }
+
+// TestModelRealRedis runs RunModel's sequences on a real Redis: no clock
+// steps, limits of an hour's Period, durations compared within the time
+// each sequence has run.
+func TestModelRealRedis(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	limitertest.RunModel(t, func(testing.TB) limitertest.Harness {
+		return limitertest.Harness{
+			Open: func(t testing.TB) limiter.Limiter { return open(t, srv.Addr(), redis.WithPrefix("model:")) },
+		}
+	}, limitertest.ModelOptions{Handles: 1, Checks: 100})
+}

@@ -70,9 +70,11 @@ const (
 	qRestore = "UPDATE " + table + " SET tat = ?2, tok = ?3 WHERE key = ?1 AND tok = ?4"
 	qUnput   = "DELETE FROM " + table + " WHERE key = ?1 AND tok = ?2"
 	qReset   = "DELETE FROM " + table + " WHERE key = ?1"
-	// qSweep deletes idle rows: tat at or before now, on the clock of the
-	// row (see rebase: a shifted row is idle when tat <= at).
-	qSweep  = "DELETE FROM " + table + " WHERE CASE WHEN at - ?1 > ?2 THEN tat <= at ELSE tat <= ?1 END"
+	// qSweep deletes idle rows: on the clock of the row (see rebase: a
+	// shifted row is idle when tat <= at), and otherwise idle for over the
+	// slack, since a step back within it is obeyed and would need the row
+	// again.
+	qSweep  = "DELETE FROM " + table + " WHERE CASE WHEN at - ?1 > ?2 THEN tat <= at ELSE tat <= ?1 - ?2 END"
 	qVacuum = "PRAGMA incremental_vacuum"
 )
 
