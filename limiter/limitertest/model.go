@@ -28,6 +28,7 @@ type refAnswer struct {
 	ok         bool
 	wait       int64 // the Delay granted, or the RetryAfter refused
 	binding    int
+	slots      []int64 // each need's s_i
 	remaining  []int64
 	resetAfter []int64
 	undo       []refUndo // granted: what a cancel gives back
@@ -63,7 +64,9 @@ func (m *refModel) take(now int64, needs []refNeed, maxWait int64) refAnswer {
 	a := refAnswer{remaining: make([]int64, len(needs)), resetAfter: make([]int64, len(needs))}
 	s := now
 	for i, nd := range needs {
-		if si := m.get(nd.key).tat + nd.n*nd.t - nd.tau; si > s {
+		si := max(now, m.get(nd.key).tat+nd.n*nd.t-nd.tau)
+		a.slots = append(a.slots, si)
+		if si > s {
 			s, a.binding = si, i
 		}
 	}
