@@ -58,13 +58,14 @@ func RunModelConcurrent(t *testing.T, newHarness func(testing.TB) Harness, opts 
 			// for concurrent use.
 			plans := make([][]plan, len(hs))
 			for g := range hs {
-				for range rapid.IntRange(1, 8).Draw(rt, "requests") {
-					p := plan{op: rapid.IntRange(0, 5).Draw(rt, "op"),
+				for range rapid.IntRange(1, 20).Draw(rt, "requests") {
+					p := plan{op: rapid.IntRange(0, 6).Draw(rt, "op"),
 						keys:    rapid.SliceOfNDistinct(rapid.IntRange(0, 1), 1, 2, rapid.ID[int]).Draw(rt, "keys"),
-						maxWait: time.Duration(rapid.IntRange(0, 3000).Draw(rt, "maxWait ms")) * time.Millisecond,
+						maxWait: time.Duration(rapid.IntRange(0, 20000).Draw(rt, "maxWait ms")) * time.Millisecond,
 						hold:    time.Duration(rapid.IntRange(0, 2000).Draw(rt, "hold ms")) * time.Millisecond}
 					plans[g] = append(plans[g], p)
 				}
+				rt.Logf("round %d at %s, goroutine %d: %+v", r, clock, g, plans[g])
 			}
 			now := clock
 			var wg sync.WaitGroup
@@ -131,7 +132,7 @@ func concurrentRound[P any](l limiter.Limiter, prefix string, lims [2]limiter.Li
 			needs[i] = limiter.Need{Key: prefix + strconv.Itoa(k), Limit: lims[k], N: 1}
 		}
 		switch op {
-		case 0, 1: // Allow
+		case 0: // Allow
 			res, err := l.Allow(ctx, needs...)
 			if err != nil {
 				return err
@@ -139,7 +140,7 @@ func concurrentRound[P any](l limiter.Limiter, prefix string, lims [2]limiter.Li
 			if res.Allowed {
 				add(keys, now, 1)
 			}
-		case 2, 3: // Reserve
+		case 1, 2, 3: // Reserve
 			r, err := l.Reserve(ctx, maxWait, needs...)
 			if err != nil {
 				return err
@@ -148,7 +149,7 @@ func concurrentRound[P any](l limiter.Limiter, prefix string, lims [2]limiter.Li
 				add(keys, now+r.Delay, 1)
 				mine = append(mine, held{r: r, keys: keys, at: time.Now()})
 			}
-		case 4: // Cancel the newest or oldest of this goroutine's reservations
+		case 4, 5: // Cancel the newest or oldest of this goroutine's reservations
 			if len(mine) == 0 {
 				continue
 			}
@@ -165,7 +166,7 @@ func concurrentRound[P any](l limiter.Limiter, prefix string, lims [2]limiter.Li
 				return err
 			}
 			add(m.keys, now+m.r.Delay, -1)
-		case 5:
+		case 6:
 			if err := l.Hold(ctx, needs[0].Key, needs[0].Limit, hold); err != nil {
 				return err
 			}
