@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -107,4 +108,19 @@ func TestModelRealRedis(t *testing.T) {
 			Open: func(t testing.TB) limiter.Limiter { return open(t, srv.Addr(), redis.WithPrefix("model:")) },
 		}
 	}, limitertest.ModelOptions{Handles: 1, Checks: 100})
+}
+
+// TestModelMiniredisObserved is TestModelMiniredis with an Observer, which
+// takes every request through the store's Do (our scripts) instead of the
+// one-request shortcuts (redis_rate's own AllowN among them).
+func TestModelMiniredisObserved(t *testing.T) {
+	limitertest.RunModel(t, func(tb testing.TB) limitertest.Harness {
+		m := startMini(tb)
+		obs := limiter.ObserverFunc(func(context.Context, limiter.Event) {})
+		return limitertest.Harness{
+			Open:      func(t testing.TB) limiter.Limiter { return open(t, m.Addr(), redis.WithObserver(obs)) },
+			Advance:   m.Advance,
+			Tolerance: time.Microsecond,
+		}
+	}, limitertest.ModelOptions{Handles: 1})
 }

@@ -405,3 +405,24 @@ func TestModel(t *testing.T) {
 func TestModelConcurrent(t *testing.T) {
 	limitertest.RunModelConcurrent(t, harness, limitertest.ModelOptions{})
 }
+
+// TestModelObserved is TestModel with an Observer, which takes every
+// request through the store's Do (the batch path) instead of its
+// one-request shortcuts.
+func TestModelObserved(t *testing.T) {
+	limitertest.RunModel(t, func(tb testing.TB) limitertest.Harness {
+		clk := newFakeClock()
+		path := filepath.Join(tb.TempDir(), "model.db")
+		obs := limiter.ObserverFunc(func(context.Context, limiter.Event) {})
+		return limitertest.Harness{
+			Open: func(t testing.TB) limiter.Limiter {
+				l, err := sqlite.New(context.Background(), path, sqlite.WithClock(clk.Now), sqlite.WithObserver(obs))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l
+			},
+			Advance: clk.Advance,
+		}
+	}, limitertest.ModelOptions{MaxBack: time.Second})
+}
