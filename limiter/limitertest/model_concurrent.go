@@ -23,17 +23,15 @@ import (
 // window bound ceil(Rate*w/Period) + Burst - 1 for windows of one to four
 // intervals and one Period: a cancel that restored a key another request
 // had touched since would free a slot twice and break it. It checks the
-// bound only, not the end state. It needs a clock the test moves
+// bound only, not the end state. It runs opts.Checks histories (default
+// 100, or ModelChecksEnv's number); opts' other fields are unused. It needs a clock the test moves
 // (Advance); without one it skips.
 func RunModelConcurrent(t *testing.T, newHarness func(testing.TB) Harness, opts ModelOptions) {
 	h := newHarness(t)
 	if h.Advance == nil {
 		t.Skip("concurrent histories need a clock the test moves: the load tests cover the real clock")
 	}
-	if opts.Checks == 0 {
-		opts.Checks = 100
-	}
-	setChecks(t, opts.Checks)
+	setChecks(t, opts.Checks, 100)
 	hs := []limiter.Limiter{h.Open(t), h.Open(t), h.Open(t)}
 	for _, l := range hs {
 		t.Cleanup(func() { l.Close() })

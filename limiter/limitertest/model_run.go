@@ -54,20 +54,10 @@ var modelRun atomic.Int64
 // the sequences make no clock steps, use limits whose Period is an hour,
 // and compare each duration within the time the sequence has run.
 func RunModel(t *testing.T, newHarness func(testing.TB) Harness, opts ModelOptions) {
-	if opts.Checks == 0 {
-		opts.Checks = 300
-	}
 	if opts.Steps == 0 {
 		opts.Steps = 40
 	}
-	if v := os.Getenv(ModelChecksEnv); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("%s=%q: want a positive number of sequences", ModelChecksEnv, v)
-		}
-		opts.Checks = n
-	}
-	setChecks(t, opts.Checks)
+	setChecks(t, opts.Checks, 300)
 	h := newHarness(t)
 	if opts.Handles == 0 {
 		opts.Handles = 2
@@ -88,8 +78,19 @@ func RunModel(t *testing.T, newHarness func(testing.TB) Harness, opts ModelOptio
 	})
 }
 
-// setChecks sets rapid's number of checks unless the command line did.
-func setChecks(t *testing.T, n int) {
+// setChecks sets rapid's number of checks unless the command line did:
+// ModelChecksEnv's, or n, or def when n is 0.
+func setChecks(t *testing.T, n, def int) {
+	if n == 0 {
+		n = def
+	}
+	if v := os.Getenv(ModelChecksEnv); v != "" {
+		e, err := strconv.Atoi(v)
+		if err != nil || e < 1 {
+			t.Fatalf("%s=%q: want a positive number of sequences", ModelChecksEnv, v)
+		}
+		n = e
+	}
 	f := flag.Lookup("rapid.checks")
 	if f == nil {
 		t.Fatal("rapid registers no -rapid.checks flag")
