@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,7 +16,8 @@ import (
 // handle's next reservation a slot before the ones its waiters already
 // hold: the floor of a key is the latest of them. Without it, every queued
 // waiter's slot could be given a second time; with it, the loss is bounded
-// by one Burst plus one slot per other handle. A cancelled slot leaves the
+// by one Burst plus the slots other handles hold queued (they know
+// nothing of them). A cancelled slot leaves the
 // set, so the floor falls back to this handle's latest slot still held
 // (not to another handle's, nor to a composite's slot it was charged
 // from). A floor carries the epoch of the key it was taken under: the
@@ -29,6 +31,9 @@ type floors struct {
 	// keys whose slots all came (at least pruneAt).
 	sweepAt int
 	sweeps  int // passes so far (for the tests)
+	// raised is set by the first raise: until then every key's floor is
+	// 0, which Allow reads without the lock.
+	raised atomic.Bool
 }
 
 // keyFloor is one key's slots held by this handle, under one epoch.
@@ -69,6 +74,9 @@ func (kf *keyFloor) find(tat int64) (int, bool) {
 
 // get returns the floor of key and its epoch, 0 when no slot is pending.
 func (f *floors) get(key string) (int64, string) {
+	if !f.raised.Load() {
+		return 0, noEpoch
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	kf, ok := f.m[key]
@@ -92,6 +100,7 @@ func (f *floors) raise(key, stored string, resetAfter time.Duration) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.raised.Store(true)
 	now := time.Now()
 	if f.m == nil {
 		f.m = make(map[string]*keyFloor)
