@@ -369,9 +369,17 @@ func (h *Handle) reservation(ctx context.Context, st driver.Store, needs []Need,
 		pin = h.lc.Pin(r.Delay, a.Order)
 	}
 	var restored atomic.Bool // the last cancel gave a key back
+	// whole: a cancel gave every key back (one need: any), so that no
+	// later cancel can give anything (the key no longer holds this
+	// reservation's write, and never will again).
+	var whole atomic.Bool
+	one := len(needs) == 1
 	cancel := func(ctx context.Context) error {
 		ok, err := cancelOn(ctx, st, undo)
 		restored.Store(ok)
+		if ok && one {
+			whole.Store(true)
+		}
 		return err
 	}
 	r.cancel = func(ctx context.Context) error {
@@ -391,8 +399,8 @@ func (h *Handle) reservation(ctx context.Context, st driver.Store, needs []Need,
 		// Close gives the slot back again when its keys came back
 		// to its own writes (see lifecycle.Pin.Again).
 		pin.Again(func(ctx context.Context) bool {
-			if !r.given {
-				return false // used, or its time came: nothing to give
+			if !r.given || whole.Load() {
+				return false // used, its time came, or given back: nothing to give
 			}
 			restored.Store(false)
 			_ = r.cancel(ctx)

@@ -1,9 +1,12 @@
 package redis
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,7 +16,8 @@ import (
 // handle's next reservation a slot before the ones its waiters already
 // hold: the floor of a key is the latest of them. Without it, every queued
 // waiter's slot could be given a second time; with it, the loss is bounded
-// by one Burst plus one slot per other handle. A cancelled slot leaves the
+// by one Burst plus the slots other handles hold queued (they know
+// nothing of them). A cancelled slot leaves the
 // set, so the floor falls back to this handle's latest slot still held
 // (not to another handle's, nor to a composite's slot it was charged
 // from). A floor carries the epoch of the key it was taken under: the
@@ -23,12 +27,19 @@ import (
 type floors struct {
 	mu sync.Mutex
 	m  map[string]*keyFloor
+	// sweepAt is the number of keys at which the next pass drops the
+	// keys whose slots all came (at least pruneAt).
+	sweepAt int
+	sweeps  int // passes so far (for the tests)
+	// raised is set by the first raise: until then every key's floor is
+	// 0, which Allow reads without the lock.
+	raised atomic.Bool
 }
 
 // keyFloor is one key's slots held by this handle, under one epoch.
 type keyFloor struct {
-	epoch string // the key's epoch when they were taken (9 digits)
-	held  []heldSlot
+	epoch string     // the key's epoch when they were taken (9 digits)
+	held  []heldSlot // in tat order: the floor is the last
 }
 
 type heldSlot struct {
@@ -40,39 +51,46 @@ type heldSlot struct {
 const noEpoch = "000000000"
 
 // pruneAt is the number of keys at which keys whose slots all came are
-// dropped.
+// first dropped (then whenever the keys doubled since).
 const pruneAt = 4096
 
 // live drops the slots that came by now and reports whether any is left.
+// held is in tat order, so the slots that came are at its front (a slot
+// behind one still pending, its until off by the round trips' jitter,
+// goes with the next prune: a floor that passed changes no decision).
 func (kf *keyFloor) live(now time.Time) bool {
-	kept := kf.held[:0]
-	for _, h := range kf.held {
-		if !now.After(h.until) {
-			kept = append(kept, h)
-		}
+	i := 0
+	for i < len(kf.held) && now.After(kf.held[i].until) {
+		i++
 	}
-	clear(kf.held[len(kept):])
-	kf.held = kept
-	return len(kept) > 0
+	kf.held = kf.held[i:]
+	return len(kf.held) > 0
+}
+
+// find is where tat is, or would go, in held (in tat order).
+func (kf *keyFloor) find(tat int64) (int, bool) {
+	return slices.BinarySearchFunc(kf.held, tat, func(h heldSlot, t int64) int { return cmp.Compare(h.tat, t) })
 }
 
 // get returns the floor of key and its epoch, 0 when no slot is pending.
 func (f *floors) get(key string) (int64, string) {
+	if !f.raised.Load() {
+		return 0, noEpoch
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	kf, ok := f.m[key]
 	if !ok || !kf.live(time.Now()) {
 		return 0, noEpoch
 	}
-	top := kf.held[0].tat
-	for _, h := range kf.held[1:] {
-		top = max(top, h.tat)
-	}
-	return top, kf.epoch
+	return kf.held[len(kf.held)-1].tat, kf.epoch
 }
 
 // raise records a slot granted at tat (the stored string) for key, which
-// is resetAfter ahead of Redis's clock (after that, a tat as good as none). A slot under another epoch than the key's floor
+// is resetAfter ahead of Redis's clock (after that, a tat as good as
+// none), in tat order (raises of concurrent grants come in any order;
+// each call costs O(log n) but for the move of the slots after it, none
+// for the latest). A slot under another epoch than the key's floor
 // replaces them all (the key was Reset since), but for a slot without an
 // epoch, written on a lost key under the floor.
 func (f *floors) raise(key, stored string, resetAfter time.Duration) {
@@ -82,16 +100,21 @@ func (f *floors) raise(key, stored string, resetAfter time.Duration) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.raised.Store(true)
 	now := time.Now()
 	if f.m == nil {
 		f.m = make(map[string]*keyFloor)
 	}
-	if len(f.m) >= pruneAt {
+	if len(f.m) >= max(pruneAt, f.sweepAt) {
+		f.sweeps++
 		for k, kf := range f.m {
 			if !kf.live(now) {
 				delete(f.m, k)
 			}
 		}
+		// The next pass when the keys doubled: a raise costs O(1)
+		// amortized however many keys stay live.
+		f.sweepAt = 2 * len(f.m)
 	}
 	kf, ok := f.m[key]
 	switch {
@@ -106,7 +129,8 @@ func (f *floors) raise(key, stored string, resetAfter time.Duration) {
 		kf.epoch = noEpoch
 	}
 	kf.live(now)
-	kf.held = append(kf.held, heldSlot{tat: tat, until: now.Add(resetAfter)})
+	i, _ := kf.find(tat)
+	kf.held = slices.Insert(kf.held, i, heldSlot{tat: tat, until: now.Add(resetAfter)})
 }
 
 // lower follows a successful cancel of the reservation k: its slot leaves
@@ -122,11 +146,8 @@ func (f *floors) lower(k undoKey) {
 	if !ok || kf.epoch != epoch {
 		return
 	}
-	for i, h := range kf.held {
-		if h.tat == tat {
-			kf.held = append(kf.held[:i], kf.held[i+1:]...)
-			return
-		}
+	if i, found := kf.find(tat); found {
+		kf.held = slices.Delete(kf.held, i, i+1)
 	}
 }
 

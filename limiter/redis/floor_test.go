@@ -156,3 +156,39 @@ func TestLostDataAfterReset(t *testing.T) {
 		t.Fatalf("b's slot after the loss in %s, want 30s (after the 2 it holds)", d)
 	}
 }
+
+// TestLostDataAllowKeepsQueuedSlots: after Redis lost a key, an Allow of one
+// need (AllowN, redis_rate's script) keeps the handle's queued slots as a
+// Reserve does, and as a composite Allow did. Before, it took the key as
+// full and admitted at once, beside the 3 waiters still queued: the
+// handle's own queue given twice.
+func TestLostDataAllowKeepsQueuedSlots(t *testing.T) {
+	m := startMini(t)
+	l := open(t, m.Addr())
+	defer l.Close()
+	ctx := context.Background()
+	lim := limiter.Limit{Rate: 1, Period: 10 * time.Second, Burst: 1}
+	for range 3 {
+		reserveDelay(t, l, "k", lim)
+	}
+	m.FlushAll()
+	for _, allow := range []func() (limiter.Result, error){
+		func() (limiter.Result, error) { return l.AllowN(ctx, "k", lim, 1) },
+		func() (limiter.Result, error) { return l.Allow(ctx, limiter.Need{Key: "k", Limit: lim, N: 1}) },
+	} {
+		r, err := allow()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Allowed || r.RetryAfter < 29*time.Second || r.RetryAfter > 30*time.Second {
+			t.Fatalf("after Redis lost the key, an Allow: %+v, want refused for 30s (the 3 slots still queued)", r)
+		}
+	}
+	// The floor does not outlive the slots: a Reset drops it.
+	if err := l.Reset(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := l.AllowN(ctx, "k", lim, 1); err != nil || !r.Allowed {
+		t.Fatalf("after Reset: %+v, %v, want allowed", r, err)
+	}
+}

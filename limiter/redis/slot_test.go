@@ -178,3 +178,47 @@ func TestCrossSlotRefusedWhileDown(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossSlotRefusedFailWait: under every policy, FailWait included,
+// Allow, Reserve and WaitAll of keys in two slots fail at once with the
+// one slot error (naming the keys) while the cluster is down (FailOpen and
+// FailFallback degraded, deciding without it): no retry until
+// UnavailableAfter (an hour: the context's 10 s would end it), no
+// ErrUnavailable, no admission.
+func TestCrossSlotRefusedFailWait(t *testing.T) {
+	lim := limiter.Limit{Rate: 10, Period: time.Second, Burst: 10}
+	mixed := []limiter.Need{{Key: "account:42:requests", Limit: lim, N: 1}, {Key: "account:42:weight", Limit: lim, N: 2}}
+	for _, mode := range []limiter.FailureMode{limiter.FailWait, limiter.FailOpen, limiter.FailFallback} {
+		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{closedAddr(t)}, MaxRedirects: -1})
+		defer c.Close()
+		l, err := redis.New(c, redis.WithPolicy(limiter.Policy{OnFailure: mode, UnavailableAfter: time.Hour}), redis.WithTimeout(200*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if mode != limiter.FailWait {
+			// A one-need call finds the cluster down: the policy now
+			// decides without it.
+			if _, err := l.AllowN(ctx, "account:42:requests", lim, 1); err != nil || !l.Degraded() {
+				t.Fatalf("%s: AllowN with the cluster down: %v, degraded %v", mode, err, l.Degraded())
+			}
+		}
+		for _, name := range []string{"Allow", "Reserve", "WaitAll"} {
+			var err error
+			switch name {
+			case "Allow":
+				_, err = l.Allow(ctx, mixed...)
+			case "Reserve":
+				_, err = l.Reserve(ctx, time.Second, mixed...)
+			case "WaitAll":
+				err = limiter.WaitAll(ctx, l, mixed...)
+			}
+			if !errors.Is(err, limiter.ErrInvalidArgument) || errors.Is(err, limiter.ErrUnavailable) ||
+				!strings.Contains(err.Error(), "account:42:weight") {
+				t.Errorf("%s: %s of keys in two slots, cluster down: %v, want the slot error naming the keys", mode, name, err)
+			}
+		}
+	}
+}

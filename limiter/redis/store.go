@@ -90,14 +90,40 @@ func (s *store) decide(ctx context.Context, r *driver.Request, a *driver.Answer)
 }
 
 // allowOne is one round trip of redis_rate's AllowN on the need's key,
-// with the emission interval the core rounded up to the microsecond.
+// with the emission interval the core rounded up to the microsecond; or,
+// while this handle holds a slot of the key, of reserveScript with
+// maxWait 0, which keeps the key's floor (redis_rate knows none: after
+// Redis lost the key it would admit beside the handle's own queue).
 func (s *store) allowOne(ctx, cctx context.Context, nd driver.Need, a *driver.Answer) error {
+	if floor, epoch := s.floors.get(s.key(nd.Key)); floor != 0 {
+		return s.allowFloor(ctx, cctx, nd, floor, epoch, a)
+	}
 	rl := redis_rate.Limit{Rate: 1, Period: time.Duration(nd.T) * time.Microsecond, Burst: int(nd.Tau / nd.T)}
 	res, err := s.rate.AllowN(cctx, RateKey(s.prefix, nd.Key), rl, int(nd.N))
 	if err != nil {
 		return s.wrap("Allow", s.key(nd.Key), ctx, err)
 	}
 	fromRedisRate(res, nd, a)
+	return nil
+}
+
+// allowFloor is an Allow of one need above the key's floor: reserveScript
+// with maxWait 0, whose grant is used at once (not a slot to hold).
+func (s *store) allowFloor(ctx, cctx context.Context, nd driver.Need, floor int64, epoch string, a *driver.Answer) error {
+	rkey := s.key(nd.Key)
+	v, err := reserveScript.Run(cctx, s.client, []string{rkey}, nd.T, nd.Tau, nd.N, 0, floor, epoch, newToken()).Slice()
+	if err != nil {
+		return s.wrap("Allow", rkey, ctx, err)
+	}
+	ints, _, err := reply(v, 4, 0)
+	if err != nil {
+		return s.wrap("Allow", rkey, ctx, err)
+	}
+	a.OK = ints[0] == 1
+	if !a.OK {
+		a.RetryAfter = ints[1]
+	}
+	a.Needs = append(a.Needs[:0], driver.NeedAnswer{Remaining: ints[2], ResetAfter: ints[3]})
 	return nil
 }
 
