@@ -286,11 +286,16 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
-// shownElsewhere reports whether s is also a part of u that is no
+// shownElsewhere reports whether s is also in a part of u that is no
 // credential (scheme, host, path, fragment, a name or a value of another
-// option), which an output may show: "//:00000000@00000000" has the
-// host of its password.
+// option), or in u with its credentials masked, which an output may show:
+// "//:00000000@00000000" has the host of its password, and
+// "//:@0000000@0000000" the '@' and host of "//xxxxx:xxxxx@0000000".
 func shownElsewhere(u *url.URL, s string) bool {
+	masked := *u
+	if masked.User != nil {
+		masked.User = url.UserPassword("xxxxx", "xxxxx")
+	}
 	parts := []string{u.Scheme, u.Host, u.Path, u.RawPath, u.Opaque, u.Fragment, u.RawFragment, u.RawQuery}
 	if q, err := url.ParseQuery(u.RawQuery); err == nil {
 		parts = parts[:len(parts)-1]
@@ -298,8 +303,12 @@ func shownElsewhere(u *url.URL, s string) bool {
 			parts = append(parts, k)
 			if !redact.IsSecretParam(k) {
 				parts = append(parts, vs...)
+			} else {
+				q[k] = []string{"xxxxx"}
 			}
 		}
+		masked.RawQuery = q.Encode()
+		parts = append(parts, masked.String())
 	}
 	for _, p := range parts {
 		if strings.Contains(p, s) {
