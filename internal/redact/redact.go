@@ -198,10 +198,10 @@ func paramName(s string) (string, bool) {
 }
 
 // anyParamName is paramName for any name url.ParseQuery reads, such as
-// "pass word" (which IsSecretParam reads as "password"): the bytes up to
-// '=' when none of them ends a parameter ('&', ';', '#', '?').
+// "pass word" or "pass?" (which IsSecretParam reads as credentials): the
+// bytes up to '=' when none of them is '&'.
 func anyParamName(s string) (string, bool) {
-	i := strings.IndexAny(s, "=&;#?")
+	i := strings.IndexAny(s, "=&")
 	if i <= 0 || s[i] != '=' {
 		return "", false
 	}
