@@ -1,7 +1,11 @@
 package lighter
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+
+	"github.com/sharedlimit/sharedlimit/retrypolicy"
 )
 
 // MaxBodyExcerpt is how much of an error response's body a StatusError
@@ -32,7 +36,12 @@ func (e *StatusError) Error() string {
 	if len(e.Body) > 0 {
 		msg += fmt.Sprintf(": %q", e.Body)
 	}
-	if e.Err != nil {
+	var re *retrypolicy.Error
+	switch {
+	case errors.As(e.Err, &re) && re.Err == nil && re.StatusCode == e.StatusCode && bytes.Equal(re.Body, e.Body):
+		// The retry policy's message would quote the same body again.
+		msg += fmt.Sprintf(" (retrypolicy: giving up after %d attempt(s))", re.Attempts)
+	case e.Err != nil:
 		msg += fmt.Sprintf(" (%v)", e.Err)
 	}
 	return msg

@@ -3,6 +3,7 @@ package redact_test
 import (
 	"context"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -94,9 +95,14 @@ func secretForms(secret string) []string {
 }
 
 // exposed returns what raw shows through the redactor, limiter.Open's
-// error and, when it opens, the error of a first call.
-func exposed(t *testing.T, raw string) []string {
+// error and, when it opens, the error of a first call. raw is opened only when it stays local (see localOnly): a raw '/' in a
+// user name makes the rest of it a path, and what comes before it the
+// host.
+func exposed(t *testing.T, dir, raw string) []string {
 	out := []string{redact.String(raw)}
+	if u, err := url.Parse(raw); err == nil && localOnly(u, dir) != "" {
+		return out
+	}
 	// A raw '#' or '?' in a user name may cut the options with their
 	// short timeouts: the context bounds the call.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -133,8 +139,8 @@ func FuzzRedact(f *testing.F) {
 			t.Skip("this position cannot hold the secret raw")
 		}
 		harmless, _ := fuzzURL(dir, scheme, pos, "Q9z7Q9z7Q9z7")
-		baseline := strings.Join(exposed(t, harmless), "\n")
-		for _, shown := range exposed(t, raw) {
+		baseline := strings.Join(exposed(t, dir, harmless), "\n")
+		for _, shown := range exposed(t, dir, raw) {
 			for _, form := range secretForms(secret) {
 				if strings.Contains(shown, form) && !strings.Contains(baseline, form) {
 					t.Fatalf("secret %q (as %q) shows in %q\nURL %q", secret, form, shown, raw)
@@ -144,31 +150,104 @@ func FuzzRedact(f *testing.F) {
 	})
 }
 
-// FuzzOpen gives the redactor and limiter.Open any text: neither panics
-// nor returns a nil pointer in a non-nil Limiter, and a password or
-// credential value of 8 bytes or more that url.Parse finds in it shows in
-// neither output. SQLite URLs are skipped (they would create files where
-// the input says).
+// openSeeds are FuzzOpen's seeds: at least one per registered scheme
+// (TestOpenSeedsCoverEverySchemeURL checks it), with "/DIR/" standing for
+// the fuzz run's temporary folder.
+var openSeeds = []string{
+	"memory://", "memory://?token=a%40TopSecretPw", "MEMORY://",
+	"sqlite:///DIR/a.sqlite", "sqlite:///DIR/a.sqlite?busy_timeout=1s&cleanup_interval=1h", "sqlite://u:TopSecretPw@/DIR/a.sqlite",
+	"sqlite:///DIR/a.sqlite?password=TopSecretPw", "sqlite:DIR/rel", "sqlite://host/DIR/a", "sqlite:///DIR/a?busy_timeout=-1s",
+	"redis://:TopSecretPw@127.0.0.1:1/0?timeout=10ms", "redis://127.0.0.1:1/0?password=a@b&c", "redis://127.0.0.1:1/0?on_failure=open&fallback_share=0.5",
+	"rediss://u:TopSecretPw@127.0.0.1:1/15?prefix=p", "redis://127.0.0.1:1/99x", "redis://127.0.0.1:1/0?min_idle_conns=1",
+	"redis+cluster://:TopSecretPw@127.0.0.1:1,127.0.0.1:1?timeout=10ms", "rediss+cluster://127.0.0.1:1?addr=127.0.0.1:1",
+	"redis+sentinel://u:TopSecretPw@127.0.0.1:1/mymaster/0", "rediss+sentinel://127.0.0.1:1,127.0.0.1:1/m", "redis+sentinel://127.0.0.1:1/m?password=TopSecretPw",
+	"redis://:pw@h:1/0?x=1", "redis+sentinel://u:p@h:1/m/0", "rediss+cluster://h:1,h:2",
+	"redis://h/0?password=a@b&c", "x://y", "redis://[::1", "redis://h:1/0#frag?password=p",
+	"redis://:a@b/c?d#e@h:1/0?prefix=p",
+}
+
+// TestOpenSeedsCoverEverySchemeURL fails when a scheme is registered that
+// FuzzOpen has no seed for.
+func TestOpenSeedsCoverEverySchemeURL(t *testing.T) {
+	for _, s := range limiter.Schemes() {
+		found := false
+		for _, seed := range openSeeds {
+			found = found || strings.HasPrefix(strings.ToLower(seed), s+"://")
+		}
+		if !found {
+			t.Errorf("FuzzOpen has no seed for the registered scheme %q", s)
+		}
+	}
+}
+
+// localOnly reports why Open of u could reach outside the test: a Redis
+// address other than 127.0.0.1:1 (go-redis dials at once for options such
+// as min_idle_conns; an empty host is localhost:6379), or a SQLite file
+// outside dir (an empty path is the user's default file). "" means Open
+// may go ahead: it creates files only in dir and dials only 127.0.0.1:1,
+// which refuses at once.
+func localOnly(u *url.URL, dir string) string {
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme == "sqlite":
+		if u.Host != "" || u.User != nil || u.Opaque != "" {
+			return "" // refused before any file is touched
+		}
+		if p := filepath.Clean(u.Path); !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			return "sqlite file outside the test's folder"
+		}
+	case strings.HasPrefix(scheme, "redis"):
+		addrs := strings.Split(u.Host, ",")
+		if q, err := url.ParseQuery(u.RawQuery); err == nil {
+			addrs = append(addrs, q["addr"]...)
+			addrs = append(addrs, q["Addr"]...)
+		} else {
+			return "a query that go-redis may read otherwise"
+		}
+		for _, a := range addrs {
+			if a != "127.0.0.1:1" {
+				return "redis address " + a
+			}
+		}
+	}
+	return ""
+}
+
+// FuzzOpen gives the redactor and limiter.Open any text, "/DIR/" in it
+// standing for a temporary folder: neither panics nor returns a nil
+// pointer in a non-nil Limiter, and a password or credential value of 8
+// bytes or more that url.Parse finds in it shows in neither output. Open
+// runs only on URLs that create files in that folder and dial only
+// 127.0.0.1:1 (see localOnly); the redactor sees every input.
+//
+// A URL that opens round-trips, in three senses: its normal form
+// (url.Parse then String, as a caller building it with url.URL writes it)
+// opens too; its redacted form, which errors and logs show, is the same
+// URL (same scheme, host, path and option names) with the credentials
+// masked, and opens too with the masks as credentials, so that what a log
+// shows is a working URL once the real password is put back (unless an
+// '@' follows its authority: the redactor then also reads the URL as one
+// whose password holds '/', '?' or '#', as a pasted password may, and
+// masks up to that '@', host included: "redis://127.0.0.1:1#@" shows as
+// "redis://xxxxx:xxxxx@"); and redacting it again changes nothing.
 func FuzzOpen(f *testing.F) {
-	for _, s := range []string{"memory://", "redis://:pw@h:1/0?x=1", "redis+sentinel://u:p@h:1/m/0", "rediss+cluster://h:1,h:2",
-		"redis://h/0?password=a@b&c", "memory://?token=a%40TopSecretPw", "x://y", "redis://[::1", "redis://h:1/0#frag?password=p",
-		"redis://:a@b/c?d#e@h:1/0?prefix=p"} {
+	for _, s := range openSeeds {
 		f.Add(s)
 	}
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, raw string) {
+		raw = strings.ReplaceAll(raw, "/DIR/", dir+"/")
 		shown := []string{redact.String(raw)}
 		_ = redact.HasCredentials(raw)
 		_ = redact.Secrets(raw)
 		u, perr := url.Parse(raw)
 		if perr == nil {
 			shown = append(shown, redact.URL(u))
-			if strings.EqualFold(u.Scheme, "sqlite") {
-				t.Skip("sqlite: would create files")
+			if why := localOnly(u, dir); why != "" {
+				t.Skip(why)
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		l, err := limiter.Open(ctx, raw)
+		l, err := open(raw)
 		switch {
 		case err == nil && l == nil:
 			t.Fatalf("Open(%q) = nil, nil", raw)
@@ -178,6 +257,7 @@ func FuzzOpen(f *testing.F) {
 			shown = append(shown, err.Error())
 		default:
 			l.Close()
+			roundTrip(t, raw, u, dir)
 		}
 		if perr != nil {
 			return
@@ -194,7 +274,7 @@ func FuzzOpen(f *testing.F) {
 			}
 		}
 		for _, s := range secrets {
-			if len(s) < 8 || strings.Contains("xxxxx:xxxxx@", s) {
+			if len(s) < 8 || strings.Contains("xxxxx:xxxxx@", s) || shownElsewhere(u, s) {
 				continue
 			}
 			for _, out := range shown {
@@ -204,4 +284,104 @@ func FuzzOpen(f *testing.F) {
 			}
 		}
 	})
+}
+
+// shownElsewhere reports whether s is also in a part of u that is no
+// credential (scheme, host, path, fragment, a name or a value of another
+// option), or in u with its credentials masked, which an output may show:
+// "//:00000000@00000000" has the host of its password, and
+// "//:@0000000@0000000" the '@' and host of "//xxxxx:xxxxx@0000000".
+func shownElsewhere(u *url.URL, s string) bool {
+	masked := *u
+	if masked.User != nil {
+		masked.User = url.UserPassword("xxxxx", "xxxxx")
+	}
+	parts := []string{u.Scheme, u.Host, u.Path, u.RawPath, u.Opaque, u.Fragment, u.RawFragment, u.RawQuery}
+	if q, err := url.ParseQuery(u.RawQuery); err == nil {
+		parts = parts[:len(parts)-1]
+		for k, vs := range q {
+			parts = append(parts, k)
+			if !redact.IsSecretParam(k) {
+				parts = append(parts, vs...)
+			} else {
+				q[k] = []string{"xxxxx"}
+			}
+		}
+		masked.RawQuery = q.Encode()
+		parts = append(parts, masked.String())
+	}
+	for _, p := range parts {
+		if strings.Contains(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// open is limiter.Open within 5 s: no backend dials in Open, and SQLite
+// on a loaded machine may take more than a fraction of a second to
+// create its file (a hang still fails).
+func open(raw string) (limiter.Limiter, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return limiter.Open(ctx, raw)
+}
+
+// roundTrip checks the three round trips of FuzzOpen for raw, which
+// opened.
+func roundTrip(t *testing.T, raw string, u *url.URL, dir string) {
+	t.Helper()
+	forms := []struct{ name, raw string }{{"normal", u.String()}}
+	if !atAfterAuthority(raw) {
+		forms = append(forms, struct{ name, raw string }{"redacted", redact.String(raw)})
+	}
+	for _, form := range forms {
+		v, err := url.Parse(form.raw)
+		if err != nil {
+			t.Fatalf("the %s form %q of %q, which opens, does not parse: %v", form.name, form.raw, raw, err)
+		}
+		if !strings.EqualFold(v.Scheme, u.Scheme) || v.Host != u.Host || v.Path != u.Path || v.Opaque != u.Opaque ||
+			!sameKeys(v.Query(), u.Query()) || (v.User == nil) != (u.User == nil) {
+			t.Fatalf("the %s form %q of %q, which opens, is another URL", form.name, form.raw, raw)
+		}
+		if why := localOnly(v, dir); why != "" {
+			t.Fatalf("the %s form %q of %q, which opens, is not local: %s", form.name, form.raw, raw, why)
+		}
+		l, err := open(form.raw)
+		if err != nil {
+			t.Fatalf("the %s form %q of %q, which opens, does not: %v", form.name, form.raw, raw, err)
+		}
+		l.Close()
+	}
+	if once := redact.String(raw); redact.String(once) != once {
+		t.Fatalf("redacting %q twice gives %q, once %q", raw, redact.String(once), once)
+	}
+}
+
+// atAfterAuthority reports whether raw holds an '@' after its authority
+// (the text after "//" up to the first '/', '?' or '#'), or any '@' when
+// it has no authority.
+func atAfterAuthority(raw string) bool {
+	_, rest, ok := strings.Cut(raw, "//")
+	if !ok {
+		return strings.Contains(raw, "@")
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		return strings.Contains(rest[i:], "@")
+	}
+	return false
+}
+
+// sameKeys reports whether a and b have the same option names, with as
+// many values each.
+func sameKeys(a, b url.Values) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, vs := range a {
+		if len(b[k]) != len(vs) {
+			return false
+		}
+	}
+	return true
 }

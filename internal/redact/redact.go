@@ -160,7 +160,7 @@ func valueSpans(raw string) []span {
 		if strings.IndexByte("?&;#", raw[i]) < 0 {
 			continue
 		}
-		name, ok := paramName(raw[i+1:])
+		name, ok := anyParamName(raw[i+1:])
 		if !ok || !IsSecretParam(name) {
 			continue
 		}
@@ -195,6 +195,17 @@ func paramName(s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// anyParamName is paramName for any name url.ParseQuery reads, such as
+// "pass word" or "pass?" (which IsSecretParam reads as credentials): the
+// bytes up to '=' when none of them is '&'.
+func anyParamName(s string) (string, bool) {
+	i := strings.IndexAny(s, "=&")
+	if i <= 0 || s[i] != '=' {
+		return "", false
+	}
+	return s[:i], true
 }
 
 // secretWords are parts of parameter names that carry credentials, after
