@@ -22,10 +22,12 @@ import (
 // admissions (the slots granted, less those cancelled), sorted, fit the
 // window bound ceil(Rate*w/Period) + Burst - 1 for windows of one to four
 // intervals and one Period: a cancel that restored a key another request
-// had touched since would free a slot twice and break it. It checks the
-// bound only, not the end state. It runs opts.Checks histories (default
-// 100, or ModelChecksEnv's number); opts' other fields are unused. It needs a clock the test moves
-// (Advance); without one it skips.
+// had touched since would free a slot twice and break it. And after each
+// round, directly: no cancel restored a key another request had touched
+// since (each key's tat still covers the end of every slot held). It runs
+// opts.Checks histories (default 100, or ModelChecksEnv's number); opts'
+// other fields are unused. It needs a clock the test moves (Advance);
+// without one it skips.
 func RunModelConcurrent(t *testing.T, newHarness func(testing.TB) Harness, opts ModelOptions) {
 	h := newHarness(t)
 	if h.Advance == nil {
@@ -82,6 +84,24 @@ func RunModelConcurrent(t *testing.T, newHarness func(testing.TB) Harness, opts 
 			for err := range errs {
 				if err != nil {
 					rt.Fatalf("round %d: %v", r, err)
+				}
+			}
+			// No cancel restored a key another request had touched
+			// since: every slot still held keeps its key's tat at or
+			// past its end (a grant leaves tat >= slot + T, later
+			// writes only raise it, and a cancel that is the key's last
+			// write goes back to a value that already did).
+			for k, lim := range lims {
+				if len(slots[k]) == 0 {
+					continue
+				}
+				st, err := hs[0].Status(context.Background(), prefix+strconv.Itoa(k), lim)
+				if err != nil {
+					rt.Fatalf("round %d: Status: %v", r, err)
+				}
+				if want := slices.Max(slots[k]) + lim.Interval() - now; st.FullAfter < want-h.Tolerance {
+					rt.Fatalf("round %d: key %d is full in %s, but a slot held ends %s from now: a cancel restored the key under a later request's charge",
+						r, k, st.FullAfter, want)
 				}
 			}
 			step := time.Duration(rapid.IntRange(0, 3000).Draw(rt, "step ms")) * time.Millisecond
