@@ -36,30 +36,8 @@ func testCompositeCloseGivesBack(t *testing.T, h Harness) {
 		errs <- limiter.WaitAll(bg, l, limiter.Need{Key: b, Limit: tenMin, N: 1}, limiter.Need{Key: c, Limit: tenMin, N: 1})
 	})
 	waitStatus(t, l, probe, c, tenMin, func(st limiter.Status) bool { return st.FullAfter > 0 })
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if !errors.Is(err, limiter.ErrClosed) {
-			t.Errorf("WaitAll in flight at Close returned %v, want ErrClosed", err)
-		}
-	}
-	for _, k := range []struct {
-		key   string
-		limit limiter.Limit
-		most  time.Duration
-	}{{a, hour, time.Hour}, {b, tenMin, 0}, {c, tenMin, 0}} {
-		st, err := probe.Status(bg, k.key, k.limit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.FullAfter > k.most+time.Second {
-			t.Errorf("after Close gave back two composite Waits, %s is full in %s, want at most %s (given back newest first)",
-				k.key, st.FullAfter, k.most)
-		}
-	}
+	closeGivesBack(t, l, probe, &wg, errs, "two composite Waits",
+		[]keyFull{{a, hour, time.Hour}, {b, tenMin, 0}, {c, tenMin, 0}})
 }
 
 // testMixedCloseGivesBack: Close gives back a one-need Wait and a
@@ -85,6 +63,23 @@ func testMixedCloseGivesBack(t *testing.T, h Harness) {
 		errs <- limiter.WaitAll(bg, l, limiter.Need{Key: a, Limit: hour, N: 1}, limiter.Need{Key: b, Limit: tenMin, N: 1})
 	})
 	waitStatus(t, l, probe, b, tenMin, func(st limiter.Status) bool { return st.FullAfter > 0 })
+	closeGivesBack(t, l, probe, &wg, errs, "a Wait and a composite Wait behind it",
+		[]keyFull{{a, hour, time.Hour}, {b, tenMin, 0}})
+}
+
+// keyFull is a key, its limit, and the longest it may be full in after
+// Close gave its Waits back.
+type keyFull struct {
+	key   string
+	limit limiter.Limit
+	most  time.Duration
+}
+
+// closeGivesBack closes l while the Waits wg counts are queued, checks that
+// each returned ErrClosed (on errs), then that probe finds every key full
+// within its most (what: the Waits given back, for the messages).
+func closeGivesBack(t *testing.T, l, probe limiter.Limiter, wg *sync.WaitGroup, errs chan error, what string, keys []keyFull) {
+	t.Helper()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,21 +87,17 @@ func testMixedCloseGivesBack(t *testing.T, h Harness) {
 	close(errs)
 	for err := range errs {
 		if !errors.Is(err, limiter.ErrClosed) {
-			t.Errorf("Wait in flight at Close returned %v, want ErrClosed", err)
+			t.Errorf("a Wait of %s in flight at Close returned %v, want ErrClosed", what, err)
 		}
 	}
-	for _, k := range []struct {
-		key   string
-		limit limiter.Limit
-		most  time.Duration
-	}{{a, hour, time.Hour}, {b, tenMin, 0}} {
-		st, err := probe.Status(bg, k.key, k.limit)
+	for _, k := range keys {
+		st, err := probe.Status(context.Background(), k.key, k.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st.FullAfter > k.most+time.Second {
-			t.Errorf("after Close gave back a Wait and a composite Wait behind it, %s is full in %s, want at most %s (given back newest first)",
-				k.key, st.FullAfter, k.most)
+			t.Errorf("after Close gave back %s, %s is full in %s, want at most %s (given back newest first)",
+				what, k.key, st.FullAfter, k.most)
 		}
 	}
 }
