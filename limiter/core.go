@@ -34,6 +34,7 @@ type Handle struct {
 	many  driver.NeedsAllower // store's, if it has the capability
 	// checker is the store's, if it has the capability.
 	checker driver.Checker
+	stats   driver.StatsReporter // store's, if it has the capability
 	fb      driver.Store // the fallback store (FailFallback)
 	p       Policy
 	obs     Observer
@@ -107,8 +108,29 @@ func NewHandle(store driver.Store, p Policy) (*Handle, error) {
 	h.one, _ = store.(driver.OneAllower)
 	h.many, _ = store.(driver.NeedsAllower)
 	h.checker, _ = store.(driver.Checker)
+	h.stats, _ = store.(driver.StatsReporter)
 	h.closing, h.stopClosing = context.WithCancel(context.Background())
 	return h, nil
+}
+
+// Stats reports the store's traffic: the requests the Handle gave it and
+// the round trips it made for them (with coalescing, one round trip
+// decides many requests). A store that counts nothing (the in-process one,
+// which makes no round trips) reports zeros.
+func (h *Handle) Stats() Stats {
+	if h.stats == nil {
+		return Stats{}
+	}
+	st := h.stats.Stats()
+	return Stats{Requests: st.Requests, RoundTrips: st.RoundTrips}
+}
+
+// Stats counts a Limiter's store traffic (see [Handle.Stats]).
+type Stats struct {
+	// Requests is how many requests reached the store.
+	Requests int64
+	// RoundTrips is how many round trips the store made for them.
+	RoundTrips int64
 }
 
 // Policy is the Handle's policy, defaults filled in.

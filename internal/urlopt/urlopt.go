@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/sharedlimit/sharedlimit/limiter"
@@ -34,4 +35,24 @@ func Check(u *url.URL, accepted ...string) error {
 		}
 	}
 	return nil
+}
+
+// Coalesce is the name of the option that turns coalescing on or off
+// (coalesce=true or coalesce=false) on every backend that has it.
+const Coalesce = "coalesce"
+
+// Bool parses the boolean option name of u's query, as strconv.ParseBool
+// does (true, false, 1, 0, ...). It reports whether the option is set; a
+// value that is not a boolean is an error naming it, with u redacted as
+// red.
+func Bool(red string, q url.Values, name string) (v, set bool, err error) {
+	if !q.Has(name) {
+		return false, false, nil
+	}
+	v, err = strconv.ParseBool(q.Get(name))
+	if err != nil {
+		return false, false, fmt.Errorf("limiter: URL %q: option %s=%q must be true or false: %w",
+			red, name, q.Get(name), limiter.ErrInvalidArgument)
+	}
+	return v, true, nil
 }

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"fmt"
+	"github.com/sharedlimit/sharedlimit/internal/coalesce"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -43,6 +44,7 @@ type config struct {
 	prefix  string
 	timeout time.Duration
 	policy  limiter.Policy
+	batch   coalesce.Options
 }
 
 // Option configures New.
@@ -82,6 +84,13 @@ func WithPolicy(p limiter.Policy) Option {
 	}
 }
 
+// WithCoalescing turns coalescing on or off. On, concurrent calls on the
+// Limiter share round trips: a call that finds none in flight goes at
+// once, and calls arriving meanwhile go together as the next batch, decided
+// by Redis in one script call, each request in arrival order as if alone. Off, every
+// call is a round trip of its own. The default value is true.
+func WithCoalescing(on bool) Option { return func(c *config) { c.batch.Off = !on } }
+
 // WithObserver reports the Limiter's decisions, store errors and policy
 // switches to o (see [limiter.Observer]); limiter.Wait reports its waits
 // to it too. The default value is none.
@@ -111,7 +120,11 @@ func New(client goredis.UniversalClient, opts ...Option) (*Limiter, error) {
 	if s.ring, _ = client.(*goredis.Ring); s.ring != nil {
 		s.ringShards = len(s.ring.Options().Addrs)
 	}
-	h, err := limiter.NewHandle(s, c.policy)
+	cs, err := coalesce.New(s, c.batch)
+	if err != nil {
+		return nil, fmt.Errorf("limiter: redis.New: %w", err)
+	}
+	h, err := limiter.NewHandle(cs, c.policy)
 	if err != nil {
 		return nil, fmt.Errorf("limiter: redis.New: %w", err)
 	}

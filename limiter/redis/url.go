@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"github.com/sharedlimit/sharedlimit/internal/urlopt"
 	"net"
 	"net/url"
 	"strconv"
@@ -39,7 +40,7 @@ const (
 	optUnavailableAfter = "unavailable_after"
 )
 
-var ourOptions = []string{optPrefix, optTimeout, optOnFailure, optFallbackShare, optUnavailableAfter}
+var ourOptions = []string{optPrefix, optTimeout, optOnFailure, optFallbackShare, optUnavailableAfter, urlopt.Coalesce}
 
 // openURL opens a Limiter that owns a client made by go-redis's ParseURL,
 // ParseClusterURL or ParseFailoverURL. It does not connect: a Redis that
@@ -189,6 +190,14 @@ func (p *urlParser) ours(q url.Values) ([]Option, error) {
 		}
 		lopts = append(lopts, WithTimeout(d))
 		q.Del(optTimeout)
+	}
+	if q.Has(urlopt.Coalesce) {
+		on, err := strconv.ParseBool(q.Get(urlopt.Coalesce))
+		if err != nil {
+			return nil, p.fail("option coalesce=%q must be true or false", q.Get(urlopt.Coalesce))
+		}
+		lopts = append(lopts, WithCoalescing(on))
+		q.Del(urlopt.Coalesce)
 	}
 	var pol limiter.Policy
 	set := false

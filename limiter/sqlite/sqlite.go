@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/sharedlimit/sharedlimit/internal/coalesce"
 	"io/fs"
 	"net/url"
 	"os"
@@ -55,6 +56,7 @@ type config struct {
 	busy    time.Duration
 	cleanup time.Duration
 	policy  limiter.Policy
+	batch   coalesce.Options
 }
 
 // Option configures New.
@@ -99,6 +101,13 @@ func WithPolicy(p limiter.Policy) Option {
 	}
 }
 
+// WithCoalescing turns coalescing on or off. On, concurrent calls on the
+// Limiter share round trips: a call that finds none in flight goes at
+// once, and calls arriving meanwhile go together as the next batch, decided
+// by the file in one transaction, each request in arrival order as if alone. Off, every
+// call is a round trip of its own. The default value is true.
+func WithCoalescing(on bool) Option { return func(c *config) { c.batch.Off = !on } }
+
 // WithObserver reports the Limiter's decisions, store errors and policy
 // switches to o (see [limiter.Observer]); limiter.Wait reports its waits
 // to it too. The default value is none.
@@ -130,7 +139,12 @@ func New(ctx context.Context, path string, opts ...Option) (*Limiter, error) {
 		return nil, err
 	}
 	s.lastCleanup = s.nowUS()
-	h, err := limiter.NewHandle(s, cfg.policy)
+	cs, err := coalesce.New(s, cfg.batch)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("limiter: sqlite.New: %w", err)
+	}
+	h, err := limiter.NewHandle(cs, cfg.policy)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("limiter: sqlite.New: %w", err)

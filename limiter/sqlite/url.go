@@ -37,9 +37,10 @@ const (
 )
 
 // openURL opens "sqlite://" (DefaultPath) or "sqlite:///abs/path", with
-// the options busy_timeout and cleanup_interval as Go durations.
+// the options busy_timeout and cleanup_interval as Go durations, and
+// coalesce=false to turn coalescing off.
 func openURL(ctx context.Context, u *url.URL) (limiter.Limiter, error) {
-	if err := urlopt.Check(u, optBusyTimeout, optCleanupInterval); err != nil {
+	if err := urlopt.Check(u, optBusyTimeout, optCleanupInterval, urlopt.Coalesce); err != nil {
 		return nil, err
 	}
 	red := limiter.Redact(u.String())
@@ -70,6 +71,13 @@ func openURL(ctx context.Context, u *url.URL) (limiter.Limiter, error) {
 				red, o.name, v, limiter.ErrInvalidArgument)
 		}
 		opts = append(opts, o.set(d))
+	}
+	on, set, err := urlopt.Bool(red, u.Query(), urlopt.Coalesce)
+	if err != nil {
+		return nil, err
+	}
+	if set {
+		opts = append(opts, WithCoalescing(on))
 	}
 	path := u.Path
 	if path == "" {

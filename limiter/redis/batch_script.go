@@ -1,0 +1,261 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// batchScript decides a batch of requests in one call: Redis's clock read
+// once, each key read once (GET, so that a key of another type is that
+// key's error, not the batch's), every request decided in order with the
+// formulas of the single scripts, as if it were alone, and each key
+// written once (SET with the expiry of the latest instant any of the
+// batch's writes needed, or DEL where a cancel left no value). Values keep
+// the encoding of scripts.go, so redis_rate callers share every budget.
+//
+// ARGV[1] is the batch's token base: 12 digits, to which each request adds
+// its index (4 digits) to make the 16-digit token of its writes. ARGV[2]
+// is the batch, non-negative integers separated by spaces:
+//
+//	nkeys nlimits
+//	per key of KEYS: floor floorEpoch   (0 0: none; see reserveScript)
+//	per limit: T tau
+//	per request, one of:
+//	  1 nneeds {key limit n}...          Allow
+//	  2 maxWait nneeds {key limit n}...  Reserve
+//	  3 key limit d                      Hold
+//	  4 key limit                        Status
+//	  5 key epoch                        Reset
+//	  6 nkeys {key had value}...         Cancel: ARGV[value] is the value
+//	                                     the reservation stored,
+//	                                     ARGV[value+1] the one it replaced
+//
+// where key and limit are 1-based indexes into KEYS and the limits. The
+// reply is one string, "B " and the answers in the requests' order,
+// separated by spaces, a string as <length>:<bytes>:
+//
+//	E key                                the key (0-based) holds another type
+//	Allow, Reserve: ok wait binding {remaining resetAfter}...
+//	  and, for a granted Reserve, {had stored replaced}... (as
+//	  reserveScript's; stored and replaced are strings)
+//	Hold, Reset: 1
+//	Status: remaining nextAfter fullAfter
+//	Cancel: one flag per key, 1 where it was given back
+var batchScript = goredis.NewScript(luaClock + luaValues + `
+local v, nv = {}, 0
+for x in string.gmatch(ARGV[2], "%d+") do
+  nv = nv + 1
+  v[nv] = tonumber(x)
+end
+local nkeys, nlim = v[1], v[2]
+local p = 3
+local cur, tat, epoch, floor, fepoch, dirty, exp, bad = {}, {}, {}, {}, {}, {}, {}, {}
+for k = 1, nkeys do
+  local r = redis.pcall("GET", KEYS[k])
+  if type(r) == "table" and r.err then
+    bad[k] = true
+    r = false
+  end
+  cur[k] = r
+  local t, e = parse(r)
+  tat[k], epoch[k] = t, e
+  floor[k], fepoch[k] = v[p], string.format("%09d", v[p + 1])
+  exp[k] = 0
+  p = p + 2
+end
+local LT, Ltau = {}, {}
+for l = 1, nlim do
+  LT[l], Ltau[l] = v[p], v[p + 1]
+  p = p + 2
+end
+local base = ARGV[1]
+local out, no = {}, 0
+local function put(x)
+  no = no + 1
+  out[no] = x
+end
+-- I prints an integer exactly (table.concat prints numbers with %.14g).
+local function I(x)
+  if x < 1e14 and x > -1e14 then
+    return x
+  end
+  return string.format("%d", x)
+end
+local function S(s)
+  return #s .. ":" .. s
+end
+-- floorOf is the key's floor, moot once the key shows another epoch.
+local function floorOf(k)
+  local f = floor[k]
+  if f ~= 0 and cur[k] and epoch[k] ~= "000000000" and epoch[k] ~= fepoch[k] then
+    return 0
+  end
+  return f
+end
+local function write(k, us, token)
+  local s = encodeValue(us, epoch[k], token)
+  cur[k], tat[k], dirty[k] = s, us, true
+  if us > exp[k] then
+    exp[k] = us
+  end
+  return s
+end
+local ks, ls, ns, bs = {}, {}, {}, {}
+local req = 0
+while p <= nv do
+  req = req + 1
+  local token = base .. string.format("%04d", req)
+  local op = v[p]
+  if op == 1 or op == 2 then
+    local maxwait = 0
+    if op == 2 then
+      maxwait = v[p + 1]
+      p = p + 1
+    end
+    local nn = v[p + 1]
+    p = p + 2
+    local s, binding, badk = now, 1, nil
+    for j = 1, nn do
+      local k, l, n = v[p], v[p + 1], v[p + 2]
+      p = p + 3
+      if bad[k] and not badk then
+        badk = k
+      end
+      local b = math.max(tat[k], now, floorOf(k))
+      local si = b + n * LT[l] - Ltau[l]
+      if si > s then
+        s, binding = si, j
+      end
+      ks[j], ls[j], ns[j], bs[j] = k, l, n, b
+    end
+    if badk then
+      put("E")
+      put(badk - 1)
+    else
+      local wait = s - now
+      if wait > maxwait then
+        put(0)
+        put(I(wait))
+        put(binding - 1)
+        for j = 1, nn do
+          local T, tau, b = LT[ls[j]], Ltau[ls[j]], bs[j]
+          put(remaining(tau, T, b - now))
+          put(I(b - now))
+        end
+      else
+        put(1)
+        put(I(wait))
+        put(binding - 1)
+        local undo = {}
+        for j = 1, nn do
+          local k, T, tau = ks[j], LT[ls[j]], Ltau[ls[j]]
+          local new = math.max(bs[j], s) + ns[j] * T
+          local prev = cur[k]
+          local st = write(k, new, token)
+          put(remaining(tau, T, new - now))
+          put(I(new - now))
+          if op == 2 then
+            if prev then
+              undo[#undo + 1] = "1 " .. S(st) .. " " .. S(prev)
+            else
+              undo[#undo + 1] = "0 " .. S(st) .. " 0:"
+            end
+          end
+        end
+        for j = 1, #undo do
+          put(undo[j])
+        end
+      end
+    end
+  elseif op == 3 then
+    local k, l, d = v[p + 1], v[p + 2], v[p + 3]
+    p = p + 4
+    if bad[k] then
+      put("E")
+      put(k - 1)
+    else
+      local held = math.max(tat[k] + 1, now + d + Ltau[l] - LT[l])
+      if held > now then
+        write(k, held, token)
+      end
+      put(1)
+    end
+  elseif op == 4 then
+    local k, l = v[p + 1], v[p + 2]
+    p = p + 3
+    if bad[k] then
+      put("E")
+      put(k - 1)
+    else
+      local T, tau = LT[l], Ltau[l]
+      local b = math.max(tat[k], now)
+      put(remaining(tau, T, b - now))
+      put(I(math.max(0, b + T - now - tau)))
+      put(I(b - now))
+    end
+  elseif op == 5 then
+    local k, e = v[p + 1], v[p + 2]
+    p = p + 3
+    if bad[k] then
+      put("E")
+      put(k - 1)
+    else
+      -- as resetScript: tat now - 1 µs under a new epoch, kept until the
+      -- slots queued before have passed.
+      local horizon = math.max(tat[k], now)
+      epoch[k] = string.format("%09d", e)
+      write(k, now - 1, token)
+      if horizon > exp[k] then
+        exp[k] = horizon
+      end
+      put(1)
+    end
+  elseif op == 6 then
+    local nk = v[p + 1]
+    p = p + 2
+    local badk = nil
+    for j = 1, nk do
+      local k = v[p + 3 * (j - 1)]
+      if bad[k] and not badk then
+        badk = k
+      end
+    end
+    if badk then
+      put("E")
+      put(badk - 1)
+    else
+      for j = 1, nk do
+        local k, had, a = v[p], v[p + 1], v[p + 2]
+        if cur[k] == ARGV[a] then
+          local mine = parse(ARGV[a])
+          if mine > exp[k] then
+            exp[k] = mine
+          end
+          if had == 1 then
+            cur[k] = ARGV[a + 1]
+          else
+            cur[k] = false
+          end
+          tat[k], epoch[k] = parse(cur[k])
+          dirty[k] = true
+          put(1)
+        else
+          put(0)
+        end
+        p = p + 3
+      end
+    end
+  else
+    return redis.error_reply("batch: unknown operation " .. tostring(op))
+  end
+end
+for k = 1, nkeys do
+  if dirty[k] then
+    if cur[k] then
+      redis.call("SET", KEYS[k], cur[k], "EX", expiry(exp[k]))
+    else
+      redis.call("DEL", KEYS[k])
+    end
+  end
+end
+-- "B " first: a reply of digits only would come back as an integer from
+-- some servers (miniredis).
+return "B " .. table.concat(out, " ")
+`)
