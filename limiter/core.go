@@ -35,7 +35,7 @@ type Handle struct {
 	// checker is the store's, if it has the capability.
 	checker driver.Checker
 	stats   driver.StatsReporter // store's, if it has the capability
-	fb      driver.Store // the fallback store (FailFallback)
+	fb      driver.Store         // the fallback store (FailFallback)
 	p       Policy
 	obs     Observer
 	log     *slog.Logger
