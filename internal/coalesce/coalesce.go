@@ -31,6 +31,12 @@ type Options struct {
 	Off bool
 	// Max is the largest batch: DefaultMax when 0.
 	Max int
+	// InFlight is how many batches may be in flight at once (1 when 0).
+	// Batches in flight never share a key: a request whose key is in
+	// flight waits for it, and so does every later request on its keys,
+	// so that FIFO holds on each key. A store that decides one batch at
+	// a time anyway (one SQLite connection) gains nothing from more.
+	InFlight int
 	// Linger, for tests, forces batches: every call queues, even when
 	// nothing is in flight, and each batch waits Linger before it goes,
 	// so that concurrent calls gather; every batch, even of one request,
@@ -42,33 +48,34 @@ type Options struct {
 // store. It implements driver.Store, driver.Checker (passed on) and
 // driver.StatsReporter.
 type Store struct {
-	inner   driver.Store
-	batcher Batcher
-	checker driver.Checker
-	off     bool
-	max     int
-	linger  time.Duration
+	inner    driver.Store
+	batcher  Batcher
+	checker  driver.Checker
+	off      bool
+	max      int
+	inFlight int
+	linger   time.Duration
 
 	requests, roundTrips atomic.Int64
 
 	mu      sync.Mutex
-	busy    bool      // a request or a batch is in flight
 	queue   []*waiter // in arrival order
-	orphans []*waiter // cancels of reservations nobody waits for
-	closed  bool
-	started bool          // the sender runs
-	wake    chan struct{} // the sender has work (buffered 1)
-	stop    chan struct{} // closed by Close
-	ended   chan struct{} // closed when the sender returns
+	active  int       // requests alone and batches in flight
+	senders int       // sender goroutines running
+	// busy counts, per key, the requests alone and batches in flight
+	// that touch it.
+	busy map[string]int
+	// barriers counts the requests in flight that name no key.
+	barriers int
+	closed   bool
+	wg       sync.WaitGroup // the senders
 
 	// ctx is the context of the batches: it ends when Close starts.
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// The sender's scratch: one batch at a time.
-	ws   []*waiter
-	reqs []driver.Request
-	ans  []driver.Answer
+	// scratch of the batch being formed (s.mu held)
+	blocked map[string]bool
 }
 
 var (
@@ -82,13 +89,17 @@ func New(inner driver.Store, o Options) (*Store, error) {
 	if inner == nil {
 		return nil, fmt.Errorf("coalesce: nil store: %w", limiter.ErrInvalidArgument)
 	}
-	if o.Max < 0 || o.Linger < 0 {
-		return nil, fmt.Errorf("coalesce: Max %d and Linger %s must not be negative: %w", o.Max, o.Linger, limiter.ErrInvalidArgument)
+	if o.Max < 0 || o.InFlight < 0 || o.Linger < 0 {
+		return nil, fmt.Errorf("coalesce: Max %d, InFlight %d and Linger %s must not be negative: %w",
+			o.Max, o.InFlight, o.Linger, limiter.ErrInvalidArgument)
 	}
-	s := &Store{inner: inner, off: o.Off, max: o.Max, linger: o.Linger,
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), ended: make(chan struct{})}
+	s := &Store{inner: inner, off: o.Off, max: o.Max, inFlight: o.InFlight, linger: o.Linger,
+		busy: map[string]int{}, blocked: map[string]bool{}}
 	if s.max == 0 {
 		s.max = DefaultMax
+	}
+	if s.inFlight == 0 {
+		s.inFlight = 1
 	}
 	s.batcher, _ = inner.(Batcher)
 	s.checker, _ = inner.(driver.Checker)
@@ -113,9 +124,45 @@ func (s *Store) Stats() driver.Stats {
 	return driver.Stats{Requests: s.requests.Load(), RoundTrips: s.roundTrips.Load()}
 }
 
+// barrier reports whether r names no key the Store can see (a Cancel: its
+// keys are in its Undo), so that it must go with nothing else in flight.
+func barrier(r *driver.Request) bool { return len(r.Needs) == 0 }
+
+// free reports whether r could go now: its keys not in flight (s.mu
+// held).
+func (s *Store) free(r *driver.Request) bool {
+	if barrier(r) {
+		return s.active == 0
+	}
+	if s.barriers > 0 {
+		return false
+	}
+	for _, nd := range r.Needs {
+		if s.busy[nd.Key] > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// mark counts r's keys in flight (d = 1) or out of it (d = -1) (s.mu
+// held).
+func (s *Store) mark(r *driver.Request, d int) {
+	if barrier(r) {
+		s.barriers += d
+	}
+	for _, nd := range r.Needs {
+		if n := s.busy[nd.Key] + d; n > 0 {
+			s.busy[nd.Key] = n
+		} else {
+			delete(s.busy, nd.Key)
+		}
+	}
+}
+
 // Do implements driver.Store: batch[0] (the core sends one request at a
-// time; several are queued one after another) goes alone when nothing is
-// in flight, or in the next batch.
+// time; several are queued one after another) goes alone when nothing
+// else waits and its keys are not in flight, or in a later batch.
 func (s *Store) Do(ctx context.Context, batch []driver.Request, answers []driver.Answer) error {
 	if len(batch) != 1 {
 		for i := range batch {
@@ -130,6 +177,7 @@ func (s *Store) Do(ctx context.Context, batch []driver.Request, answers []driver
 		s.roundTrips.Add(1)
 		return s.inner.Do(ctx, batch, answers)
 	}
+	r := &batch[0]
 	s.mu.Lock()
 	if s.closed {
 		// A Cancel racing with Close: the inner store answers it (or
@@ -138,20 +186,22 @@ func (s *Store) Do(ctx context.Context, batch []driver.Request, answers []driver
 		s.roundTrips.Add(1)
 		return s.inner.Do(ctx, batch, answers)
 	}
-	if !s.busy && s.linger == 0 {
-		s.busy = true
+	if s.linger == 0 && len(s.queue) == 0 && s.active < s.inFlight && s.free(r) {
+		s.active++
+		s.mark(r, 1)
 		s.mu.Unlock()
 		s.roundTrips.Add(1)
 		err := s.inner.Do(ctx, batch, answers)
-		s.handOff()
+		s.mu.Lock()
+		s.active--
+		s.mark(r, -1)
+		s.startSender()
+		s.mu.Unlock()
 		return err
 	}
-	w := getWaiter(&batch[0])
+	w := getWaiter(r)
 	s.queue = append(s.queue, w)
-	if !s.busy {
-		s.busy = true
-		s.kick()
-	}
+	s.startSender()
 	s.mu.Unlock()
 	select {
 	case <-w.done:
@@ -164,41 +214,39 @@ func (s *Store) Do(ctx context.Context, batch []driver.Request, answers []driver
 		s.unqueue(w)
 		s.mu.Unlock()
 		putWaiter(w)
-		return fmt.Errorf("limiter: %s: %w", batch[0].Op, ctx.Err())
+		return fmt.Errorf("limiter: %s: %w", r.Op, ctx.Err())
 	case sent:
 		// The sender owns w now, and cancels a reservation granted to
 		// it.
 		w.state = abandoned
 		s.mu.Unlock()
-		return fmt.Errorf("limiter: %s: %w", batch[0].Op, ctx.Err())
+		return fmt.Errorf("limiter: %s: %w", r.Op, ctx.Err())
 	}
 	s.mu.Unlock()
 	<-w.done // answered: its signal is on the way
 	return w.deliver(answers)
 }
 
-// handOff ends a request that went alone: the sender takes over the
-// requests that queued meanwhile.
-func (s *Store) handOff() {
-	s.mu.Lock()
-	if len(s.queue) > 0 || len(s.orphans) > 0 {
-		s.kick()
-	} else {
-		s.busy = false
+// startSender starts a sender when the queue holds a request that could
+// go and a batch more may be in flight (s.mu held).
+func (s *Store) startSender() {
+	if len(s.queue) == 0 || s.closed || s.active >= s.inFlight {
+		return
 	}
-	s.mu.Unlock()
-}
-
-// kick wakes the sender, starting it the first time (s.mu held).
-func (s *Store) kick() {
-	if !s.started {
-		s.started = true
-		go s.send()
+	if s.linger == 0 && !s.free(&s.queue[0].req) && (s.senders > 0 || s.active > 0) {
+		// The first waits for a batch in flight, whose sender (or
+		// whose caller, alone) starts the next batch when it ends.
+		// Later requests of other keys wait too: a batch forms
+		// behind them (a rare case: several batches in flight).
+		return
 	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	if s.senders >= s.inFlight {
+		return
 	}
+	s.senders++
+	s.active++ // the sender's batch, until it finds none
+	s.wg.Add(1)
+	go s.send()
 }
 
 // unqueue takes w out of the queue (s.mu held).
@@ -213,103 +261,152 @@ func (s *Store) unqueue(w *waiter) {
 	}
 }
 
-// send is the sender: it sends the queue's batches, one at a time, until
-// the queue is empty, then waits to be woken again.
+// send is a sender: it sends batches, one at a time, while the queue holds
+// requests whose keys are not in flight, then ends.
 func (s *Store) send() {
-	defer close(s.ended)
+	defer s.wg.Done()
+	var b batchScratch
 	for {
-		select {
-		case <-s.wake:
-		case <-s.stop:
+		if s.linger > 0 {
+			// Yield rather than sleep: a timer of microseconds
+			// fires milliseconds late on a loaded machine, and
+			// forced batches are for tests that also measure time.
+			for start := time.Now(); time.Since(start) < s.linger; {
+				runtime.Gosched()
+			}
+		}
+		s.mu.Lock()
+		if !s.take(&b) {
+			s.senders--
+			s.active--
+			s.startSender() // another may take what this one could not
+			s.mu.Unlock()
 			return
 		}
-		for s.sendOne() {
+		s.mu.Unlock()
+		s.sendBatch(&b)
+		s.mu.Lock()
+		for i := range b.reqs {
+			s.mark(&b.reqs[i], -1)
 		}
+		s.mu.Unlock()
+		b.reset()
+		// Let the callers just answered run, and queue again if they
+		// will, before the next batch forms: batches grow, round
+		// trips fall (SQLite 1x8: 0.42 round trips per decision
+		// without it, 0.18 with it).
+		runtime.Gosched()
 	}
 }
 
-// sendOne sends the next batch and answers its callers; it reports false,
-// leaving the Store idle, when there was none.
-func (s *Store) sendOne() bool {
-	if s.linger > 0 {
-		// Yield rather than sleep: a timer of microseconds fires
-		// milliseconds late on a loaded machine, and forced batches
-		// are for tests that also measure time.
-		for start := time.Now(); time.Since(start) < s.linger; {
-			runtime.Gosched()
-		}
-	}
-	s.mu.Lock()
-	ws := s.ws[:0]
-	for len(ws) < s.max && len(s.orphans) > 0 {
-		ws = append(ws, s.orphans[0])
-		s.orphans = s.orphans[1:]
-	}
-	n := min(s.max-len(ws), len(s.queue))
-	ws = append(ws, s.queue[:n]...)
-	rest := copy(s.queue, s.queue[n:])
-	clear(s.queue[rest:])
-	s.queue = s.queue[:rest]
-	if len(ws) == 0 {
-		s.busy = false
-		s.mu.Unlock()
-		return false
-	}
-	for _, w := range ws {
-		w.state = sent
-	}
-	s.mu.Unlock()
+// batchScratch is a sender's batch.
+type batchScratch struct {
+	ws   []*waiter
+	reqs []driver.Request
+	ans  []driver.Answer
+}
 
-	reqs, ans := s.reqs[:0], s.ans[:0]
-	for _, w := range ws {
-		reqs = append(reqs, w.req)
-		ans = append(ans, driver.Answer{Needs: w.na[:0]})
+func (b *batchScratch) reset() {
+	clear(b.ws)
+	clear(b.reqs)
+	clear(b.ans)
+	b.ws, b.reqs, b.ans = b.ws[:0], b.reqs[:0], b.ans[:0]
+}
+
+// take moves into b, in queue order, up to Max requests whose keys are
+// not in flight and not named by an earlier request left in the queue (so
+// that FIFO holds on every key), and counts their keys in flight; it
+// reports false when it took none (s.mu held; the sender's own batch is
+// counted in s.active).
+func (s *Store) take(b *batchScratch) bool {
+	clear(s.blocked)
+	others := s.active - 1 // batches in flight beside this sender's
+	// all: nothing more goes in this batch (a barrier left in the queue,
+	// or one in flight).
+	all := s.barriers > 0
+	kept := s.queue[:0]
+	for _, w := range s.queue {
+		r := &w.req
+		ok := !all && len(b.ws) < s.max
+		if ok && barrier(r) {
+			ok = others == 0 && len(s.blocked) == 0
+		} else if ok {
+			for _, nd := range r.Needs {
+				if s.busy[nd.Key] > 0 || s.blocked[nd.Key] {
+					ok = false
+					break
+				}
+			}
+		}
+		if !ok {
+			if barrier(r) {
+				all = true
+			}
+			for _, nd := range r.Needs {
+				s.blocked[nd.Key] = true
+			}
+			kept = append(kept, w)
+			continue
+		}
+		w.state = sent
+		b.ws = append(b.ws, w)
 	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
+	for _, w := range b.ws {
+		s.mark(&w.req, 1)
+		b.reqs = append(b.reqs, w.req)
+		b.ans = append(b.ans, driver.Answer{Needs: w.na[:0]})
+	}
+	return len(b.ws) > 0
+}
+
+// sendBatch sends b and answers its callers.
+func (s *Store) sendBatch(b *batchScratch) {
 	s.roundTrips.Add(1)
 	var err error
 	switch {
-	case s.batcher != nil && (len(reqs) > 1 || s.linger > 0):
-		err = s.batcher.DoBatch(s.ctx, reqs, ans)
+	case s.batcher != nil && (len(b.reqs) > 1 || s.linger > 0):
+		err = s.batcher.DoBatch(s.ctx, b.reqs, b.ans)
 	default:
-		err = s.inner.Do(s.ctx, reqs, ans)
+		err = s.inner.Do(s.ctx, b.reqs, b.ans)
 	}
 	if err != nil && s.ctx.Err() != nil {
-		err = fmt.Errorf("limiter: %s: %w", reqs[0].Op, limiter.ErrClosed)
+		err = fmt.Errorf("limiter: %s: %w", b.reqs[0].Op, limiter.ErrClosed)
 	}
-
 	s.mu.Lock()
-	for i, w := range ws {
+	for i, w := range b.ws {
 		switch {
 		case w.orphan:
 			w.state = abandoned // recycled below
 		case w.state == abandoned:
-			a := &ans[i]
+			a := &b.ans[i]
 			if err == nil && w.req.Op == driver.Reserve && a.Err == nil && a.OK && a.Undo != nil && !s.closed {
-				s.orphans = append(s.orphans, getWaiter(&driver.Request{Op: driver.Cancel, Undo: a.Undo}))
-				s.orphans[len(s.orphans)-1].orphan = true
+				o := getWaiter(&driver.Request{Op: driver.Cancel, Undo: a.Undo})
+				o.orphan = true
+				// First in the queue: it gives the slot back
+				// before anything after it is decided.
+				s.queue = append(s.queue, nil)
+				copy(s.queue[1:], s.queue)
+				s.queue[0] = o
 			}
 		default:
 			w.state = answered
-			w.ans, w.err = ans[i], err
+			w.ans, w.err = b.ans[i], err
 		}
 	}
 	s.mu.Unlock()
-	for i, w := range ws {
+	for _, w := range b.ws {
 		if w.state == abandoned {
 			putWaiter(w)
 		} else {
 			w.done <- struct{}{}
 		}
-		ws[i] = nil
 	}
-	clear(reqs)
-	clear(ans)
-	s.ws, s.reqs, s.ans = ws[:0], reqs[:0], ans[:0]
-	return true
 }
 
-// Close implements driver.Store: queued callers get ErrClosed, the batch in
-// flight ends (its callers get ErrClosed), and the inner store closes.
+// Close implements driver.Store: queued callers get ErrClosed, the batches
+// in flight end (their callers get ErrClosed), and the inner store closes.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -323,21 +420,16 @@ func (s *Store) Close() error {
 		w.state = answered
 		w.err = fmt.Errorf("limiter: %s: %w", w.req.Op, limiter.ErrClosed)
 	}
-	orphans := s.orphans
-	s.orphans = nil
-	started := s.started
 	s.mu.Unlock()
 	for _, w := range queued {
-		w.done <- struct{}{}
-	}
-	for _, w := range orphans {
-		putWaiter(w)
+		if w.orphan {
+			putWaiter(w)
+		} else {
+			w.done <- struct{}{}
+		}
 	}
 	s.cancel()
-	close(s.stop)
-	if started {
-		<-s.ended
-	}
+	s.wg.Wait()
 	return s.inner.Close()
 }
 

@@ -482,3 +482,8 @@ func (c *replyScanner) str() string {
 	c.i = j + 1 + n
 	return v
 }
+
+// batchesInFlight is how many batches of one handle may be in flight at
+// once, each on a connection of its own; batches in flight share no key
+// (internal/coalesce), so FIFO holds on every key.
+const batchesInFlight = 4

@@ -102,7 +102,7 @@ func New(client goredis.UniversalClient, opts ...Option) (*Limiter, error) {
 	if client == nil {
 		return nil, fmt.Errorf("limiter: redis.New: nil client: %w", limiter.ErrInvalidArgument)
 	}
-	c := config{timeout: DefaultTimeout}
+	c := config{timeout: DefaultTimeout, batch: coalesce.Options{InFlight: batchesInFlight}}
 	for _, o := range opts {
 		o(&c)
 	}
