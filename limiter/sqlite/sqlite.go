@@ -134,7 +134,7 @@ func New(ctx context.Context, path string, opts ...Option) (*Limiter, error) {
 	if err := createFile(path); err != nil {
 		return nil, err
 	}
-	s := &store{path: path, cfg: cfg, sem: make(chan struct{}, 1), args: make([]any, 0, 4*maxNeeds), stop: make(chan struct{})}
+	s := &store{path: path, cfg: cfg, sem: make(chan struct{}, 1), args: make([]any, 0, 4*maxChunk), stop: make(chan struct{})}
 	if err := s.open(ctx); err != nil {
 		return nil, err
 	}
