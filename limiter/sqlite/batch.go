@@ -259,11 +259,12 @@ func (s *store) load() error {
 }
 
 // flush writes the rows the batch changed: the new rows in multi-row
-// upserts of up to maxChunk, a deleted row by its own statement. A row
-// whose final token is the one it was read with (a reservation and its
-// cancel in one batch) is written in two steps, as the two requests alone
-// would: the table's trigger gives a new token to an update of tat that
-// keeps the token.
+// upserts of up to maxChunk, a deleted row by its own statement. A new row's
+// token is never the one it was read with (the table's trigger would give a
+// new one to an update of tat that keeps it): each grant, hold and shift
+// writes a new token, and a Cancel gives back the token a reservation
+// replaced, which a reservation of the same batch cannot be (its Cancel
+// needs its answer).
 func (s *store) flush() error {
 	c := &s.cache
 	put := c.put[:0]
@@ -271,23 +272,12 @@ func (s *store) flush() error {
 		e := &c.entries[i]
 		switch {
 		case !e.dirty:
-		case !e.has:
-			if e.onDisk {
-				if _, err := s.st.reset.ExecContext(context.Background(), e.key); err != nil {
-					return err
-				}
-			}
-		case e.onDisk && e.cur == e.disk:
-		case e.onDisk && e.cur.tok == e.disk.tok:
-			tmp := newToken()
-			if err := s.put(e.key, e.cur.tat, e.cur.at, tmp); err != nil {
-				return err
-			}
-			if _, err := s.st.restore.ExecContext(context.Background(), e.key, e.cur.tat, e.cur.tok, tmp); err != nil {
-				return err
-			}
-		default:
+		case e.has:
 			put = append(put, i)
+		case e.onDisk:
+			if _, err := s.st.reset.ExecContext(context.Background(), e.key); err != nil {
+				return err
+			}
 		}
 	}
 	c.put = put
