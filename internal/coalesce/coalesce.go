@@ -3,6 +3,7 @@ package coalesce
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -304,6 +305,10 @@ func (s *Store) sendOne() bool {
 	clear(reqs)
 	clear(ans)
 	s.ws, s.reqs, s.ans = ws[:0], reqs[:0], ans[:0]
+	// Let the callers just answered run before the next batch is
+	// formed: those that call again at once join it, instead of the
+	// batch after it.
+	runtime.Gosched()
 	return true
 }
 
