@@ -277,3 +277,41 @@ func TestBatchWritesEachKeyOnce(t *testing.T) {
 		t.Fatalf("an Allow alone: %+v, wrote rows %v, want granted, one row", answers[0], puts)
 	}
 }
+
+// TestBatchManyKeys: a batch on more keys than one statement holds (129:
+// chunks of 64, 64 and 1), two Allows a key, writes each key once and
+// decides every request on its key's row; a second such batch reads the
+// rows the first wrote.
+func TestBatchManyKeys(t *testing.T) {
+	clk := newFakeClock()
+	l := open(t, filepath.Join(t.TempDir(), "rate-limit.sqlite"), sqlite.WithClock(clk.Now))
+	var puts int
+	sqlite.SetAfterPut(l, func(string) { puts++ })
+	const keys, burst = 129, 10
+	var reqs []driver.Request
+	for range 2 {
+		for k := range keys {
+			nd := driver.Need{Key: fmt.Sprintf("k%03d", k), N: 1, T: 1_000_000, Tau: burst * 1_000_000}
+			reqs = append(reqs, driver.Request{Op: driver.Allow, Needs: []driver.Need{nd}})
+		}
+	}
+	for batch := range 2 {
+		puts = 0
+		answers := make([]driver.Answer, len(reqs))
+		if err := sqlite.DoBatch(context.Background(), l, reqs, answers); err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range answers {
+			if want := int64(burst - 1 - 2*batch - i/keys); !a.OK || a.Needs[0].Remaining != want {
+				t.Fatalf("batch %d request %d (%s): %+v, want granted with %d left", batch, i, reqs[i].Needs[0].Key, a, want)
+			}
+		}
+		if puts != keys {
+			t.Fatalf("batch %d on %d keys wrote %d rows, want one a key", batch, keys, puts)
+		}
+	}
+	st, err := l.Status(context.Background(), "k128", limiter.Limit{Rate: 1, Period: time.Second, Burst: burst})
+	if err != nil || st.Remaining != burst-4 {
+		t.Fatalf("Status of the last key after two batches: %+v, %v; want %d left", st, err, burst-4)
+	}
+}
