@@ -45,7 +45,7 @@ func Compare(b *testing.B, slice time.Duration, sides []Side, ratios ...Ratio) {
 		}
 	}
 	for _, s := range sides {
-		b.ReportMetric(1e9/median(rates[s.Name]), s.Name+"-ns/op")
+		b.ReportMetric(1e9/Median(rates[s.Name]), s.Name+"-ns/op")
 	}
 	for _, q := range ratios {
 		num, den := rates[q.Num], rates[q.Den]
@@ -56,7 +56,7 @@ func Compare(b *testing.B, slice time.Duration, sides []Side, ratios ...Ratio) {
 		for i := range num {
 			rs[i] = num[i] / den[i]
 		}
-		b.ReportMetric(median(rs), q.Num+"/"+q.Den)
+		b.ReportMetric(Median(rs), q.Num+"/"+q.Den)
 	}
 }
 
@@ -91,7 +91,7 @@ func run(s Side, slice time.Duration) (int64, time.Duration, error) {
 }
 
 // median of xs (the mean of the middle two for an even count).
-func median(xs []float64) float64 {
+func Median(xs []float64) float64 {
 	s := slices.Sorted(slices.Values(xs))
 	if len(s) == 0 {
 		return 0

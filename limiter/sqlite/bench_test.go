@@ -224,8 +224,9 @@ func TestMain(m *testing.M) {
 }
 
 // benchChild makes decisions from G goroutines on one key between the
-// shared start and its end, and prints how many it made.
-func benchChild() error {
+// shared start and its end, and prints how many it made and in how many
+// round trips (transactions).
+func benchChild() (err error) {
 	g, err1 := strconv.Atoi(os.Getenv(envBenchGoroutines))
 	startNS, err2 := strconv.ParseInt(os.Getenv(envBenchStart), 10, 64)
 	dur, err3 := time.ParseDuration(os.Getenv(envBenchDuration))
@@ -235,13 +236,24 @@ func benchChild() error {
 	ctx := context.Background()
 	path := os.Getenv(envBenchPath)
 	var decide func() error
+	var count atomic.Int64
+	roundTrips := int64(-1) // the baseline's: one per decision
+	defer func() {
+		if err == nil {
+			if roundTrips < 0 {
+				roundTrips = count.Load()
+			}
+			fmt.Printf("%s%d %d\n", benchPrefix, count.Load(), roundTrips)
+		}
+	}()
 	switch impl := os.Getenv(envBenchImpl); impl {
-	case "ours":
-		l, err := sqlite.New(ctx, path)
+	case "ours", "off":
+		l, err := sqlite.New(ctx, path, sqlite.WithCoalescing(impl == "ours"))
 		if err != nil {
 			return err
 		}
 		defer l.Close()
+		defer func() { roundTrips = l.Stats().RoundTrips }()
 		decide = func() error { _, err := l.AllowN(ctx, "bench", benchLimit, 1); return err }
 	case "baseline":
 		bl, err := openBaseline(path)
@@ -256,7 +268,6 @@ func benchChild() error {
 	start := time.Unix(0, startNS)
 	end := start.Add(dur)
 	time.Sleep(time.Until(start))
-	var count atomic.Int64
 	var wg sync.WaitGroup
 	errc := make(chan error, g)
 	for range g {
@@ -272,21 +283,23 @@ func benchChild() error {
 	}
 	wg.Wait()
 	close(errc)
-	if err := <-errc; err != nil {
-		return err
-	}
-	fmt.Printf("%s%d\n", benchPrefix, count.Load())
-	return nil
+	return <-errc
+}
+
+// procsResult is what the children of runProcs did, summed.
+type procsResult struct {
+	rate                  float64 // decisions per second
+	decisions, roundTrips int64
 }
 
 // runProcs runs procs child processes of goroutines each on a new file for
-// dur and returns the decisions per second, summed.
-func runProcs(b *testing.B, impl string, procs, goroutines int, dur time.Duration) float64 {
+// dur: impl "ours", "off" (ours uncoalesced) or "baseline".
+func runProcs(b *testing.B, impl string, procs, goroutines int, dur time.Duration) procsResult {
 	path := filepath.Join(b.TempDir(), impl+".sqlite")
 	// Create the file first, so that the children measure decisions,
 	// not the creation of the schema.
 	switch impl {
-	case "ours":
+	case "ours", "off":
 		l, err := sqlite.New(context.Background(), path)
 		if err != nil {
 			b.Fatal(err)
@@ -300,7 +313,7 @@ func runProcs(b *testing.B, impl string, procs, goroutines int, dur time.Duratio
 		bl.db.Close()
 	}
 	start := time.Now().Add(time.Second)
-	counts := make([]int64, procs)
+	counts, trips := make([]int64, procs), make([]int64, procs)
 	errs := make([]error, procs)
 	var wg sync.WaitGroup
 	for i := range procs {
@@ -319,20 +332,22 @@ func runProcs(b *testing.B, impl string, procs, goroutines int, dur time.Duratio
 			sc := bufio.NewScanner(strings.NewReader(string(out)))
 			for sc.Scan() {
 				if rest, ok := strings.CutPrefix(sc.Text(), benchPrefix); ok {
-					counts[i], errs[i] = strconv.ParseInt(rest, 10, 64)
+					_, errs[i] = fmt.Sscan(rest, &counts[i], &trips[i])
 				}
 			}
 		})
 	}
 	wg.Wait()
-	var sum int64
+	var res procsResult
 	for i := range procs {
 		if errs[i] != nil {
 			b.Fatalf("%s child %d: %v", impl, i, errs[i])
 		}
-		sum += counts[i]
+		res.decisions += counts[i]
+		res.roundTrips += trips[i]
 	}
-	return float64(sum) / dur.Seconds()
+	res.rate = float64(res.decisions) / dur.Seconds()
+	return res
 }
 
 // BenchmarkProcesses measures decisions per second summed over real
@@ -344,7 +359,7 @@ func BenchmarkProcesses(b *testing.B) {
 			b.Run(fmt.Sprintf("%dx%d/%s", shape.procs, shape.goroutines, impl), func(b *testing.B) {
 				var rate float64
 				for b.Loop() {
-					rate = runProcs(b, impl, shape.procs, shape.goroutines, 2*time.Second)
+					rate = runProcs(b, impl, shape.procs, shape.goroutines, 2*time.Second).rate
 				}
 				b.ReportMetric(rate, "decisions/s")
 			})

@@ -5,11 +5,17 @@
 // The file holds one row per key: the GCRA theoretical arrival time, the
 // host clock of the row's last write and the token of that write, which a
 // reservation's cancel compares (so a cancel never takes a later write for
-// its own). Every decision is one immediate write transaction, so two
-// processes never lose each other's updates; a request of several needs
+// its own). Every decision is made in an immediate write transaction, so
+// two processes never lose each other's updates; a request of several needs
 // reads and writes all its keys in that one transaction, so another handle
 // sees all of its writes or none, and a refused one takes nothing. Status
 // reads without the write lock.
+//
+// Concurrent calls on one handle are coalesced (see [WithCoalescing]): the
+// calls arriving while a transaction is in flight go together in the next
+// one, which reads each of their keys once, decides every request in
+// memory in arrival order exactly as alone, and writes each key it changed
+// once.
 //
 // A write lock that another process holds past the busy timeout (see
 // [WithBusyTimeout]) is the file's unavailability: the failure policy (see

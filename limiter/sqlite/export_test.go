@@ -1,6 +1,11 @@
 package sqlite
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"github.com/sharedlimit/sharedlimit/limiter/driver"
+)
 
 // WithHostClock replaces the host clock's parts, for tests: the wall clock
 // (which a test may step), the boot clock in µs and the boot id (nil: the
@@ -27,3 +32,13 @@ func HasBootClock() bool {
 // SetAfterPut makes l run f after each row it writes, inside the write
 // transaction, with the row's key (nil: nothing). Set it before l is used.
 func SetAfterPut(l *Limiter, f func(key string)) { l.s.afterPut = f }
+
+// WithLinger forces batches, for the tests: every call queues and each
+// batch waits d before it goes (coalesce.Options.Linger).
+func WithLinger(d time.Duration) Option { return func(c *config) { c.batch.Linger = d } }
+
+// DoBatch gives batch to l's store directly, as one batch (the coalescing
+// layer bypassed).
+func DoBatch(ctx context.Context, l *Limiter, batch []driver.Request, answers []driver.Answer) error {
+	return l.s.Do(ctx, batch, answers)
+}

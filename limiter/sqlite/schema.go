@@ -81,8 +81,8 @@ const (
 // qGetN reads the rows of n keys (?1 to ?n) in one statement, each row
 // with the index of its key (point lookups: an IN list would build a
 // temporary table), and qPutN writes n rows (key, tat, at, tok for each, in
-// order) in one: a request of several needs costs two statements, as one
-// of one need does.
+// order) in one: a batch of requests on up to maxChunk keys costs two
+// statements, as a request of one need does (see decideBatch).
 func qGetN(n int) string {
 	qs := make([]string, n)
 	for i := range qs {
@@ -113,7 +113,7 @@ func params(n, from int) string {
 // putN[n] (qGetN, qPutN of n keys) are prepared on first use.
 type stmts struct {
 	begin, commit, rollback, get, put, restore, unput, reset, sweep, vacuum *sql.Stmt
-	getN, putN                                                              [maxNeeds + 1]*sql.Stmt
+	getN, putN                                                              [maxChunk + 1]*sql.Stmt
 }
 
 func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {

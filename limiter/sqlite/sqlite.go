@@ -104,8 +104,9 @@ func WithPolicy(p limiter.Policy) Option {
 // WithCoalescing turns coalescing on or off. On, concurrent calls on the
 // Limiter share round trips: a call that finds none in flight goes at
 // once, and calls arriving meanwhile go together as the next batch, decided
-// by the file in one transaction, each request in arrival order as if alone. Off, every
-// call is a round trip of its own. The default value is true.
+// by the file in one transaction (each key read and written once), each
+// request in arrival order as if alone. Off, every call is a transaction of
+// its own. The default value is true.
 func WithCoalescing(on bool) Option { return func(c *config) { c.batch.Off = !on } }
 
 // WithObserver reports the Limiter's decisions, store errors and policy
@@ -134,7 +135,7 @@ func New(ctx context.Context, path string, opts ...Option) (*Limiter, error) {
 	if err := createFile(path); err != nil {
 		return nil, err
 	}
-	s := &store{path: path, cfg: cfg, sem: make(chan struct{}, 1), args: make([]any, 0, 4*maxNeeds), stop: make(chan struct{})}
+	s := &store{path: path, cfg: cfg, sem: make(chan struct{}, 1), args: make([]any, 0, 4*maxChunk), stop: make(chan struct{})}
 	if err := s.open(ctx); err != nil {
 		return nil, err
 	}

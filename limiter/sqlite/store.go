@@ -12,9 +12,6 @@ import (
 	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
 
-// maxNeeds is how many needs a request decides without allocating.
-const maxNeeds = 8
-
 // store is the driver.Store of one handle: one connection to the file.
 type store struct {
 	path string
@@ -41,8 +38,10 @@ type store struct {
 	bootOffset int64
 	useBoot    bool
 
-	// args is the scratch of the arguments of getAll and putAll.
-	args []any
+	// args is the scratch of the arguments of the statements of many
+	// keys; cache holds the rows of the batch being decided.
+	args  []any
+	cache rowCache
 
 	// afterPut, when set (by tests), runs after each row written, inside
 	// the transaction.
@@ -68,14 +67,6 @@ type undo struct {
 	mine int64
 	prev row
 	had  bool
-}
-
-// keyRow is a key's row as a request read it, and the last-write time to
-// store with a new tat (see rebase).
-type keyRow struct {
-	cur   row
-	had   bool
-	newAt int64
 }
 
 // Do implements driver.Store: the whole batch in one immediate write
@@ -135,7 +126,9 @@ func (s *store) Do(ctx context.Context, batch []driver.Request, answers []driver
 	}
 }
 
-// write decides batch in one immediate transaction.
+// write decides batch in one immediate transaction: on a cache of its rows
+// (decideBatch), but a Cancel or a Reset alone by its own statements, which
+// need no read.
 func (s *store) write(batch []driver.Request, answers []driver.Answer) (err error) {
 	bg := context.Background()
 	if _, err := s.st.begin.ExecContext(bg); err != nil {
@@ -147,11 +140,14 @@ func (s *store) write(batch []driver.Request, answers []driver.Answer) (err erro
 		}
 	}()
 	now := s.nowUS()
-	for i := range batch {
-		answers[i] = driver.Answer{Needs: answers[i].Needs[:0]}
-		if err := s.decide(&batch[i], &answers[i], now); err != nil {
-			return err
-		}
+	if op := batch[0].Op; len(batch) == 1 && (op == driver.Cancel || op == driver.Reset) {
+		answers[0] = driver.Answer{Needs: answers[0].Needs[:0]}
+		err = s.decide(&batch[0], &answers[0], now)
+	} else {
+		err = s.decideBatch(batch, answers, now)
+	}
+	if err != nil {
+		return err
 	}
 	if err := s.sweep(now); err != nil {
 		return err
@@ -172,24 +168,16 @@ func (s *store) read(batch []driver.Request, answers []driver.Answer) error {
 	return nil
 }
 
-// decide answers one request at now; an error is the batch's (the file
-// failed), a request's own goes into a.Err.
+// decide answers a request alone: a Status outside a write transaction,
+// or a Cancel or a Reset alone in one, by their own statements (no read);
+// an error is the batch's (the file failed), a request's own goes into
+// a.Err.
 func (s *store) decide(r *driver.Request, a *driver.Answer, now int64) error {
-	if r.Op >= driver.Hold && r.Op <= driver.Reset && len(r.Needs) != 1 {
-		a.Err = fmt.Errorf("limiter: sqlite: %s takes one need, got %d: %w", r.Op, len(r.Needs), limiter.ErrInvalidArgument)
+	if err := arity(r); err != nil {
+		a.Err = err
 		return nil
 	}
 	switch r.Op {
-	case driver.Allow, driver.Reserve:
-		return s.take(r, a, now)
-	case driver.Hold:
-		nd := r.Needs[0]
-		cur, _, err := s.get(nd.Key)
-		if err != nil {
-			return err
-		}
-		eff, newAt := rebase(cur.tat, cur.at, now)
-		return s.put(nd.Key, gcra.Hold(eff, now, nd.T, nd.Tau, r.Hold), newAt, newToken())
 	case driver.Status:
 		nd := r.Needs[0]
 		cur, _, err := s.get(nd.Key)
@@ -205,92 +193,7 @@ func (s *store) decide(r *driver.Request, a *driver.Answer, now int64) error {
 	case driver.Cancel:
 		return s.cancel(r, a)
 	}
-	a.Err = fmt.Errorf("limiter: sqlite: unknown operation %s: %w", r.Op, limiter.ErrInvalidArgument)
-	return nil
-}
-
-// take decides an Allow or a Reserve: each key's row read once and rebased
-// to the clock, gcra.Take on them, and, granted, each key written once with
-// a token of its own. Refused, nothing is taken, but a key whose clock went
-// back stores its shift.
-func (s *store) take(r *driver.Request, a *driver.Answer, now int64) error {
-	n := len(r.Needs)
-	var rb [maxNeeds]keyRow
-	var tb, nb [maxNeeds]int64
-	var rows []keyRow
-	var tats, next []int64
-	if n <= maxNeeds {
-		rows, tats, next = rb[:n], tb[:n], nb[:n]
-	} else {
-		rows, tats, next = make([]keyRow, n), make([]int64, n), make([]int64, n)
-	}
-	many := n > 1 && n <= maxNeeds
-	if many {
-		if err := s.getAll(r.Needs, rows); err != nil {
-			return err
-		}
-	}
-	for i, nd := range r.Needs {
-		if !many {
-			cur, had, err := s.get(nd.Key)
-			if err != nil {
-				return err
-			}
-			rows[i].cur, rows[i].had = cur, had
-		}
-		tats[i], rows[i].newAt = rebase(rows[i].cur.tat, rows[i].cur.at, now)
-	}
-	maxWait := int64(0)
-	if r.Op == driver.Reserve {
-		maxWait = r.MaxWait
-	}
-	if !gcra.Take(tats, now, r.Needs, maxWait, a, next) {
-		for i, nd := range r.Needs {
-			if tats[i] != rows[i].cur.tat {
-				// The clock went back: store the shift even when
-				// nothing is taken, or the row's wait would stay
-				// frozen until the clock caught up with the last
-				// write.
-				if err := s.put(nd.Key, tats[i], rows[i].newAt, newToken()); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	var kb [maxNeeds]int64
-	toks := kb[:0]
-	if n > maxNeeds {
-		toks = make([]int64, 0, n)
-	}
-	for range n {
-		toks = append(toks, newToken())
-	}
-	if many {
-		if err := s.putAll(r.Needs, next, rows, toks); err != nil {
-			return err
-		}
-	} else {
-		for i, nd := range r.Needs {
-			if err := s.put(nd.Key, next[i], rows[i].newAt, toks[i]); err != nil {
-				return err
-			}
-		}
-	}
-	if r.Op == driver.Reserve {
-		// This handle's grants in the file's order (the connection
-		// serialises them), for Close: gcra.Take's Order, a tat, is
-		// not one across the keys of composites.
-		s.grants++
-		a.Order = s.grants
-		u := make([]undo, n)
-		for i, nd := range r.Needs {
-			prev := rows[i].cur
-			prev.tat = tats[i]
-			u[i] = undo{key: nd.Key, mine: toks[i], prev: prev, had: rows[i].had}
-		}
-		a.Undo = u
-	}
+	a.Err = fmt.Errorf("limiter: sqlite: %s cannot be decided alone: %w", r.Op, limiter.ErrInvalidArgument)
 	return nil
 }
 
@@ -299,9 +202,9 @@ func (s *store) take(r *driver.Request, a *driver.Answer, now int64) error {
 // included) or to no row, so that cancels run newest first chain; a key
 // written since is left alone.
 func (s *store) cancel(r *driver.Request, a *driver.Answer) error {
-	u, ok := r.Undo.([]undo)
-	if !ok {
-		a.Err = fmt.Errorf("limiter: sqlite: Cancel of a reservation this store did not grant (%T): %w", r.Undo, limiter.ErrInvalidArgument)
+	u, err := undoOf(r)
+	if err != nil {
+		a.Err = err
 		return nil
 	}
 	bg := context.Background()

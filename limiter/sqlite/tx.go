@@ -45,65 +45,12 @@ func (s *store) get(key string) (r row, ok bool, err error) {
 	return r, err == nil, err
 }
 
-// getAll reads the rows of needs' keys (2 to maxNeeds of them, each once)
-// in one statement into rows (zero on entry); a key without a row is left
-// zero.
-func (s *store) getAll(needs []driver.Need, rows []keyRow) error {
-	st, err := s.stmtN(&s.st.getN[len(needs)], qGetN, len(needs))
-	if err != nil {
-		return err
-	}
-	args := s.args[:0]
-	for _, nd := range needs {
-		args = append(args, nd.Key)
-	}
-	rs, err := st.QueryContext(context.Background(), args...)
-	clear(args)
-	if err != nil {
-		return err
-	}
-	for rs.Next() {
-		var i int
-		var r row
-		if err := rs.Scan(&i, &r.tat, &r.at, &r.tok); err != nil {
-			rs.Close()
-			return err
-		}
-		if i >= 0 && i < len(rows) {
-			rows[i].cur, rows[i].had = r, true
-		}
-	}
-	return errors.Join(rs.Err(), rs.Close())
-}
-
 // put writes a row with the token tok.
 func (s *store) put(key string, tat, at, tok int64) error {
 	if _, err := s.st.put.ExecContext(context.Background(), key, tat, at, tok); err != nil {
 		return err
 	}
 	s.wrote(key)
-	return nil
-}
-
-// putAll writes the rows of needs' keys (2 to maxNeeds of them) in one
-// statement: tat next[i], the last-write time of rows[i], token toks[i].
-func (s *store) putAll(needs []driver.Need, next []int64, rows []keyRow, toks []int64) error {
-	st, err := s.stmtN(&s.st.putN[len(needs)], qPutN, len(needs))
-	if err != nil {
-		return err
-	}
-	args := s.args[:0]
-	for i, nd := range needs {
-		args = append(args, nd.Key, next[i], rows[i].newAt, toks[i])
-	}
-	_, err = st.ExecContext(context.Background(), args...)
-	clear(args)
-	if err != nil {
-		return err
-	}
-	for _, nd := range needs {
-		s.wrote(nd.Key)
-	}
 	return nil
 }
 
