@@ -60,6 +60,25 @@ func waitQueued(t *testing.T, s *Store, n int) {
 	}
 }
 
+// waitIdle waits until s has nothing in flight (polled, bounded: the
+// sender finds its queue empty after its last batch returned).
+func waitIdle(t *testing.T, s *Store) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		s.mu.Lock()
+		busy := s.busy
+		s.mu.Unlock()
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Store is still busy after %s", wait)
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+}
+
 // result waits for c's call to return and gives its error.
 func (c *caller) result(t *testing.T) error {
 	t.Helper()
