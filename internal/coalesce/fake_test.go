@@ -126,7 +126,7 @@ func (f *fakeStore) idle(t *testing.T) {
 
 // serve answers every call with reply until ctx ends; the returned
 // function waits for it to stop.
-func (f *fakeStore) serve(ctx context.Context, reply func(c *call) func([]driver.Answer) error) (wait func()) {
+func (f *fakeStore) serve(ctx context.Context, reply func(c *call) func([]driver.Answer) error) (stopped func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
