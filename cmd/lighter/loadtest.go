@@ -33,12 +33,25 @@ type report struct {
 	LatencyMS  map[string]float64 `json:"latency_ms"`
 	Limit      string             `json:"limit"`
 	LimiterURL string             `json:"limiter_url"`
+	// Decisions are the requests the limiter gave its store (decisions,
+	// holds, cancels) and RoundTrips the store round trips it made for
+	// them (fewer when coalescing shares them), each also per second;
+	// absent for a limiter that counts none (the in-process one).
+	Decisions     int64   `json:"decisions,omitempty"`
+	DecisionRate  float64 `json:"decisions_per_second,omitempty"`
+	RoundTrips    int64   `json:"store_round_trips,omitempty"`
+	RoundTripRate float64 `json:"store_round_trips_per_second,omitempty"`
 }
+
+// statsReporter is a Limiter that counts its store traffic
+// ([limiter.Handle.Stats]).
+type statsReporter interface{ Stats() limiter.Stats }
 
 func (c *cli) loadtest(ctx context.Context, args []string) int {
 	fs := c.flags("loadtest", "--url URL --workers N --duration D [--cost C] [--json]",
 		"N workers send GETs to URL through one Session (its limiter, retries and pool) for D, then report\n"+
-			"status counts, the achieved rate and latency percentiles. Run it in several processes or on\n"+
+			"status counts, the achieved rate, latency percentiles, and the limiter's decisions and store\n"+
+			"round trips per second. Run it in several processes or on\n"+
 			"several hosts with one --rate-limit-url to see them share the limit.")
 	target := fs.String("url", "", "the URL to GET (required)")
 	workers := fs.Int("workers", 8, "concurrent workers")
@@ -83,6 +96,11 @@ func (c *cli) loadtest(ctx context.Context, args []string) int {
 		statuses  = map[string]int{}
 		notSent   int
 	)
+	stats, _ := s.Limiter().(statsReporter)
+	var before limiter.Stats
+	if stats != nil {
+		before = stats.Stats()
+	}
 	runCtx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
 	start := time.Now()
@@ -141,6 +159,11 @@ func (c *cli) loadtest(ctx context.Context, args []string) int {
 	r := report{URL: limiter.Redact(u.String()), Workers: *workers, Duration: elapsed.Seconds(), Requests: len(latencies),
 		Rate: float64(len(latencies)) / elapsed.Seconds(), Status: statuses, NotSent: notSent,
 		LatencyMS: percentiles(latencies), Limit: s.Limit().String(), LimiterURL: limiter.Redact(cfg.RateLimitURL)}
+	if stats != nil {
+		after := stats.Stats()
+		r.Decisions, r.RoundTrips = after.Requests-before.Requests, after.RoundTrips-before.RoundTrips
+		r.DecisionRate, r.RoundTripRate = float64(r.Decisions)/elapsed.Seconds(), float64(r.RoundTrips)/elapsed.Seconds()
+	}
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
@@ -215,6 +238,10 @@ func printReport(w io.Writer, r report) {
 	fmt.Fprintf(w, "status:    %s\n", strings.Join(parts, " "))
 	if r.NotSent > 0 {
 		fmt.Fprintf(w, "not sent:  %d (their slots came after the end)\n", r.NotSent)
+	}
+	if r.Decisions > 0 {
+		fmt.Fprintf(w, "limiter:   %d decisions (%.2f per second) in %d store round trips (%.2f per second)\n",
+			r.Decisions, r.DecisionRate, r.RoundTrips, r.RoundTripRate)
 	}
 	if len(r.LatencyMS) > 0 {
 		fmt.Fprintf(w, "latency:   p50 %.1fms  p90 %.1fms  p99 %.1fms  max %.1fms (limiter wait included)\n",

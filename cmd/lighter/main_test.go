@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +98,7 @@ func TestLimiterStatus(t *testing.T) {
 
 func TestLoadtestJSON(t *testing.T) {
 	srv, env := fakeEnv(t, lightertest.Options{})
+	env["LIGHTER_RATE_LIMIT_URL"] = "sqlite://" + filepath.Join(t.TempDir(), "rl.sqlite") // the default backend
 	env["LIGHTER_REQUESTS_PER_SECOND"] = "40"
 	code, out, errs := runCmd(t, env, "loadtest", "--url", srv.URL+"/api/v1/orderBooks", "--workers", "4", "--duration", "1s", "--json")
 	if code != exitOK {
@@ -117,15 +120,59 @@ func TestLoadtestJSON(t *testing.T) {
 	if got := srv.Stats().Total; got > r.Requests || got < r.Status["200"] {
 		t.Errorf("server saw %d requests, the report says %d sent, %d answered", got, r.Requests, r.Status["200"])
 	}
+	checkStoreFigures(t, out, r)
+}
+
+// checkStoreFigures checks the limiter's figures of a loadtest --json
+// report on a store that counts them: present, every answered request
+// decided by the store, round trips no more than decisions, and the rates
+// those counts over the duration.
+func checkStoreFigures(t *testing.T, out string, r report) {
+	t.Helper()
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(out), &fields); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"decisions", "decisions_per_second", "store_round_trips", "store_round_trips_per_second"} {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("loadtest --json report lacks %q:\n%s", k, out)
+		}
+	}
+	if r.RoundTrips <= 0 || r.RoundTrips > r.Decisions || r.Decisions < int64(r.Status["200"]) {
+		t.Errorf("%d decisions in %d round trips for %d answered requests: want 0 < round trips <= decisions, decisions >= answered",
+			r.Decisions, r.RoundTrips, r.Status["200"])
+	}
+	t.Logf("%d requests answered: %d decisions in %d store round trips", r.Status["200"], r.Decisions, r.RoundTrips)
+	near := func(got, want float64) bool { return math.Abs(got-want) <= 1e-9*max(1, want) }
+	if !near(r.DecisionRate, float64(r.Decisions)/r.Duration) || !near(r.RoundTripRate, float64(r.RoundTrips)/r.Duration) {
+		t.Errorf("rates %v and %v per second, want %d and %d over %vs", r.DecisionRate, r.RoundTripRate, r.Decisions, r.RoundTrips, r.Duration)
+	}
+}
+
+// The in-process limiter makes no round trips: the report has no store
+// figures.
+func TestLoadtestMemoryNoStoreFigures(t *testing.T) {
+	srv, env := fakeEnv(t, lightertest.Options{})
+	code, out, errs := runCmd(t, env, "loadtest", "--url", srv.URL+"/x", "--workers", "2", "--duration", "200ms", "--json")
+	if code != exitOK {
+		t.Fatalf("loadtest: exit %d: %s", code, errs)
+	}
+	if strings.Contains(out, "decisions") || strings.Contains(out, "round_trips") {
+		t.Errorf("the in-process limiter's report has store figures:\n%s", out)
+	}
 }
 
 func TestLoadtestCost(t *testing.T) {
 	srv, env := fakeEnv(t, lightertest.Options{})
+	env["LIGHTER_RATE_LIMIT_URL"] = "sqlite://" + filepath.Join(t.TempDir(), "rl.sqlite")
 	env["LIGHTER_REQUESTS_PER_SECOND"] = "40"
 	env["LIGHTER_RATE_LIMIT_BURST"] = "4"
 	code, out, errs := runCmd(t, env, "loadtest", "--url", srv.URL+"/x", "--workers", "2", "--duration", "1s", "--cost", "4")
 	if code != exitOK || !strings.Contains(out, "per second") {
 		t.Fatalf("loadtest: exit %d: %s %s", code, out, errs)
+	}
+	if !regexp.MustCompile(`(?m)^limiter: +[1-9]\d* decisions \([\d.]+ per second\) in [1-9]\d* store round trips \([\d.]+ per second\)$`).MatchString(out) {
+		t.Errorf("loadtest text report lacks the limiter's decisions and round trips:\n%s", out)
 	}
 	// 4 tokens a request at 40 tokens per second: about 10 requests + 1 burst.
 	if got := srv.Stats().Total; got < 8 || got > 12 {

@@ -28,6 +28,13 @@ type Harness struct {
 	// RealUnit is the step unit of the tables when Advance is nil. The
 	// default value is 100 ms.
 	RealUnit time.Duration
+
+	// Batched reports that the handles Open returns force batches (every
+	// call queues, and calls that overlap share one round trip): the
+	// suite then checks that concurrent calls on one handle do share
+	// round trips, which the handle's Stats must report. The default
+	// value is false.
+	Batched bool
 }
 
 // clock is the time of a step table: the store's clock moved by Advance, or

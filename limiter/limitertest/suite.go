@@ -54,6 +54,7 @@ func Run(t *testing.T, newHarness func(t testing.TB) Harness) {
 		{"CompositeBadInput", testCompositeBadInput},
 		{"CompositeMixedLoad", testMixedLoad},
 		{"CompositeBindingLoad", testBindingLoad},
+		{"BatchesForm", testBatchesForm},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ func miniBatchedHarness(t testing.TB) limitertest.Harness {
 		Open:      func(t testing.TB) limiter.Limiter { return open(t, m.Addr(), redis.WithPrefix("suite:"), batched) },
 		Advance:   m.Advance,
 		Tolerance: time.Microsecond,
+		Batched:   true,
 	}
 }
 
@@ -48,6 +49,7 @@ func TestConformanceRealRedisBatched(t *testing.T) {
 			Open:      func(t testing.TB) limiter.Limiter { return open(t, srv.Addr(), redis.WithPrefix("suite:"), batched) },
 			Tolerance: 10 * time.Millisecond,
 			RealUnit:  100 * time.Millisecond,
+			Batched:   true,
 		}
 	})
 }

@@ -1,0 +1,132 @@
+package coalesce
+
+import (
+	"errors"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/limiter/driver"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// Close gives every queued caller ErrClosed at once, ends the batch in
+// flight (its callers get ErrClosed), ends the sender and closes the inner
+// store once, even when called twice.
+func TestCloseWithBatchInFlight(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := newFake()
+	s, err := New(batchStore{f}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, s, driver.Allow, "1")
+	first := f.next(t)
+	b := startQueued(t, s, driver.Reserve, "2", 1)
+	first.grant()
+	a.granted(t)
+	inFlight := f.next(t) // b's batch, from the sender
+	c := startQueued(t, s, driver.Allow, "3", 1)
+	d := startQueued(t, s, driver.Reserve, "4", 2)
+
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	for _, x := range []*caller{c, d, b} {
+		if err := x.result(t); !errors.Is(err, limiter.ErrClosed) {
+			t.Errorf("caller %s on Close: %v, want ErrClosed", x.key, err)
+		}
+	}
+	if inFlight.ctx.Err() == nil {
+		t.Error("Close left the batch in flight's context open")
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if n := f.closes.Load(); n != 1 {
+		t.Errorf("the inner store was closed %d times, want once", n)
+	}
+	f.idle(t) // the queued requests were never sent
+}
+
+// Close with a request alone in flight (on its caller's goroutine) gives
+// the queued callers ErrClosed and closes the inner store; the request
+// alone gets the store's answer, and a call after Close goes to the inner
+// store, which answers it (a Cancel racing with Close).
+func TestCloseWithRequestAloneInFlight(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := newFake()
+	s, err := New(f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, s, driver.Allow, "1")
+	alone := f.next(t)
+	b := startQueued(t, s, driver.Allow, "2", 1)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.result(t); !errors.Is(err, limiter.ErrClosed) {
+		t.Errorf("queued caller on Close: %v, want ErrClosed", err)
+	}
+	alone.grant()
+	a.granted(t)
+	if n := f.closes.Load(); n != 1 {
+		t.Errorf("the inner store was closed %d times, want once", n)
+	}
+	late := start(t, s, driver.Cancel, "3")
+	c := f.next(t)
+	checkCall(t, c, false, false, "3")
+	c.grant()
+	if err := late.result(t); err != nil {
+		t.Errorf("call after Close: %v, want the inner store's answer", err)
+	}
+	f.idle(t)
+}
+
+// Close of a Store whose sender is idle ends it; one that never started
+// it has nothing to end.
+func TestCloseEndsIdleSender(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	for _, linger := range []bool{false, true} {
+		f := newFake()
+		o := Options{}
+		if linger {
+			o.Linger = 1
+		}
+		s, err := New(batchStore{f}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := start(t, s, driver.Allow, "1")
+		first := f.next(t)
+		if !linger {
+			b := startQueued(t, s, driver.Allow, "2", 1)
+			first.grant()
+			a.granted(t)
+			f.next(t).grant()
+			b.granted(t)
+		} else {
+			first.grant()
+			a.granted(t)
+		}
+		waitIdle(t, s)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.closes.Load(); n != 1 {
+			t.Errorf("linger %v: the inner store was closed %d times, want once", linger, n)
+		}
+	}
+	s, err := New(newFake(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
