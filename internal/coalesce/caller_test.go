@@ -67,7 +67,7 @@ func waitIdle(t *testing.T, s *Store) {
 	deadline := time.Now().Add(wait)
 	for {
 		s.mu.Lock()
-		busy := s.busy
+		busy := s.active > 0 || s.senders > 0 || len(s.queue) > 0
 		s.mu.Unlock()
 		if !busy {
 			return

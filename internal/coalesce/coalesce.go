@@ -285,11 +285,6 @@ func (s *Store) send() {
 		}
 		s.mu.Unlock()
 		s.sendBatch(&b)
-		s.mu.Lock()
-		for i := range b.reqs {
-			s.mark(&b.reqs[i], -1)
-		}
-		s.mu.Unlock()
 		b.reset()
 		// Let the callers just answered run, and queue again if they
 		// will, before the next batch forms: batches grow, round
@@ -375,6 +370,11 @@ func (s *Store) sendBatch(b *batchScratch) {
 		err = fmt.Errorf("limiter: %s: %w", b.reqs[0].Op, limiter.ErrClosed)
 	}
 	s.mu.Lock()
+	// Its keys leave the flight before its callers are answered: a
+	// request's Needs are its waiter's, which its caller recycles.
+	for i := range b.reqs {
+		s.mark(&b.reqs[i], -1)
+	}
 	for i, w := range b.ws {
 		switch {
 		case w.orphan:

@@ -24,7 +24,7 @@ func TestAloneGoesAtOnce(t *testing.T) {
 	c.grant()
 	a.granted(t)
 	s.mu.Lock()
-	started, busy := s.started, s.busy
+	started, busy := s.senders > 0, s.active > 0
 	s.mu.Unlock()
 	if started || busy {
 		t.Errorf("after one call alone: sender started %v, busy %v; want neither", started, busy)
