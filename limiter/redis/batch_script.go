@@ -6,8 +6,11 @@ import goredis "github.com/redis/go-redis/v9"
 // once, each key read once (GET, so that a key of another type is that
 // key's error, not the batch's), every request decided in order with the
 // formulas of the single scripts, as if it were alone, and each key
-// written once (SET with the expiry of the latest instant any of the
-// batch's writes needed, or DEL where a cancel left no value). Values keep
+// written once (SET with the expiry its last write would have set alone:
+// a Reset's horizon, the tat of any other write, the key's own (KEEPTTL)
+// where only cancels changed it; or DEL where a cancel left no value), so
+// that a batch leaves every key as the requests one at a time would have,
+// expiry included. Values keep
 // the encoding of scripts.go, so redis_rate callers share every budget.
 //
 // ARGV[1] is the batch's token base: 12 digits, to which each request adds
@@ -15,7 +18,13 @@ import goredis "github.com/redis/go-redis/v9"
 // is the batch, non-negative integers separated by spaces:
 //
 //	nkeys nlimits
-//	per key of KEYS: floor floorEpoch   (0 0: none; see reserveScript)
+//	per key of KEYS: floor floorEpoch np {slot}...
+//	                                     floor: the handle's floor but
+//	                                     for the np slots of the batch's
+//	                                     cancels on the key, which count
+//	                                     in the floor until their cancel
+//	                                     succeeds (0 0 0: none; see
+//	                                     reserveScript)
 //	per limit: T tau
 //	per request, one of:
 //	  1 nneeds {key limit n}...          Allow
@@ -47,6 +56,7 @@ end
 local nkeys, nlim = v[1], v[2]
 local p = 3
 local cur, tat, epoch, floor, fepoch, dirty, exp, bad = {}, {}, {}, {}, {}, {}, {}, {}
+local pend = {} -- by key: the slots of cancels still in the floor
 for k = 1, nkeys do
   local r = redis.pcall("GET", KEYS[k])
   if type(r) == "table" and r.err then
@@ -57,8 +67,14 @@ for k = 1, nkeys do
   local t, e = parse(r)
   tat[k], epoch[k] = t, e
   floor[k], fepoch[k] = v[p], string.format("%09d", v[p + 1])
-  exp[k] = 0
-  p = p + 2
+  local np = v[p + 2]
+  local pk = {}
+  for j = 1, np do
+    pk[j] = v[p + 2 + j]
+  end
+  pend[k] = pk
+  exp[k] = false
+  p = p + 3 + np
 end
 local LT, Ltau = {}, {}
 for l = 1, nlim do
@@ -81,9 +97,16 @@ end
 local function S(s)
   return #s .. ":" .. s
 end
--- floorOf is the key's floor, moot once the key shows another epoch.
+-- floorOf is the key's floor, moot once the key shows another epoch: a
+-- cancel's slot counts until the cancel succeeds (as one at a time, where
+-- the caller lowers the floor after each cancel).
 local function floorOf(k)
   local f = floor[k]
+  for _, x in ipairs(pend[k]) do
+    if x > f then
+      f = x
+    end
+  end
   if f ~= 0 and cur[k] and epoch[k] ~= "000000000" and epoch[k] ~= fepoch[k] then
     return 0
   end
@@ -92,9 +115,7 @@ end
 local function write(k, us, token)
   local s = encodeValue(us, epoch[k], token)
   cur[k], tat[k], dirty[k] = s, us, true
-  if us > exp[k] then
-    exp[k] = us
-  end
+  exp[k] = us
   return s
 end
 local ks, ls, ns, bs = {}, {}, {}, {}
@@ -202,9 +223,7 @@ while p <= nv do
       local horizon = math.max(tat[k], now)
       epoch[k] = string.format("%09d", e)
       write(k, now - 1, token)
-      if horizon > exp[k] then
-        exp[k] = horizon
-      end
+      exp[k] = horizon
       put(1)
     end
   elseif op == 6 then
@@ -225,8 +244,12 @@ while p <= nv do
         local k, had, a = v[p], v[p + 1], v[p + 2]
         if cur[k] == ARGV[a] then
           local mine = parse(ARGV[a])
-          if mine > exp[k] then
-            exp[k] = mine
+          local pk = pend[k]
+          for j = 1, #pk do
+            if pk[j] == mine then
+              table.remove(pk, j)
+              break
+            end
           end
           if had == 1 then
             cur[k] = ARGV[a + 1]
@@ -249,7 +272,13 @@ end
 for k = 1, nkeys do
   if dirty[k] then
     if cur[k] then
-      redis.call("SET", KEYS[k], cur[k], "EX", expiry(exp[k]))
+      if exp[k] then
+        redis.call("SET", KEYS[k], cur[k], "EX", expiry(exp[k]))
+      else
+        -- Only cancels changed it: the value the reservation replaced
+        -- keeps the key's expiry, as cancelScript's KEEPTTL.
+        redis.call("SET", KEYS[k], cur[k], "KEEPTTL")
+      end
     else
       redis.call("DEL", KEYS[k])
     end
