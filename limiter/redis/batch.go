@@ -124,6 +124,8 @@ func (g *batchGroup) args() []any {
 	head := strconv.AppendInt(nil, int64(len(g.keys)), 10)
 	head = append(head, ' ')
 	head = strconv.AppendInt(head, int64(len(g.limits)), 10)
+	head = append(head, ' ')
+	head = strconv.AppendInt(head, int64(len(g.reqs)), 10)
 	out := make([]any, 0, 2+len(g.strs))
 	out = append(out, g.base, string(append(head, g.packed...)))
 	return append(out, g.strs...)
@@ -214,7 +216,8 @@ func (s *store) group(batch []driver.Request, answers []driver.Answer) []*batchG
 		s.pack(g, r, rkeys)
 	}
 	for _, g := range groups {
-		// nkeys nlimits, the keys' floors, the limits, the requests.
+		// nkeys nlimits nrequests, the keys' floors, the limits, the
+		// requests.
 		var lim []byte
 		for _, l := range g.limits {
 			lim = append(lim, ' ')

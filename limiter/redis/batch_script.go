@@ -17,7 +17,7 @@ import goredis "github.com/redis/go-redis/v9"
 // its index (4 digits) to make the 16-digit token of its writes. ARGV[2]
 // is the batch, non-negative integers separated by spaces:
 //
-//	nkeys nlimits
+//	nkeys nlimits nrequests
 //	per key of KEYS: floor floorEpoch np {slot}...
 //	                                     floor: the handle's floor but
 //	                                     for the np slots of the batch's
@@ -53,8 +53,8 @@ for x in string.gmatch(ARGV[2], "%d+") do
   nv = nv + 1
   v[nv] = tonumber(x)
 end
-local nkeys, nlim = v[1], v[2]
-local p = 3
+local nkeys, nlim, nreq = v[1], v[2], v[3]
+local p = 4
 local cur, tat, epoch, floor, fepoch, dirty, exp, bad = {}, {}, {}, {}, {}, {}, {}, {}
 local pend = {} -- by key: the slots of cancels still in the floor
 for k = 1, nkeys do
@@ -241,7 +241,8 @@ while p <= nv do
       put(badk - 1)
     else
       for j = 1, nk do
-        local k, had, a = v[p], v[p + 1], v[p + 2]
+        local q = p + 3 * (j - 1)
+        local k, had, a = v[q], v[q + 1], v[q + 2]
         if cur[k] == ARGV[a] then
           local mine = parse(ARGV[a])
           local pk = pend[k]
@@ -262,12 +263,18 @@ while p <= nv do
         else
           put(0)
         end
-        p = p + 3
       end
     end
+    -- Past its keys, given back or not (a key of another type too).
+    p = p + 3 * nk
   else
     return redis.error_reply("batch: unknown operation " .. tostring(op))
   end
+end
+-- Nothing is written yet: a batch read otherwise than it was packed
+-- (a bug) changes no key.
+if req ~= nreq or p ~= nv + 1 then
+  return redis.error_reply("batch: read " .. req .. " of " .. tostring(nreq) .. " requests, " .. (p - 1) .. " of " .. nv .. " numbers")
 end
 for k = 1, nkeys do
   if dirty[k] then
