@@ -119,15 +119,19 @@ type batchGroup struct {
 	cancels map[string]cancelSlots // by key: the slots its cancels give back
 }
 
-// args is the argument list of the group's script call.
+// args is the argument list of the group's script call: the batch is a
+// JSON array (see batchScript).
 func (g *batchGroup) args() []any {
-	head := strconv.AppendInt(nil, int64(len(g.keys)), 10)
-	head = append(head, ' ')
+	head := make([]byte, 0, 16+len(g.packed))
+	head = append(head, '[')
+	head = strconv.AppendInt(head, int64(len(g.keys)), 10)
+	head = append(head, ',')
 	head = strconv.AppendInt(head, int64(len(g.limits)), 10)
-	head = append(head, ' ')
+	head = append(head, ',')
 	head = strconv.AppendInt(head, int64(len(g.reqs)), 10)
 	out := make([]any, 0, 2+len(g.strs))
-	out = append(out, g.base, string(append(head, g.packed...)))
+	head = append(append(head, g.packed...), ']')
+	out = append(out, g.base, string(head))
 	return append(out, g.strs...)
 }
 
@@ -148,7 +152,7 @@ func (g *batchGroup) key(rkey string) int {
 func (g *batchGroup) floors(s *store) []byte {
 	var b []byte
 	num := func(x int64) {
-		b = append(b, ' ')
+		b = append(b, ',')
 		b = strconv.AppendInt(b, x, 10)
 	}
 	for _, rkey := range g.keys {
@@ -220,9 +224,9 @@ func (s *store) group(batch []driver.Request, answers []driver.Answer) []*batchG
 		// requests.
 		var lim []byte
 		for _, l := range g.limits {
-			lim = append(lim, ' ')
+			lim = append(lim, ',')
 			lim = strconv.AppendInt(lim, l[0], 10)
-			lim = append(lim, ' ')
+			lim = append(lim, ',')
 			lim = strconv.AppendInt(lim, l[1], 10)
 		}
 		g.packed = append(append(g.floors(s), lim...), g.packed...)
@@ -234,11 +238,11 @@ func (s *store) group(batch []driver.Request, answers []driver.Answer) []*batchG
 func (s *store) pack(g *batchGroup, r *driver.Request, rkeys []string) {
 	b := g.packed
 	num := func(x int64) {
-		b = append(b, ' ')
+		b = append(b, ',')
 		b = strconv.AppendInt(b, x, 10)
 	}
 	op := func(code string) {
-		b = append(b, ' ')
+		b = append(b, ',')
 		b = append(b, code...)
 	}
 	switch r.Op {

@@ -15,7 +15,7 @@ import goredis "github.com/redis/go-redis/v9"
 //
 // ARGV[1] is the batch's token base: 12 digits, to which each request adds
 // its index (4 digits) to make the 16-digit token of its writes. ARGV[2]
-// is the batch, non-negative integers separated by spaces:
+// is the batch, a JSON array of non-negative integers:
 //
 //	nkeys nlimits nrequests
 //	per key of KEYS: floor floorEpoch np {slot}...
@@ -48,15 +48,16 @@ import goredis "github.com/redis/go-redis/v9"
 //	Status: remaining nextAfter fullAfter
 //	Cancel: one flag per key, 1 where it was given back
 var batchScript = goredis.NewScript(luaClock + luaValues + `
-local v, nv = {}, 0
-for x in string.gmatch(ARGV[2], "%d+") do
-  nv = nv + 1
-  v[nv] = tonumber(x)
-end
+-- A JSON array: cjson reads it about three times faster than a loop of
+-- string.gmatch.
+local v = cjson.decode(ARGV[2])
+local nv = #v
 local nkeys, nlim, nreq = v[1], v[2], v[3]
 local p = 4
 local cur, tat, epoch, floor, fepoch, dirty, exp, bad = {}, {}, {}, {}, {}, {}, {}, {}
 local pend = {} -- by key: the slots of cancels still in the floor
+local lazy, tok = {}, {} -- a write not yet encoded, and its request
+local none = {}
 for k = 1, nkeys do
   local r = redis.pcall("GET", KEYS[k])
   if type(r) == "table" and r.err then
@@ -66,22 +67,25 @@ for k = 1, nkeys do
   cur[k] = r
   local t, e = parse(r)
   tat[k], epoch[k] = t, e
-  floor[k], fepoch[k] = v[p], string.format("%09d", v[p + 1])
+  floor[k], fepoch[k] = v[p], v[p + 1]
   local np = v[p + 2]
-  local pk = {}
-  for j = 1, np do
-    pk[j] = v[p + 2 + j]
+  local pk = none
+  if np > 0 then
+    pk = {}
+    for j = 1, np do
+      pk[j] = v[p + 2 + j]
+    end
   end
   pend[k] = pk
   exp[k] = false
   p = p + 3 + np
 end
+local base = ARGV[1]
 local LT, Ltau = {}, {}
 for l = 1, nlim do
   LT[l], Ltau[l] = v[p], v[p + 1]
   p = p + 2
 end
-local base = ARGV[1]
 local out, no = {}, 0
 local function put(x)
   no = no + 1
@@ -107,22 +111,29 @@ local function floorOf(k)
       f = x
     end
   end
-  if f ~= 0 and cur[k] and epoch[k] ~= "000000000" and epoch[k] ~= fepoch[k] then
+  if f ~= 0 and cur[k] and epoch[k] ~= "000000000" and tonumber(epoch[k]) ~= fepoch[k] then
     return 0
   end
   return f
 end
-local function write(k, us, token)
-  local s = encodeValue(us, epoch[k], token)
-  cur[k], tat[k], dirty[k] = s, us, true
-  exp[k] = us
-  return s
+-- write stores tat us for request r on key k; value encodes it (with the
+-- request's token) when a string is needed: a reply, a cancel's compare,
+-- the final SET. A key written by many requests is encoded once.
+local function write(k, us, r)
+  tat[k], tok[k], lazy[k], dirty[k], exp[k] = us, r, true, true, us
+  cur[k] = true
+end
+local function value(k)
+  if lazy[k] then
+    cur[k] = encodeValue(tat[k], epoch[k], base .. string.format("%04d", tok[k]))
+    lazy[k] = false
+  end
+  return cur[k]
 end
 local ks, ls, ns, bs = {}, {}, {}, {}
 local req = 0
 while p <= nv do
   req = req + 1
-  local token = base .. string.format("%04d", req)
   local op = v[p]
   if op == 1 or op == 2 then
     local maxwait = 0
@@ -168,8 +179,9 @@ while p <= nv do
         for j = 1, nn do
           local k, T, tau = ks[j], LT[ls[j]], Ltau[ls[j]]
           local new = math.max(bs[j], s) + ns[j] * T
-          local prev = cur[k]
-          local st = write(k, new, token)
+          local prev = value(k)
+          write(k, new, req)
+          local st = op == 2 and value(k)
           put(remaining(tau, T, new - now))
           put(I(new - now))
           if op == 2 then
@@ -194,7 +206,7 @@ while p <= nv do
     else
       local held = math.max(tat[k] + 1, now + d + Ltau[l] - LT[l])
       if held > now then
-        write(k, held, token)
+        write(k, held, req)
       end
       put(1)
     end
@@ -222,7 +234,7 @@ while p <= nv do
       -- slots queued before have passed.
       local horizon = math.max(tat[k], now)
       epoch[k] = string.format("%09d", e)
-      write(k, now - 1, token)
+      write(k, now - 1, req)
       exp[k] = horizon
       put(1)
     end
@@ -243,7 +255,7 @@ while p <= nv do
       for j = 1, nk do
         local q = p + 3 * (j - 1)
         local k, had, a = v[q], v[q + 1], v[q + 2]
-        if cur[k] == ARGV[a] then
+        if value(k) == ARGV[a] then
           local mine = parse(ARGV[a])
           local pk = pend[k]
           for j = 1, #pk do
@@ -278,13 +290,14 @@ if req ~= nreq or p ~= nv + 1 then
 end
 for k = 1, nkeys do
   if dirty[k] then
-    if cur[k] then
+    local s = value(k)
+    if s then
       if exp[k] then
-        redis.call("SET", KEYS[k], cur[k], "EX", expiry(exp[k]))
+        redis.call("SET", KEYS[k], s, "EX", expiry(exp[k]))
       else
         -- Only cancels changed it: the value the reservation replaced
         -- keeps the key's expiry, as cancelScript's KEEPTTL.
-        redis.call("SET", KEYS[k], cur[k], "KEEPTTL")
+        redis.call("SET", KEYS[k], s, "KEEPTTL")
       end
     else
       redis.call("DEL", KEYS[k])
