@@ -39,8 +39,8 @@ type diffWorld struct {
 	// slow picks waits and holds away from the limits' boundaries (in
 	// halves of T), for a real Redis whose clock moves between the
 	// two sides; tol is the difference of durations allowed.
-	slow bool
-	tol  int64
+	slow   bool
+	tol    int64
 	st     [2]*store
 	grants []*diffGrant
 	last   string // the last round's requests, for failures
