@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -260,6 +261,48 @@ func TestBatchCluster(t *testing.T) {
 	}
 	if again == 0 {
 		t.Fatalf("after %s restarted: no EVAL, its empty script cache was never seen", restarted.Addr())
+	}
+
+	// A master down (the others told to serve their slots meanwhile):
+	// the requests of its slots get the store's error, each its own;
+	// every other request of the batch is decided.
+	for _, a := range c.Addrs() {
+		if _, err := redistest.Do(a, "", "CONFIG", "SET", "cluster-require-full-coverage", "no"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead := c.Nodes[2]
+	onDead := map[string]bool{}
+	bs := newStore(cc, "down:")
+	reqs := slotBatch()
+	for _, r := range reqs {
+		m, err := cc.MasterForKey(ctx, bs.key(r.Needs[0].Key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		onDead[r.Needs[0].Key] = m.Options().Addr == dead.Addr()
+	}
+	if err := dead.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]driver.Answer, len(reqs))
+	if err := bs.DoBatch(ctx, reqs, got); err != nil {
+		t.Fatalf("DoBatch with one master of three down: %v, want the other groups decided", err)
+	}
+	var failed int
+	for i, r := range reqs {
+		switch a := got[i]; {
+		case onDead[r.Needs[0].Key]:
+			failed++
+			if !errors.Is(a.Err, limiter.ErrUnavailable) {
+				t.Errorf("request %d (%s) on the dead master: %v, want ErrUnavailable", i, describe(r), a.Err)
+			}
+		case a.Err != nil:
+			t.Errorf("request %d (%s) on a live master: %v", i, describe(r), a.Err)
+		}
+	}
+	if failed == 0 || failed == len(reqs) {
+		t.Fatalf("%d of %d requests on the dead master: choose other keys", failed, len(reqs))
 	}
 }
 
