@@ -179,12 +179,13 @@ while p <= nv do
         for j = 1, nn do
           local k, T, tau = ks[j], LT[ls[j]], Ltau[ls[j]]
           local new = math.max(bs[j], s) + ns[j] * T
-          local prev = value(k)
+          -- An Allow needs no strings: its write is encoded once, later.
+          local prev = op == 2 and value(k)
           write(k, new, req)
-          local st = op == 2 and value(k)
           put(remaining(tau, T, new - now))
           put(I(new - now))
           if op == 2 then
+            local st = value(k)
             if prev then
               undo[#undo + 1] = "1 " .. S(st) .. " " .. S(prev)
             else
