@@ -115,38 +115,68 @@ type batchGroup struct {
 	packed  []byte
 	strs    []any // ARGV[3...]: the values of cancels
 	base    string
-	keysFor [][]string // per request in reqs: its Redis keys, in need order
+	keysFor [][]string             // per request in reqs: its Redis keys, in need order
+	cancels map[string]cancelSlots // by key: the slots its cancels give back
 }
 
-// args is the argument list of the group's script call.
+// args is the argument list of the group's script call: the batch is a
+// JSON array (see batchScript).
 func (g *batchGroup) args() []any {
-	head := strconv.AppendInt(nil, int64(len(g.keys)), 10)
-	head = append(head, ' ')
+	head := make([]byte, 0, 16+len(g.packed))
+	head = append(head, '[')
+	head = strconv.AppendInt(head, int64(len(g.keys)), 10)
+	head = append(head, ',')
 	head = strconv.AppendInt(head, int64(len(g.limits)), 10)
+	head = append(head, ',')
+	head = strconv.AppendInt(head, int64(len(g.reqs)), 10)
 	out := make([]any, 0, 2+len(g.strs))
-	out = append(out, g.base, string(append(head, g.packed...)))
+	head = append(append(head, g.packed...), ']')
+	out = append(out, g.base, string(head))
 	return append(out, g.strs...)
 }
 
-// key adds rkey to the group (once) with this handle's floor of it, and
-// returns its 1-based index.
-func (g *batchGroup) key(s *store, rkey string, floors *[]byte) int {
+// key adds rkey to the group (once) and returns its 1-based index.
+func (g *batchGroup) key(rkey string) int {
 	if i, ok := g.keyIdx[rkey]; ok {
 		return i
 	}
 	g.keys = append(g.keys, rkey)
 	i := len(g.keys)
 	g.keyIdx[rkey] = i
-	f, epoch := s.floors.get(rkey)
-	e, _ := strconv.ParseInt(epoch, 10, 64)
-	if f == 0 {
-		e = 0
-	}
-	*floors = append(*floors, ' ')
-	*floors = strconv.AppendInt(*floors, f, 10)
-	*floors = append(*floors, ' ')
-	*floors = strconv.AppendInt(*floors, e, 10)
 	return i
+}
+
+// floors returns the packed floors of the group's keys: per key, the
+// handle's floor of its slots but those the group's cancels give back,
+// its epoch, and the slots of those cancels (see batchScript).
+func (g *batchGroup) floors(s *store) []byte {
+	var b []byte
+	num := func(x int64) {
+		b = append(b, ',')
+		b = strconv.AppendInt(b, x, 10)
+	}
+	for _, rkey := range g.keys {
+		c := g.cancels[rkey]
+		rest, epoch, pending := s.floors.getExcept(rkey, c.tats, c.epochs)
+		e, _ := strconv.ParseInt(epoch, 10, 64)
+		if rest == 0 && len(pending) == 0 {
+			e = 0
+		}
+		num(rest)
+		num(e)
+		num(int64(len(pending)))
+		for _, tat := range pending {
+			num(tat)
+		}
+	}
+	return b
+}
+
+// cancelSlots are the slots (tats and epochs) that a group's cancels give
+// back on one key.
+type cancelSlots struct {
+	tats   []int64
+	epochs []string
 }
 
 // limit adds the limit (T, tau) to the group (once) and returns its
@@ -165,7 +195,6 @@ func (g *batchGroup) limit(t, tau int64) int {
 // them; a request that cannot go gets its Answer.Err.
 func (s *store) group(batch []driver.Request, answers []driver.Answer) []*batchGroup {
 	var groups []*batchGroup
-	floorsOf := map[*batchGroup]*[]byte{}
 	for i := range batch {
 		r := &batch[i]
 		answers[i] = driver.Answer{Needs: answers[i].Needs[:0]}
@@ -185,35 +214,35 @@ func (s *store) group(batch []driver.Request, answers []driver.Answer) []*batchG
 		if g == nil {
 			g = &batchGroup{tag: tag, keyIdx: map[string]int{}, base: newBase()}
 			groups = append(groups, g)
-			floorsOf[g] = new([]byte)
 		}
 		g.reqs = append(g.reqs, i)
 		g.keysFor = append(g.keysFor, rkeys)
-		s.pack(g, r, rkeys, floorsOf[g])
+		s.pack(g, r, rkeys)
 	}
 	for _, g := range groups {
-		// nkeys nlimits, the keys' floors, the limits, the requests.
+		// nkeys nlimits nrequests, the keys' floors, the limits, the
+		// requests.
 		var lim []byte
 		for _, l := range g.limits {
-			lim = append(lim, ' ')
+			lim = append(lim, ',')
 			lim = strconv.AppendInt(lim, l[0], 10)
-			lim = append(lim, ' ')
+			lim = append(lim, ',')
 			lim = strconv.AppendInt(lim, l[1], 10)
 		}
-		g.packed = append(append(*floorsOf[g], lim...), g.packed...)
+		g.packed = append(append(g.floors(s), lim...), g.packed...)
 	}
 	return groups
 }
 
 // pack appends request r, whose Redis keys are rkeys, to g.
-func (s *store) pack(g *batchGroup, r *driver.Request, rkeys []string, floors *[]byte) {
+func (s *store) pack(g *batchGroup, r *driver.Request, rkeys []string) {
 	b := g.packed
 	num := func(x int64) {
-		b = append(b, ' ')
+		b = append(b, ',')
 		b = strconv.AppendInt(b, x, 10)
 	}
 	op := func(code string) {
-		b = append(b, ' ')
+		b = append(b, ',')
 		b = append(b, code...)
 	}
 	switch r.Op {
@@ -226,24 +255,24 @@ func (s *store) pack(g *batchGroup, r *driver.Request, rkeys []string, floors *[
 		}
 		num(int64(len(r.Needs)))
 		for j, nd := range r.Needs {
-			num(int64(g.key(s, rkeys[j], floors)))
+			num(int64(g.key(rkeys[j])))
 			num(int64(g.limit(nd.T, nd.Tau)))
 			num(nd.N)
 		}
 	case driver.Hold:
 		nd := r.Needs[0]
 		op(bHold)
-		num(int64(g.key(s, rkeys[0], floors)))
+		num(int64(g.key(rkeys[0])))
 		num(int64(g.limit(nd.T, nd.Tau)))
 		num(r.Hold)
 	case driver.Status:
 		nd := r.Needs[0]
 		op(bStatus)
-		num(int64(g.key(s, rkeys[0], floors)))
+		num(int64(g.key(rkeys[0])))
 		num(int64(g.limit(nd.T, nd.Tau)))
 	case driver.Reset:
 		op(bReset)
-		num(int64(g.key(s, rkeys[0], floors)))
+		num(int64(g.key(rkeys[0])))
 		e, _ := strconv.ParseInt(newEpoch(), 10, 64)
 		num(e)
 	case driver.Cancel:
@@ -251,7 +280,15 @@ func (s *store) pack(g *batchGroup, r *driver.Request, rkeys []string, floors *[
 		op(bCancel)
 		num(int64(len(u)))
 		for _, k := range u {
-			num(int64(g.key(s, k.rkey, floors)))
+			if tat, epoch, ok := parseValue(k.mine); ok {
+				if g.cancels == nil {
+					g.cancels = map[string]cancelSlots{}
+				}
+				c := g.cancels[k.rkey]
+				c.tats, c.epochs = append(c.tats, tat), append(c.epochs, epoch)
+				g.cancels[k.rkey] = c
+			}
+			num(int64(g.key(k.rkey)))
 			num(boolInt(k.had))
 			num(int64(3 + len(g.strs)))
 			g.strs = append(g.strs, k.mine, k.replaced)

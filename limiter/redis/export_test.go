@@ -1,6 +1,11 @@
 package redis
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"github.com/sharedlimit/sharedlimit/limiter/driver"
+)
 
 // Slot is the Redis Cluster hash slot of a Redis key, for the tests.
 var Slot = slot
@@ -9,3 +14,9 @@ var Slot = slot
 // batch waits d before it goes, through batchScript even when it holds one
 // request (coalesce.Options.Linger).
 func WithLinger(d time.Duration) Option { return func(c *config) { c.batch.Linger = d } }
+
+// DoBatch sends batch through l's batchScript path as one batch (the
+// benchmarks), whatever its coalescing.
+func DoBatch(ctx context.Context, l *Limiter, batch []driver.Request, answers []driver.Answer) error {
+	return l.s.DoBatch(ctx, batch, answers)
+}

@@ -86,6 +86,51 @@ func (f *floors) get(key string) (int64, string) {
 	return kf.held[len(kf.held)-1].tat, kf.epoch
 }
 
+// getExcept is get for a batch that holds cancels of this handle's
+// reservations on key, whose slots are tats (under epochs): it returns the
+// floor of the other slots held (0 for none), the key floor's epoch, and
+// the slots of those cancels that are in the floor (each once), which
+// batchScript keeps in the floor until their cancel succeeds, as lower
+// would one cancel at a time.
+func (f *floors) getExcept(key string, tats []int64, epochs []string) (int64, string, []int64) {
+	if len(tats) == 0 {
+		fl, epoch := f.get(key)
+		return fl, epoch, nil
+	}
+	if !f.raised.Load() {
+		return 0, noEpoch, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	kf, ok := f.m[key]
+	if !ok || !kf.live(time.Now()) {
+		return 0, noEpoch, nil
+	}
+	out := make([]bool, len(kf.held))
+	var pending []int64
+	for i, tat := range tats {
+		if epochs[i] != kf.epoch {
+			continue // lower would leave the floor alone
+		}
+		j, found := kf.find(tat)
+		for found && j < len(kf.held) && kf.held[j].tat == tat && out[j] {
+			j++ // a second cancel of an equal slot
+		}
+		if found && j < len(kf.held) && kf.held[j].tat == tat {
+			out[j] = true
+			pending = append(pending, tat)
+		}
+	}
+	var rest int64
+	for j := len(kf.held) - 1; j >= 0; j-- {
+		if !out[j] {
+			rest = kf.held[j].tat
+			break
+		}
+	}
+	return rest, kf.epoch, pending
+}
+
 // raise records a slot granted at tat (the stored string) for key, which
 // is resetAfter ahead of Redis's clock (after that, a tat as good as
 // none), in tat order (raises of concurrent grants come in any order;
