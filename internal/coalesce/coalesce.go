@@ -62,6 +62,7 @@ type Store struct {
 	queue   []*waiter // in arrival order
 	active  int       // requests alone and batches in flight
 	senders int       // sender goroutines running
+	sending int       // senders with a batch in flight
 	// busy counts, per key, the requests alone and batches in flight
 	// that touch it.
 	busy map[string]int
@@ -227,24 +228,19 @@ func (s *Store) Do(ctx context.Context, batch []driver.Request, answers []driver
 	return w.deliver(answers)
 }
 
-// startSender starts a sender when the queue holds a request that could
-// go and a batch more may be in flight (s.mu held).
+// startSender starts a sender when none is idle (about to take a batch),
+// the queue's first request could go, and a batch more may be in flight
+// (s.mu held). A request that cannot go waits for the batch in flight on
+// its keys, whose sender takes the next batch when it returns (a caller
+// alone starts one then).
 func (s *Store) startSender() {
-	if len(s.queue) == 0 || s.closed || s.active >= s.inFlight {
+	if len(s.queue) == 0 || s.closed || s.senders >= s.inFlight || s.active >= s.inFlight {
 		return
 	}
-	if s.linger == 0 && !s.free(&s.queue[0].req) && (s.senders > 0 || s.active > 0) {
-		// The first waits for a batch in flight, whose sender (or
-		// whose caller, alone) starts the next batch when it ends.
-		// Later requests of other keys wait too: a batch forms
-		// behind them (a rare case: several batches in flight).
-		return
-	}
-	if s.senders >= s.inFlight {
+	if s.senders > s.sending || !s.free(&s.queue[0].req) {
 		return
 	}
 	s.senders++
-	s.active++ // the sender's batch, until it finds none
 	s.wg.Add(1)
 	go s.send()
 }
@@ -278,11 +274,12 @@ func (s *Store) send() {
 		s.mu.Lock()
 		if !s.take(&b) {
 			s.senders--
-			s.active--
-			s.startSender() // another may take what this one could not
 			s.mu.Unlock()
 			return
 		}
+		s.sending++
+		s.active++
+		s.startSender() // another batch may go beside this one
 		s.mu.Unlock()
 		s.sendBatch(&b)
 		b.reset()
@@ -311,11 +308,13 @@ func (b *batchScratch) reset() {
 // take moves into b, in queue order, up to Max requests whose keys are
 // not in flight and not named by an earlier request left in the queue (so
 // that FIFO holds on every key), and counts their keys in flight; it
-// reports false when it took none (s.mu held; the sender's own batch is
-// counted in s.active).
+// reports false when it took none (s.mu held).
 func (s *Store) take(b *batchScratch) bool {
 	clear(s.blocked)
-	others := s.active - 1 // batches in flight beside this sender's
+	if s.active >= s.inFlight {
+		return false
+	}
+	others := s.active // requests alone and batches in flight
 	// all: nothing more goes in this batch (a barrier left in the queue,
 	// or one in flight).
 	all := s.barriers > 0
@@ -375,6 +374,8 @@ func (s *Store) sendBatch(b *batchScratch) {
 	for i := range b.reqs {
 		s.mark(&b.reqs[i], -1)
 	}
+	s.sending--
+	s.active--
 	for i, w := range b.ws {
 		switch {
 		case w.orphan:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"strconv"
-	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -48,7 +47,7 @@ func (s *store) DoBatch(ctx context.Context, batch []driver.Request, answers []d
 	defer cancel()
 	if len(groups) == 1 {
 		g := groups[0]
-		v, err := batchScript.Run(cctx, s.client, g.keys, g.args()...).Text()
+		v, err := batchScript.Run(cctx, s.client, g.keys, g.args()...).Slice()
 		if err == nil {
 			err = s.answer(g, batch, answers, v)
 		}
@@ -82,7 +81,7 @@ func (s *store) DoBatch(ctx context.Context, batch []driver.Request, answers []d
 	failed := 0
 	var first error
 	for i, g := range groups {
-		v, err := cmds[i].Text()
+		v, err := cmds[i].Slice()
 		if err == nil {
 			err = s.answer(g, batch, answers, v)
 		}
@@ -352,12 +351,8 @@ func (s *store) groupTag(rkey string) string {
 // requests, and updates the handle's floors as the single scripts' callers
 // do: a granted Reserve raises its keys', a cancel lowers them, a Reset
 // forgets the key's.
-func (s *store) answer(g *batchGroup, batch []driver.Request, answers []driver.Answer, v string) error {
-	body, ok := strings.CutPrefix(v, "B ")
-	if !ok {
-		return fmt.Errorf("unexpected batch script reply %.200q", v)
-	}
-	sc := replyScanner{s: body}
+func (s *store) answer(g *batchGroup, batch []driver.Request, answers []driver.Answer, v []any) error {
+	sc := replyReader{v: v}
 	for gi, i := range g.reqs {
 		r, a, rkeys := &batch[i], &answers[i], g.keysFor[gi]
 		if sc.wrongType() {
@@ -381,8 +376,10 @@ func (s *store) answer(g *batchGroup, batch []driver.Request, answers []driver.A
 				s.floors.forget(rkeys[0])
 			}
 		case driver.Status:
-			rem, next, full := sc.int(), sc.int(), sc.int()
-			a.Needs = append(a.Needs[:0], driver.NeedAnswer{Remaining: rem, NextAfter: next, ResetAfter: full})
+			nd := r.Needs[0]
+			full := sc.int()
+			a.Needs = append(a.Needs[:0], driver.NeedAnswer{Remaining: remaining(nd, full),
+				NextAfter: max(0, full+nd.T-nd.Tau), ResetAfter: full})
 		case driver.Cancel:
 			for _, k := range r.Undo.([]undoKey) {
 				if sc.int() == 1 {
@@ -395,34 +392,56 @@ func (s *store) answer(g *batchGroup, batch []driver.Request, answers []driver.A
 			break
 		}
 	}
-	if sc.err == nil && !sc.done() {
-		sc.err = errors.New("trailing data")
+	if sc.err == nil && sc.i != len(v) {
+		sc.err = fmt.Errorf("%d values, read %d", len(v), sc.i)
 	}
 	if sc.err != nil {
-		return fmt.Errorf("unexpected batch script reply %.200q: %w", v, sc.err)
+		return fmt.Errorf("unexpected batch script reply (%.200v): %w", v, sc.err)
 	}
 	return nil
 }
 
+// remaining is the tokens of nd's limit left when its key is ahead of now
+// by ahead (the scripts' remaining).
+func remaining(nd driver.Need, ahead int64) int64 { return max(0, (nd.Tau-ahead)/nd.T) }
+
 // answerTake reads the answer of an Allow or a Reserve.
-func (s *store) answerTake(sc *replyScanner, r *driver.Request, a *driver.Answer, rkeys []string) {
-	ok, wait, binding := sc.int(), sc.int(), sc.int()
+func (s *store) answerTake(sc *replyReader, r *driver.Request, a *driver.Answer, rkeys []string) {
 	n := len(r.Needs)
-	if sc.err == nil && (binding < 0 || binding >= int64(n)) {
-		sc.err = fmt.Errorf("binding %d of %d needs", binding, n)
-		return
-	}
 	a.Needs = a.Needs[:0]
-	for range n {
-		rem, reset := sc.int(), sc.int()
-		a.Needs = append(a.Needs, driver.NeedAnswer{Remaining: rem, ResetAfter: reset})
+	if n == 1 {
+		nd := r.Needs[0]
+		x := sc.int()
+		if sc.err != nil {
+			return
+		}
+		if x < 0 { // refused: x = -resetAfter - 1
+			reset := -x - 1
+			a.Needs = append(a.Needs, driver.NeedAnswer{Remaining: remaining(nd, reset), ResetAfter: reset})
+			a.RetryAfter = reset + nd.N*nd.T - nd.Tau
+			return
+		}
+		a.Needs = append(a.Needs, driver.NeedAnswer{Remaining: remaining(nd, x), ResetAfter: x})
+		a.OK, a.Wait = true, max(0, x-nd.Tau)
+	} else {
+		ok, wait, binding := sc.int(), sc.int(), sc.int()
+		if sc.err == nil && (binding < 0 || binding >= int64(n)) {
+			sc.err = fmt.Errorf("binding %d of %d needs", binding, n)
+		}
+		for _, nd := range r.Needs {
+			reset := sc.int()
+			a.Needs = append(a.Needs, driver.NeedAnswer{Remaining: remaining(nd, reset), ResetAfter: reset})
+		}
+		if sc.err != nil {
+			return
+		}
+		a.Binding = int(binding)
+		if ok != 1 {
+			a.RetryAfter = wait
+			return
+		}
+		a.OK, a.Wait = true, wait
 	}
-	a.Binding = int(binding)
-	if ok != 1 {
-		a.RetryAfter = wait
-		return
-	}
-	a.OK, a.Wait = true, wait
 	if r.Op != driver.Reserve {
 		return
 	}
@@ -441,83 +460,59 @@ func (s *store) answerTake(sc *replyScanner, r *driver.Request, a *driver.Answer
 	if n == 1 {
 		a.Order, _, _ = parseValue(u[0].mine) // the key's queue order
 	} else {
-		a.Order = order(u[binding].mine, a.Needs[binding].ResetAfter)
+		a.Order = order(u[a.Binding].mine, a.Needs[a.Binding].ResetAfter)
 	}
 	a.Undo = u
 }
 
-// replyScanner reads batchScript's reply: integers and <length>:<bytes>
-// strings, separated by single spaces. The first error sticks.
-type replyScanner struct {
-	s   string
+// replyReader reads batchScript's reply, a flat array of integers and
+// strings. The first error sticks.
+type replyReader struct {
+	v   []any
 	i   int
 	err error
 }
 
-func (c *replyScanner) done() bool { return c.i >= len(c.s) }
-
-// sep skips the space before the next field.
-func (c *replyScanner) sep() {
-	if c.i > 0 && c.i < len(c.s) {
-		if c.s[c.i] != ' ' {
-			c.err = fmt.Errorf("no space at %d", c.i)
-			return
-		}
-		c.i++
-	}
-}
-
 // wrongType reads the mark of a request whose key holds another type.
-func (c *replyScanner) wrongType() bool {
-	if c.err != nil {
+func (c *replyReader) wrongType() bool {
+	if c.err != nil || c.i >= len(c.v) {
 		return false
 	}
-	j := c.i
-	if j > 0 {
-		j++
-	}
-	if j < len(c.s) && c.s[j] == 'E' {
-		c.i = j + 1
+	if s, ok := c.v[c.i].(string); ok && s == "E" {
+		c.i++
 		return true
 	}
 	return false
 }
 
-func (c *replyScanner) int() int64 {
+func (c *replyReader) next() any {
 	if c.err != nil {
-		return 0
+		return nil
 	}
-	c.sep()
-	j := c.i
-	for j < len(c.s) && c.s[j] != ' ' {
-		j++
+	if c.i >= len(c.v) {
+		c.err = fmt.Errorf("reply ends at %d", c.i)
+		return nil
 	}
-	x, err := strconv.ParseInt(c.s[c.i:j], 10, 64)
-	if err != nil {
-		c.err = err
-		return 0
-	}
-	c.i = j
-	return x
+	c.i++
+	return c.v[c.i-1]
 }
 
-func (c *replyScanner) str() string {
-	if c.err != nil {
-		return ""
+func (c *replyReader) int() int64 {
+	x := c.next()
+	n, ok := x.(int64)
+	if !ok && c.err == nil {
+		c.err = fmt.Errorf("value %d is %T, not an integer", c.i-1, x)
 	}
-	c.sep()
-	j := c.i
-	for j < len(c.s) && c.s[j] != ':' {
-		j++
+	return n
+}
+
+func (c *replyReader) str() string {
+	x := c.next()
+	s, ok := x.(string)
+	if !ok && c.err == nil {
+		c.err = fmt.Errorf("value %d is %T, not a string", c.i-1, x)
 	}
-	n, err := strconv.Atoi(c.s[c.i:j])
-	if err != nil || n < 0 || j+1+n > len(c.s) {
-		c.err = fmt.Errorf("bad string at %d", c.i)
-		return ""
-	}
-	v := c.s[j+1 : j+1+n]
-	c.i = j + 1 + n
-	return v
+	return s
 }
 
 // batchesInFlight is how many batches of one handle may be in flight at

@@ -37,15 +37,20 @@ import goredis "github.com/redis/go-redis/v9"
 //	                                     ARGV[value+1] the one it replaced
 //
 // where key and limit are 1-based indexes into KEYS and the limits. The
-// reply is one string, "B " and the answers in the requests' order,
-// separated by spaces, a string as <length>:<bytes>:
+// reply is one flat array, the answers in the requests' order (Redis
+// converts a Lua array in C; formatting its numbers into one string in Lua
+// cost more than the decisions), without what the client computes from a
+// key's resetAfter (remaining, nextAfter, a lone need's wait):
 //
-//	E key                                the key (0-based) holds another type
-//	Allow, Reserve: ok wait binding {remaining resetAfter}...
-//	  and, for a granted Reserve, {had stored replaced}... (as
-//	  reserveScript's; stored and replaced are strings)
+//	"E" key              the key (0-based) holds another type
+//	Allow, Reserve of one need: r, where r >= 1 is the granted request's
+//	  resetAfter and r <= -1 the refused one's, as -resetAfter - 1; then,
+//	  for a granted Reserve: had stored replaced (as reserveScript's)
+//	Allow, Reserve of several needs: ok wait binding (0-based), each
+//	  need's resetAfter, then, for a granted Reserve, each need's had
+//	  stored replaced
 //	Hold, Reset: 1
-//	Status: remaining nextAfter fullAfter
+//	Status: fullAfter
 //	Cancel: one flag per key, 1 where it was given back
 var batchScript = goredis.NewScript(luaClock + luaValues + `
 -- A JSON array: cjson reads it about three times faster than a loop of
@@ -91,16 +96,6 @@ local function put(x)
   no = no + 1
   out[no] = x
 end
--- I prints an integer exactly (table.concat prints numbers with %.14g).
-local function I(x)
-  if x < 1e14 and x > -1e14 then
-    return x
-  end
-  return string.format("%d", x)
-end
-local function S(s)
-  return #s .. ":" .. s
-end
 -- floorOf is the key's floor, moot once the key shows another epoch: a
 -- cancel's slot counts until the cancel succeeds (as one at a time, where
 -- the caller lowers the floor after each cancel).
@@ -125,7 +120,8 @@ local function write(k, us, r)
 end
 local function value(k)
   if lazy[k] then
-    cur[k] = encodeValue(tat[k], epoch[k], base .. string.format("%04d", tok[k]))
+    local us = tat[k]
+    cur[k] = string.format("%d.%06d0%s%s%04d", math.floor(us / 1000000), us % 1000000, epoch[k], base, tok[k])
     lazy[k] = false
   end
   return cur[k]
@@ -143,6 +139,48 @@ while p <= nv do
     end
     local nn = v[p + 1]
     p = p + 2
+    if nn == 1 then
+      -- One need, the common case, without the tables of several.
+      local k, l, n = v[p], v[p + 1], v[p + 2]
+      p = p + 3
+      if bad[k] then
+        put("E")
+        put(k - 1)
+      else
+        local b = tat[k]
+        if b < now then
+          b = now
+        end
+        if floor[k] ~= 0 or #pend[k] > 0 then
+          local f = floorOf(k)
+          if f > b then
+            b = f
+          end
+        end
+        local new = b + n * LT[l]
+        local wait = new - now - Ltau[l]
+        if wait < 0 then
+          wait = 0
+        end
+        if wait > maxwait then
+          put(now - b - 1)
+        elseif op == 2 then
+          local prev = value(k)
+          write(k, new, req)
+          put(new - now)
+          if prev then
+            put(1)
+          else
+            put(0)
+          end
+          put(value(k))
+          put(prev or "")
+        else
+          write(k, new, req)
+          put(new - now)
+        end
+      end
+    else
     local s, binding, badk = now, 1, nil
     for j = 1, nn do
       local k, l, n = v[p], v[p + 1], v[p + 2]
@@ -164,39 +202,36 @@ while p <= nv do
       local wait = s - now
       if wait > maxwait then
         put(0)
-        put(I(wait))
+        put(wait)
         put(binding - 1)
         for j = 1, nn do
-          local T, tau, b = LT[ls[j]], Ltau[ls[j]], bs[j]
-          put(remaining(tau, T, b - now))
-          put(I(b - now))
+          put(bs[j] - now)
         end
       else
         put(1)
-        put(I(wait))
+        put(wait)
         put(binding - 1)
-        local undo = {}
+        local undo, nu = {}, 0
         for j = 1, nn do
-          local k, T, tau = ks[j], LT[ls[j]], Ltau[ls[j]]
-          local new = math.max(bs[j], s) + ns[j] * T
+          local k = ks[j]
+          local new = math.max(bs[j], s) + ns[j] * LT[ls[j]]
           -- An Allow needs no strings: its write is encoded once, later.
           local prev = op == 2 and value(k)
           write(k, new, req)
-          put(remaining(tau, T, new - now))
-          put(I(new - now))
+          put(new - now)
           if op == 2 then
-            local st = value(k)
+            local had = 0
             if prev then
-              undo[#undo + 1] = "1 " .. S(st) .. " " .. S(prev)
-            else
-              undo[#undo + 1] = "0 " .. S(st) .. " 0:"
+              had = 1
             end
+            undo[nu + 1], undo[nu + 2], undo[nu + 3], nu = had, value(k), prev or "", nu + 3
           end
         end
-        for j = 1, #undo do
+        for j = 1, nu do
           put(undo[j])
         end
       end
+    end
     end
   elseif op == 3 then
     local k, l, d = v[p + 1], v[p + 2], v[p + 3]
@@ -218,11 +253,7 @@ while p <= nv do
       put("E")
       put(k - 1)
     else
-      local T, tau = LT[l], Ltau[l]
-      local b = math.max(tat[k], now)
-      put(remaining(tau, T, b - now))
-      put(I(math.max(0, b + T - now - tau)))
-      put(I(b - now))
+      put(math.max(tat[k], now) - now)
     end
   elseif op == 5 then
     local k, e = v[p + 1], v[p + 2]
@@ -305,7 +336,5 @@ for k = 1, nkeys do
     end
   end
 end
--- "B " first: a reply of digits only would come back as an integer from
--- some servers (miniredis).
-return "B " .. table.concat(out, " ")
+return out
 `)
