@@ -15,30 +15,13 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/lighter"
 	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 	"github.com/sharedlimit/sharedlimit/limiter/redis"
 )
-
-// manualClock is a clock that moves only when told.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // maxInWindow is the most of at (in order) within one rolling window
 // (t-w, t], Lighter's rolling minute.
@@ -83,7 +66,7 @@ func TestStandardTierKeepsBothLimits(t *testing.T) {
 		{"/api/v1/sendTx", 60, 60, "requests", ""},
 	} {
 		t.Run(strings.TrimPrefix(tt.path, "/api/v1/"), func(t *testing.T) {
-			clock := &manualClock{now: time.Unix(1_700_000_000, 0)}
+			clock := testutil.NewClock(time.Unix(1_700_000_000, 0))
 			srv := lightertest.NewServer(lightertest.Options{Limit: 24_000, Window: time.Minute, Jitter: -1,
 				Weight: lighter.EndpointWeight, Now: clock.Now})
 			defer srv.Close()

@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/sharedlimit/sharedlimit/internal/redistest"
 	"github.com/sharedlimit/sharedlimit/internal/tcpproxy"
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 	"github.com/sharedlimit/sharedlimit/limiter/redis"
@@ -194,7 +194,7 @@ func TestPolicyThroughCut(t *testing.T) {
 	for _, mode := range []limiter.FailureMode{limiter.FailOpen, limiter.FailFallback} {
 		t.Run(mode.String(), func(t *testing.T) {
 			p := tcpproxy.Start(t, srv.Addr())
-			var logs lockedLog
+			var logs testutil.LogBuffer
 			var switches atomic.Int64
 			l := open(t, p.Addr(), redis.WithPrefix("pol:"+mode.String()+":"), redis.WithTimeout(300*time.Millisecond),
 				redis.WithPolicy(limiter.Policy{OnFailure: mode, FallbackShare: 0.5, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -338,21 +338,3 @@ func must(t *testing.T, err error) {
 }
 
 func maxIn(times []time.Duration, w time.Duration) int { return limitertest.MaxInWindow(times, w) }
-
-// lockedLog is an io.Writer safe for concurrent use.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedLog) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedLog) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
