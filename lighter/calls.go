@@ -226,11 +226,13 @@ type PnLQuery struct {
 	IgnoreTransfers bool
 }
 
-// PnLResolutions are the resolutions /api/v1/pnl accepts.
-var PnLResolutions = []string{"1m", "5m", "15m", "1h", "4h", "1d"}
+// PnLResolutions returns the resolutions /api/v1/pnl accepts.
+func PnLResolutions() []string { return []string{"1m", "5m", "15m", "1h", "4h", "1d"} }
 
-// CandleResolutions are the resolutions /api/v1/candles accepts.
-var CandleResolutions = []string{"1m", "5m", "15m", "30m", "1h", "4h", "12h", "1d", "1w"}
+// CandleResolutions returns the resolutions /api/v1/candles accepts.
+func CandleResolutions() []string {
+	return []string{"1m", "5m", "15m", "30m", "1h", "4h", "12h", "1d", "1w"}
+}
 
 // FundingResolutions returns the resolutions /api/v1/fundings accepts.
 func FundingResolutions() []string { return []string{"1h", "1d"} }
@@ -245,7 +247,7 @@ func (s *Session) PnL(ctx context.Context, q PnLQuery) (*PnL, error) {
 	if q.AccountIndex < 0 {
 		return nil, paramErrorf("lighter: pnl: invalid AccountIndex %d (value): must be >= 0", q.AccountIndex)
 	}
-	if err := checkRange("pnl", q.Resolution, PnLResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
+	if err := checkRange("pnl", q.Resolution, PnLResolutions(), q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err
 	}
 	params := url.Values{
@@ -299,7 +301,7 @@ func (s *Session) Candles(ctx context.Context, q CandlesQuery) (*Candles, error)
 	if q.MarketID < 0 || q.MarketID > MaxMarketID {
 		return nil, paramErrorf("lighter: candles: invalid MarketID %d (market_id): must be 0 to %d", q.MarketID, MaxMarketID)
 	}
-	if err := checkRange("candles", q.Resolution, CandleResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
+	if err := checkRange("candles", q.Resolution, CandleResolutions(), q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err
 	}
 	params := url.Values{

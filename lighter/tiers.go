@@ -59,11 +59,13 @@ type Tier struct {
 // The weight budget of Lighter's tiers: 24,000 weight per rolling minute.
 var weightBudget = limiter.Limit{Rate: 21_001, Period: time.Minute, Burst: 3_000}
 
-// Tiers are the account-tier presets.
-var Tiers = []Tier{
-	{Name: "standard", Limit: limiter.Limit{Rate: 60, Period: time.Minute, Burst: 1}, Allowance: 60, Window: time.Minute,
-		Weight: weightBudget, WeightAllowance: 24_000},
-	{Name: "premium", Limit: weightBudget, Weighted: true, Allowance: 24_000, Window: time.Minute},
+// Tiers returns the account-tier presets (a new slice each call).
+func Tiers() []Tier {
+	return []Tier{
+		{Name: "standard", Limit: limiter.Limit{Rate: 60, Period: time.Minute, Burst: 1}, Allowance: 60, Window: time.Minute,
+			Weight: weightBudget, WeightAllowance: 24_000},
+		{Name: "premium", Limit: weightBudget, Weighted: true, Allowance: 24_000, Window: time.Minute},
+	}
 }
 
 // TierByName returns the preset for name ("standard" or "premium",
@@ -74,8 +76,9 @@ func TierByName(name string) (Tier, error) {
 	if name == "" || name == "default" {
 		return Tier{}, nil
 	}
-	names := make([]string, 0, len(Tiers))
-	for _, t := range Tiers {
+	tiers := Tiers()
+	names := make([]string, 0, len(tiers))
+	for _, t := range tiers {
 		if t.Name == name {
 			return t, nil
 		}
