@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 )
 
@@ -52,3 +53,24 @@ func dumpWorst(t *testing.T, times []time.Duration, w time.Duration) {
 		t.Logf("%d %v", k, ts[k])
 	}
 }
+
+// openURL opens a Limiter on u that the test closes itself.
+func openURL(t *testing.T, u string) limiter.Limiter {
+	t.Helper()
+	l, err := limiter.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// must fails t on err.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// maxIn is the most of times in one window w.
+func maxIn(times []time.Duration, w time.Duration) int { return limitertest.MaxInWindow(times, w) }

@@ -320,21 +320,3 @@ func TestNoGoroutineLeft(t *testing.T) {
 	must(t, c.Close())
 	goleak.VerifyNone(t, ignore)
 }
-
-func openURL(t *testing.T, u string) limiter.Limiter {
-	t.Helper()
-	l, err := limiter.Open(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func maxIn(times []time.Duration, w time.Duration) int { return limitertest.MaxInWindow(times, w) }
