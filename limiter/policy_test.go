@@ -150,7 +150,7 @@ func TestWaitPolicyReserveSpent(t *testing.T) {
 // too, so that the slot taken at last still comes before the deadline.
 func TestWaitPolicyFirstCallSpent(t *testing.T) {
 	f := newFixture(t, limiter.Policy{MinBackoff: 100 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
-	f.store.onFail = func() { f.clock.Add(300 * time.Millisecond) } // the call timed out
+	f.store.onFail = func() { f.clock.Advance(300 * time.Millisecond) } // the call timed out
 	f.store.failNext.Store(1)
 	if _, err := f.g.ReserveN(context.Background(), "k", lim, 1, time.Second); err != nil {
 		t.Fatal(err)

@@ -6,38 +6,29 @@ import (
 	"time"
 )
 
-// SleepClock is a Policy's Now and Sleep for tests: Sleep moves the clock
-// by the pause and records it instead of sleeping (it waits a millisecond
-// of real time, so that a probe loop does not spin).
+// SleepClock is a Policy's Now and Sleep for tests: a [Clock] whose Sleep
+// moves it by the pause and records the pause instead of sleeping (it waits
+// a millisecond of real time, so that a probe loop does not spin). Advance
+// moves it without a pause (a call that takes time).
 type SleepClock struct {
+	Clock
 	mu     sync.Mutex
-	now    time.Time
 	sleeps []time.Duration
 	onSlp  func(n int)
 }
 
 // NewSleepClock returns a SleepClock that reads start.
-func NewSleepClock(start time.Time) *SleepClock { return &SleepClock{now: start} }
-
-// Now is the clock's time.
-func (c *SleepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
+func NewSleepClock(start time.Time) *SleepClock {
+	c := &SleepClock{}
+	c.Set(start)
+	return c
 }
 
-// Add moves the clock by d without a pause (a call that takes time).
-func (c *SleepClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// Sleep moves the clock by d, records d and calls the OnSleep hook; it
+// Sleep moves the clock by d, records d and calls the SetOnSleep hook; it
 // returns ctx's error if ctx ends first.
 func (c *SleepClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.Advance(d)
 	c.mu.Lock()
-	c.now = c.now.Add(d)
 	c.sleeps = append(c.sleeps, d)
 	n, on := len(c.sleeps), c.onSlp
 	c.mu.Unlock()
