@@ -2,10 +2,8 @@ package sqlite_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,25 +31,12 @@ func TestProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer l.Close()
-		c.WaitStart()
-		ctx, cancel := context.WithDeadline(context.Background(), c.Start.Add(duration))
-		defer cancel()
-		var wg sync.WaitGroup
-		for range goroutines {
-			wg.Go(func() {
-				for {
-					err := limiter.Wait(ctx, l, "shared", lim, 1)
-					if err != nil {
-						if !errors.Is(err, context.DeadlineExceeded) {
-							t.Errorf("child %d: Wait: %v", c.Index, err)
-						}
-						return
-					}
-					c.Admit()
-				}
-			})
+		err = c.Load(goroutines, duration, func(ctx context.Context) (bool, error) {
+			return true, limiter.Wait(ctx, l, "shared", lim, 1)
+		})
+		if err != nil {
+			t.Errorf("child %d: Wait: %v", c.Index, err)
 		}
-		wg.Wait()
 		return
 	}
 	if testing.Short() {
@@ -59,12 +44,7 @@ func TestProcesses(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
 	all := proctest.Spawn(t, procs, []string{envProcPath + "=" + path}, time.Minute)
-	var times []time.Duration
-	counts := make([]int, len(all))
-	for i, ts := range all {
-		counts[i] = len(ts)
-		times = append(times, ts...)
-	}
+	times, counts := proctest.Merge(all)
 	t.Logf("%d admissions in %s at %s, per process %v", len(times), duration, lim, counts)
 	// Admissions are stamped when Wait returns: allow for wake-up jitter
 	// of a process descheduled on 2 busy cores (as limiter/redis does; a
@@ -98,27 +78,13 @@ func TestProcessesComposite(t *testing.T) {
 		if c.Index == 1 {
 			needs = append(needs, limiter.Need{Key: "own", Limit: own, N: 1})
 		}
-		c.WaitStart()
-		ctx, cancel := context.WithDeadline(context.Background(), c.Start.Add(duration))
-		defer cancel()
-		var wg sync.WaitGroup
-		for range goroutines {
-			wg.Go(func() {
-				for ctx.Err() == nil {
-					r, err := l.Allow(ctx, needs...)
-					if err != nil {
-						if !errors.Is(err, context.DeadlineExceeded) {
-							t.Errorf("child %d: Allow: %v", c.Index, err)
-						}
-						return
-					}
-					if r.Allowed {
-						c.Admit()
-					}
-				}
-			})
+		err = c.Load(goroutines, duration, func(ctx context.Context) (bool, error) {
+			r, err := l.Allow(ctx, needs...)
+			return err == nil && r.Allowed, err
+		})
+		if err != nil {
+			t.Errorf("child %d: Allow: %v", c.Index, err)
 		}
-		wg.Wait()
 		return
 	}
 	if testing.Short() {
