@@ -72,22 +72,16 @@ func (s *Session) PublicPoolsMetadataPage(ctx context.Context, index int64, limi
 	return page.PublicPools, nil
 }
 
-// PublicPoolsMetadata returns every public pool once, the LLP included.
-// It takes the LLP's index from the deployment (robinhood pins it) or
-// from SystemConfig, then pages down from just above it, PoolsPageSize
-// pools at a time: Lighter's index is exclusive, so the first page
-// (index = LLP + 1) starts with the LLP, as Lighter's documentation
-// fetches it, and each next page asks for the pools below the lowest
-// index of the last. It stops on a short or empty page, or at index 0.
-// With no LLP (an index of 0) it starts above every account index. When
-// the LLP is missing from the pages, it is added from its Account (an
-// error then is returned, where the original only logged it). The LLP's
-// entry has IsLLP set and the type AccountInsuranceFund.
+// PublicPoolsMetadata returns every public pool once, the LLP (the
+// deployment's liquidity pool) included, with IsLLP set and the type
+// AccountInsuranceFund; an LLP missing from the pages is read from its
+// Account. It pages down from the LLP's index (the deployment's, or
+// SystemConfig's), PoolsPageSize pools at a time, until a short page or
+// index 0.
 //
-// A page holding a pool at or above the index asked for is an error: the
-// server does not page as Lighter does, and paging on could skip, repeat
-// or loop. Full pages past MaxPoolPages are an error matching
-// ErrTooManyPages.
+// A page holding a pool at or above the index asked for is an error (the
+// server does not page as Lighter does); full pages past MaxPoolPages are
+// an error matching ErrTooManyPages.
 func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, error) {
 	llp, err := s.llpIndex(ctx)
 	if err != nil {

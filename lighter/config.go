@@ -79,9 +79,8 @@ type Config struct {
 
 	// RateLimitKey is the key shared by everything that should count
 	// against one limit (per account, per fleet). The default value is
-	// one key per API host, "host:" + host (in lower case, with its port
-	// unless it is the scheme's default), however the URL spells it.
-	// Variable: LIGHTER_RATE_LIMIT_KEY.
+	// the API URL's host key, [limiter.URLHostKey] (one key per host,
+	// however the URL spells it). Variable: LIGHTER_RATE_LIMIT_KEY.
 	RateLimitKey string
 
 	// AccountTier selects a preset from Lighter's published limits:
