@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -190,11 +188,7 @@ func TestTierNeeds(t *testing.T) {
 // requests key and the weight key for its Retry-After, so that every
 // Session sharing the store waits, whatever endpoint it calls.
 func TestStandardTier429HoldsBothKeys(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "40")
-		w.WriteHeader(429)
-	}))
-	defer srv.Close()
+	srv := tooManyRequests(t, "40")
 	start := time.Now()
 	lim := memory.New(memory.WithClock(func() time.Time { return start }))
 	defer lim.Close()

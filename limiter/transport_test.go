@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,6 +37,49 @@ func server(t *testing.T, status int, header http.Header) (*httptest.Server, *at
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &n
+}
+
+// loadRig is a server that answers 429 (Retry-After 0) to requests with
+// s=429 and 200 to the others, a base transport and a memory limiter for
+// a load test, all closed when the test ends.
+func loadRig(t *testing.T) (url string, base *http.Transport, lim *memory.Limiter) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("s") == "429" {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(429)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	base = &http.Transport{}
+	t.Cleanup(base.CloseIdleConnections)
+	lim = memory.New()
+	t.Cleanup(func() { lim.Close() })
+	return srv.URL, base, lim
+}
+
+// sendAll sends n requests through tr at once, the i-th to target(i),
+// each within 5 s: a RoundTrip error fails t. Then it closes tr and base's
+// idle connections.
+func sendAll(t *testing.T, tr *limiter.Transport, base *http.Transport, n int, target func(i int) string) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target(i), nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Errorf("RoundTrip: %v", err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+	tr.Close()
+	base.CloseIdleConnections()
 }
 
 func get(t *testing.T, c *http.Client, url string) (int, error) {

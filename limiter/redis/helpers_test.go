@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,3 +75,22 @@ func must(t *testing.T, err error) {
 
 // maxIn is the most of times in one window w.
 func maxIn(times []time.Duration, w time.Duration) int { return limitertest.MaxInWindow(times, w) }
+
+// loopUntil starts n goroutines on wg, each calling step until done is
+// closed or step returns false.
+func loopUntil(wg *sync.WaitGroup, n int, done <-chan struct{}, step func() bool) {
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if !step() {
+					return
+				}
+			}
+		})
+	}
+}

@@ -51,31 +51,20 @@ func runThroughOutage(t *testing.T, l limiter.Limiter, shortURL string, down, up
 	start := time.Now()
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				sp, err := limitertest.WaitSpan(wctx, l, "k", faultLimit, 1, start)
-				cancel()
-				mu.Lock()
-				if err != nil {
-					run.errs = append(run.errs, err)
-				} else {
-					run.times = append(run.times, sp.Hi)
-					run.spans = append(run.spans, sp)
-				}
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-			}
-		})
-	}
+	loopUntil(&wg, 8, done, func() bool {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		sp, err := limitertest.WaitSpan(wctx, l, "k", faultLimit, 1, start)
+		cancel()
+		mu.Lock()
+		if err != nil {
+			run.errs = append(run.errs, err)
+		} else {
+			run.times = append(run.times, sp.Hi)
+			run.spans = append(run.spans, sp)
+		}
+		mu.Unlock()
+		return err == nil
+	})
 	time.Sleep(800 * time.Millisecond)
 	down()
 	short, err := limiter.Open(ctx, shortURL)

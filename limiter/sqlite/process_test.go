@@ -39,11 +39,7 @@ func TestProcesses(t *testing.T) {
 		}
 		return
 	}
-	if testing.Short() {
-		t.Skip("multi-process test skipped in -short mode")
-	}
-	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
-	all := proctest.Spawn(t, procs, []string{envProcPath + "=" + path}, time.Minute)
+	all := spawnOnFile(t, procs)
 	times, counts := proctest.Merge(all)
 	t.Logf("%d admissions in %s at %s, per process %v", len(times), duration, lim, counts)
 	// Admissions are stamped when Wait returns: allow for wake-up jitter
@@ -87,11 +83,7 @@ func TestProcessesComposite(t *testing.T) {
 		}
 		return
 	}
-	if testing.Short() {
-		t.Skip("multi-process test skipped in -short mode")
-	}
-	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
-	all := proctest.Spawn(t, procs, []string{envProcPath + "=" + path}, time.Minute)
+	all := spawnOnFile(t, procs)
 	t.Logf("admissions in %s: %d single (shared %s), %d composite (with own %s)", duration, len(all[0]), shared, len(all[1]), own)
 	if len(all[0]) == 0 || len(all[1]) == 0 {
 		t.Fatalf("a process admitted nothing: %d single, %d composite", len(all[0]), len(all[1]))
@@ -99,4 +91,16 @@ func TestProcessesComposite(t *testing.T) {
 	const tol = 40 * time.Millisecond // wake-up jitter, as in TestProcesses
 	limitertest.CheckWindows(t, append(append([]time.Duration(nil), all[0]...), all[1]...), shared, tol)
 	limitertest.CheckWindows(t, all[1], own, tol)
+}
+
+// spawnOnFile runs procs children of the calling test on one new file and
+// returns their admissions (see proctest.Spawn); it skips the test in
+// -short mode.
+func spawnOnFile(t *testing.T, procs int) [][]time.Duration {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-process test skipped in -short mode")
+	}
+	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
+	return proctest.Spawn(t, procs, []string{envProcPath + "=" + path}, time.Minute)
 }

@@ -2,11 +2,6 @@ package testutil_test
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,49 +22,6 @@ func TestClockMovesOnlyWhenTold(t *testing.T) {
 	c.Set(start)
 	if got := c.Now(); !got.Equal(start) {
 		t.Fatalf("after Set, Now = %v, want %v", got, start)
-	}
-}
-
-func TestLogBufferKeepsEveryWrite(t *testing.T) {
-	var b testutil.LogBuffer
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b.Printf(context.Background(), "line %d", 1)
-		}()
-	}
-	wg.Wait()
-	b.Logger().Info("hello", "k", "v")
-	out := b.String()
-	if n := strings.Count(out, "line 1\n"); n != 8 {
-		t.Fatalf("%d Printf lines kept, want 8:\n%s", n, out)
-	}
-	if !strings.Contains(out, "msg=hello k=v") {
-		t.Fatalf("slog line missing:\n%s", out)
-	}
-}
-
-func TestBodyCounterCountsOpenBodies(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "hello")
-	}))
-	defer srv.Close()
-	c := &testutil.BodyCounter{Next: srv.Client().Transport}
-	resp, err := (&http.Client{Transport: c}).Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := c.Open.Load(); n != 1 {
-		t.Fatalf("%d bodies open before Close, want 1", n)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	resp.Body.Close()
-	if c.Attempts.Load() != 1 || c.Opened.Load() != 1 || c.Open.Load() != 0 || c.Read.Load() != 5 {
-		t.Fatalf("attempts %d, opened %d, open %d, read %d: want 1, 1, 0, 5",
-			c.Attempts.Load(), c.Opened.Load(), c.Open.Load(), c.Read.Load())
 	}
 }
 
@@ -98,5 +50,46 @@ func TestSleepClockRecordsPauses(t *testing.T) {
 	cancel()
 	if err := c.Sleep(ctx, time.Second); err != context.Canceled {
 		t.Fatalf("Sleep on a cancelled context: %v", err)
+	}
+}
+
+func TestStepClockSleepWaitsForSet(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	c := testutil.NewStepClock(start)
+	done := make(chan error, 1)
+	go func() { done <- c.Sleep(context.Background(), time.Second) }()
+	for c.Sleeping() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	c.Set(start.Add(999 * time.Millisecond))
+	select {
+	case err := <-done:
+		t.Fatalf("Sleep of 1 s ended (%v) with the clock 999 ms on", err)
+	case <-time.After(10 * time.Millisecond):
+	}
+	c.Set(start.Add(time.Second))
+	if err := <-done; err != nil || c.Sleeping() != 0 {
+		t.Fatalf("Sleep: %v, %d still sleeping; want nil, 0", err, c.Sleeping())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- c.Sleep(ctx, time.Second) }()
+	for c.Sleeping() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != context.Canceled || c.Sleeping() != 0 {
+		t.Fatalf("cancelled Sleep: %v, %d still sleeping; want Canceled, 0", err, c.Sleeping())
+	}
+}
+
+func TestOffsetClockSteps(t *testing.T) {
+	var c testutil.OffsetClock
+	c.Step(time.Hour)
+	if d := c.Now().Sub(time.Now()); d < 59*time.Minute || d > 61*time.Minute {
+		t.Fatalf("after a step of 1 h, Now is %s ahead", d)
+	}
+	c.Step(-2 * time.Hour)
+	if d := time.Since(c.Now()); d < 59*time.Minute || d > 61*time.Minute {
+		t.Fatalf("after a step back of 2 h, Now is %s behind", d)
 	}
 }
