@@ -10,7 +10,6 @@ import (
 	"github.com/sharedlimit/sharedlimit/internal/proctest"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
-	"github.com/sharedlimit/sharedlimit/limiter/sqlite"
 )
 
 const envProcPath = "SHAREDLIMIT_SQLITE_TEST_PATH"
@@ -26,12 +25,8 @@ func TestProcesses(t *testing.T) {
 	const procs, goroutines, duration = 4, 8, 2 * time.Second
 	if c, ok := proctest.Child(); ok {
 		defer c.Flush()
-		l, err := sqlite.New(context.Background(), os.Getenv(envProcPath))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		err = c.Load(goroutines, duration, func(ctx context.Context) (bool, error) {
+		l := open(t, os.Getenv(envProcPath))
+		err := c.Load(goroutines, duration, func(ctx context.Context) (bool, error) {
 			return true, limiter.Wait(ctx, l, "shared", lim, 1)
 		})
 		if err != nil {
@@ -65,16 +60,12 @@ func TestProcessesComposite(t *testing.T) {
 	const procs, goroutines, duration = 2, 4, 1500 * time.Millisecond
 	if c, ok := proctest.Child(); ok {
 		defer c.Flush()
-		l, err := sqlite.New(context.Background(), os.Getenv(envProcPath))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
+		l := open(t, os.Getenv(envProcPath))
 		needs := []limiter.Need{{Key: "shared", Limit: shared, N: 1}}
 		if c.Index == 1 {
 			needs = append(needs, limiter.Need{Key: "own", Limit: own, N: 1})
 		}
-		err = c.Load(goroutines, duration, func(ctx context.Context) (bool, error) {
+		err := c.Load(goroutines, duration, func(ctx context.Context) (bool, error) {
 			r, err := l.Allow(ctx, needs...)
 			return err == nil && r.Allowed, err
 		})
