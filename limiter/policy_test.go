@@ -236,11 +236,11 @@ func TestFallbackPolicy(t *testing.T) {
 	// The probe's first pause moves the fake clock at once: hold it there
 	// until the fallback's calls below are done, so that the clock does not
 	// jump between a decision and the time its answer is read at (a jump
-	// the Guard rightly reads as a later, fuller fallback). A call on
-	// another key takes the Guard to the fallback and starts the probe.
+	// the Handle rightly reads as a later, fuller fallback). A call on
+	// another key takes the Handle to the fallback and starts the probe.
 	inPause, gate := make(chan struct{}), make(chan struct{})
 	// A check failing while the gate is shut must not leave the probe
-	// there: Guard.Close (a cleanup registered before) waits for it.
+	// there: Handle.Close (a cleanup registered before) waits for it.
 	var opened sync.Once
 	openGate := func() { opened.Do(func() { close(gate) }) }
 	t.Cleanup(openGate)
