@@ -72,22 +72,16 @@ func (s *Session) PublicPoolsMetadataPage(ctx context.Context, index int64, limi
 	return page.PublicPools, nil
 }
 
-// PublicPoolsMetadata returns every public pool once, the LLP included.
-// It takes the LLP's index from the deployment (robinhood pins it) or
-// from SystemConfig, then pages down from just above it, PoolsPageSize
-// pools at a time: Lighter's index is exclusive, so the first page
-// (index = LLP + 1) starts with the LLP, as Lighter's documentation
-// fetches it, and each next page asks for the pools below the lowest
-// index of the last. It stops on a short or empty page, or at index 0.
-// With no LLP (an index of 0) it starts above every account index. When
-// the LLP is missing from the pages, it is added from its Account (an
-// error then is returned, where the original only logged it). The LLP's
-// entry has IsLLP set and the type AccountInsuranceFund.
+// PublicPoolsMetadata returns every public pool once, the LLP (the
+// deployment's liquidity pool) included, with IsLLP set and the type
+// AccountInsuranceFund; an LLP missing from the pages is read from its
+// Account. It pages down from the LLP's index (the deployment's, or
+// SystemConfig's), PoolsPageSize pools at a time, until a short page or
+// index 0.
 //
-// A page holding a pool at or above the index asked for is an error: the
-// server does not page as Lighter does, and paging on could skip, repeat
-// or loop. Full pages past MaxPoolPages are an error matching
-// ErrTooManyPages.
+// A page holding a pool at or above the index asked for is an error (the
+// server does not page as Lighter does); full pages past MaxPoolPages are
+// an error matching ErrTooManyPages.
 func (s *Session) PublicPoolsMetadata(ctx context.Context) ([]PoolMetadata, error) {
 	llp, err := s.llpIndex(ctx)
 	if err != nil {
@@ -226,11 +220,13 @@ type PnLQuery struct {
 	IgnoreTransfers bool
 }
 
-// PnLResolutions are the resolutions /api/v1/pnl accepts.
-var PnLResolutions = []string{"1m", "5m", "15m", "1h", "4h", "1d"}
+// PnLResolutions returns the resolutions /api/v1/pnl accepts.
+func PnLResolutions() []string { return []string{"1m", "5m", "15m", "1h", "4h", "1d"} }
 
-// CandleResolutions are the resolutions /api/v1/candles accepts.
-var CandleResolutions = []string{"1m", "5m", "15m", "30m", "1h", "4h", "12h", "1d", "1w"}
+// CandleResolutions returns the resolutions /api/v1/candles accepts.
+func CandleResolutions() []string {
+	return []string{"1m", "5m", "15m", "30m", "1h", "4h", "12h", "1d", "1w"}
+}
 
 // FundingResolutions returns the resolutions /api/v1/fundings accepts.
 func FundingResolutions() []string { return []string{"1h", "1d"} }
@@ -245,7 +241,7 @@ func (s *Session) PnL(ctx context.Context, q PnLQuery) (*PnL, error) {
 	if q.AccountIndex < 0 {
 		return nil, paramErrorf("lighter: pnl: invalid AccountIndex %d (value): must be >= 0", q.AccountIndex)
 	}
-	if err := checkRange("pnl", q.Resolution, PnLResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
+	if err := checkRange("pnl", q.Resolution, PnLResolutions(), q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err
 	}
 	params := url.Values{
@@ -299,7 +295,7 @@ func (s *Session) Candles(ctx context.Context, q CandlesQuery) (*Candles, error)
 	if q.MarketID < 0 || q.MarketID > MaxMarketID {
 		return nil, paramErrorf("lighter: candles: invalid MarketID %d (market_id): must be 0 to %d", q.MarketID, MaxMarketID)
 	}
-	if err := checkRange("candles", q.Resolution, CandleResolutions, q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
+	if err := checkRange("candles", q.Resolution, CandleResolutions(), q.StartTimestamp, q.EndTimestamp, q.CountBack); err != nil {
 		return nil, err
 	}
 	params := url.Values{

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/limiter"
+	"github.com/sharedlimit/sharedlimit/retrypolicy"
 )
 
 // Deployments of the Lighter API.
@@ -27,15 +28,15 @@ const (
 const (
 	DefaultRequestsPerSecond = 2.0
 	DefaultBurst             = 1
-	DefaultRetries           = 5
-	DefaultBackoffFactor     = 0.5
+	DefaultRetries           = retrypolicy.DefaultRetries
+	DefaultBackoffFactor     = retrypolicy.DefaultBackoffFactor
 	DefaultPoolMaxSize       = 32
 	DefaultTimeout           = 30 * time.Second
 	DefaultRateLimitURL      = "sqlite://"
 )
 
 // NoRetries in Config.Retries makes one attempt per request.
-const NoRetries = -1
+const NoRetries = retrypolicy.NoRetries
 
 // Config configures a Session. The zero value is the original's setup:
 // mainnet, 2 requests per second with burst 1, the SQLite limiter at its
@@ -78,9 +79,8 @@ type Config struct {
 
 	// RateLimitKey is the key shared by everything that should count
 	// against one limit (per account, per fleet). The default value is
-	// one key per API host, "host:" + host (in lower case, with its port
-	// unless it is the scheme's default), however the URL spells it.
-	// Variable: LIGHTER_RATE_LIMIT_KEY.
+	// the API URL's host key, [limiter.URLHostKey] (one key per host,
+	// however the URL spells it). Variable: LIGHTER_RATE_LIMIT_KEY.
 	RateLimitKey string
 
 	// AccountTier selects a preset from Lighter's published limits:
@@ -329,7 +329,7 @@ func (c Config) resolve() (*resolved, error) {
 	r := &resolved{Config: c}
 	dep, err := DeploymentByName(c.Deployment)
 	if err != nil {
-		return nil, configErrorf("%v%s", strings.TrimPrefix(err.Error(), "lighter: "), c.source(EnvDeployment))
+		return nil, withSource(err, c.source(EnvDeployment))
 	}
 	r.deployment = dep
 	r.APIURL = dep.APIURL
@@ -357,7 +357,7 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	tier, err := TierByName(c.AccountTier)
 	if err != nil {
-		return nil, configErrorf("%v%s", strings.TrimPrefix(err.Error(), "lighter: "), c.source(EnvAccountTier))
+		return nil, withSource(err, c.source(EnvAccountTier))
 	}
 	r.tier = tier
 	if tier.Name != "" {
@@ -437,4 +437,13 @@ func (e *configError) Is(target error) bool { return target == ErrInvalidConfig 
 
 func configErrorf(format string, args ...any) error {
 	return &configError{msg: fmt.Sprintf(format, args...)}
+}
+
+// withSource adds src, where the setting came from, to a configError.
+func withSource(err error, src string) error {
+	var ce *configError
+	if errors.As(err, &ce) {
+		return &configError{msg: ce.msg + src}
+	}
+	return err
 }

@@ -160,7 +160,7 @@ func TestNewSessionInvalid(t *testing.T) {
 }
 
 func TestTiersFitTheServerAllowance(t *testing.T) {
-	for _, tier := range lighter.Tiers {
+	for _, tier := range lighter.Tiers() {
 		if err := tier.Limit.Validate(); err != nil {
 			t.Errorf("%s: %v", tier.Name, err)
 		}

@@ -1,7 +1,6 @@
 package lighter
 
 import (
-	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -37,7 +36,8 @@ func Deployments() []Deployment {
 }
 
 // DeploymentByName returns the deployment called name (any case); ""
-// is mainnet. An unknown name is an error listing the known ones.
+// is mainnet. An unknown name is an error listing the known ones (it
+// matches ErrInvalidConfig).
 func DeploymentByName(name string) (Deployment, error) {
 	if name == "" {
 		name = "mainnet"
@@ -49,7 +49,7 @@ func DeploymentByName(name string) (Deployment, error) {
 		}
 		names = append(names, d.Name)
 	}
-	return Deployment{}, fmt.Errorf("lighter: unknown deployment %q: want one of %s", name, strings.Join(names, ", "))
+	return Deployment{}, configErrorf("unknown deployment %q: want one of %s", name, strings.Join(names, ", "))
 }
 
 // deploymentOfURL returns the deployment whose API URL u is: the same

@@ -9,8 +9,8 @@ import (
 )
 
 // MaxBodyExcerpt is how much of an error response's body a StatusError
-// keeps.
-const MaxBodyExcerpt = 512
+// keeps: the retry policy's bound.
+const MaxBodyExcerpt = retrypolicy.MaxBodyExcerpt
 
 // StatusError is a non-2xx answer: the status and the start of the body.
 // After retries were exhausted, Err holds the retry policy's error

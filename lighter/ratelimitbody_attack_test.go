@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/lighter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 	"github.com/sharedlimit/sharedlimit/retrypolicy"
@@ -129,11 +130,11 @@ func TestBodyCodeNot429Forms(t *testing.T) {
 
 // bodyKindsSession is a Session with no retries on srv, recording holds
 // and counting open bodies.
-func bodyKindsSession(t *testing.T, srv *httptest.Server) (*lighter.Session, *holdRecorder, *closeCounter) {
+func bodyKindsSession(t *testing.T, srv *httptest.Server) (*lighter.Session, *holdRecorder, *testutil.BodyCounter) {
 	t.Helper()
 	rec := &holdRecorder{Limiter: memory.New()}
 	t.Cleanup(func() { rec.Limiter.Close() })
-	bodies := &closeCounter{base: http.DefaultTransport}
+	bodies := &testutil.BodyCounter{Next: http.DefaultTransport}
 	s := newSession(t, lighter.Config{APIURL: srv.URL, Limiter: rec, Retries: lighter.NoRetries, Base: bodies, RequestsPerSecond: 1000, Burst: 10})
 	return s, rec, bodies
 }
@@ -173,8 +174,8 @@ func TestBodyCodeEndlessBody(t *testing.T) {
 	if n := written.Load(); n >= maxWritten {
 		t.Fatalf("the server wrote %d bytes: the body was read without bound", n)
 	}
-	if len(rec.settled(s)) != 0 || bodies.open.Load() != 0 {
-		t.Fatalf("holds %v, %d bodies open: want none", rec.settled(s), bodies.open.Load())
+	if len(rec.settled(s)) != 0 || bodies.Open.Load() != 0 {
+		t.Fatalf("holds %v, %d bodies open: want none", rec.settled(s), bodies.Open.Load())
 	}
 }
 
@@ -220,8 +221,8 @@ func TestBodyCodeSlowChunkedBody(t *testing.T) {
 					t.Fatalf("status %d body %q (%v), want %d and the whole body", resp.StatusCode, got, err, tc.want)
 				}
 			}
-			if len(rec.settled(s)) != tc.holds || bodies.open.Load() != 0 {
-				t.Fatalf("holds %v, %d bodies open: want %d holds, none open", rec.settled(s), bodies.open.Load(), tc.holds)
+			if len(rec.settled(s)) != tc.holds || bodies.Open.Load() != 0 {
+				t.Fatalf("holds %v, %d bodies open: want %d holds, none open", rec.settled(s), bodies.Open.Load(), tc.holds)
 			}
 		})
 	}
@@ -249,8 +250,8 @@ func TestBodyCodeHugeBody(t *testing.T) {
 			if err != nil || string(got) != big {
 				t.Fatalf("read %d bytes (%v), want %d, the same", len(got), err, len(big))
 			}
-			if len(rec.settled(s)) != 0 || bodies.open.Load() != 0 {
-				t.Fatalf("holds %v, %d bodies open", rec.settled(s), bodies.open.Load())
+			if len(rec.settled(s)) != 0 || bodies.Open.Load() != 0 {
+				t.Fatalf("holds %v, %d bodies open", rec.settled(s), bodies.Open.Load())
 			}
 		})
 	}
@@ -314,8 +315,8 @@ func TestBodyCodeGzipBody(t *testing.T) {
 					t.Fatalf("status %d body %q (%v), want %d and %q", resp.StatusCode, got, rerr, tc.want, want)
 				}
 			}
-			if wantHolds := map[bool]int{true: 1, false: 0}[tc.want == 429]; len(rec.settled(s)) != wantHolds || bodies.open.Load() != 0 {
-				t.Fatalf("holds %v, %d bodies open: want %d holds, none open", rec.settled(s), bodies.open.Load(), wantHolds)
+			if wantHolds := map[bool]int{true: 1, false: 0}[tc.want == 429]; len(rec.settled(s)) != wantHolds || bodies.Open.Load() != 0 {
+				t.Fatalf("holds %v, %d bodies open: want %d holds, none open", rec.settled(s), bodies.Open.Load(), wantHolds)
 			}
 		})
 	}
@@ -328,7 +329,7 @@ func TestBodyCode429OnPOST(t *testing.T) {
 	srv, hits := bodyServer(t, answer{200, limitedBody})
 	rec := &holdRecorder{Limiter: memory.New()}
 	defer rec.Limiter.Close()
-	bodies := &closeCounter{base: http.DefaultTransport}
+	bodies := &testutil.BodyCounter{Next: http.DefaultTransport}
 	s := newSession(t, lighter.Config{APIURL: srv.URL, Limiter: rec, Retries: 3, Base: bodies, RequestsPerSecond: 1000, Burst: 10})
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/sendTx", strings.NewReader("tx_type=14"))
 	resp, err := s.Do(req)
@@ -340,7 +341,7 @@ func TestBodyCode429OnPOST(t *testing.T) {
 	if err != nil || resp.StatusCode != 429 || string(got) != limitedBody {
 		t.Fatalf("status %d body %q (%v), want 429 and the whole body", resp.StatusCode, got, err)
 	}
-	if hits.Load() != 1 || len(rec.settled(s)) != 1 || bodies.open.Load() != 0 {
-		t.Fatalf("%d requests, holds %v, %d bodies open: want 1, one hold, none open", hits.Load(), rec.settled(s), bodies.open.Load())
+	if hits.Load() != 1 || len(rec.settled(s)) != 1 || bodies.Open.Load() != 0 {
+		t.Fatalf("%d requests, holds %v, %d bodies open: want 1, one hold, none open", hits.Load(), rec.settled(s), bodies.Open.Load())
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/lighter"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
@@ -42,32 +43,6 @@ func (h *holdRecorder) Holds() []time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]time.Duration(nil), h.holds...)
-}
-
-// closeCounter counts the response bodies of a transport still open.
-type closeCounter struct {
-	base http.RoundTripper
-	open atomic.Int64
-}
-
-func (c *closeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.base.RoundTrip(req)
-	if err == nil {
-		c.open.Add(1)
-		resp.Body = &countedBody{ReadCloser: resp.Body, c: c}
-	}
-	return resp, err
-}
-
-type countedBody struct {
-	io.ReadCloser
-	c    *closeCounter
-	once sync.Once
-}
-
-func (b *countedBody) Close() error {
-	b.once.Do(func() { b.c.open.Add(-1) })
-	return b.ReadCloser.Close()
 }
 
 // bodyServer answers each request with the next of answers (HTTP status
@@ -103,14 +78,14 @@ func retried429(t *testing.T, first answer) (requests int64, holds []time.Durati
 	srv, hits := bodyServer(t, first, answer{200, `{"code":200,"liquidity_pool_index":77}`})
 	rec := &holdRecorder{Limiter: memory.New()}
 	defer rec.Limiter.Close()
-	bodies := &closeCounter{base: http.DefaultTransport}
+	bodies := &testutil.BodyCounter{Next: http.DefaultTransport}
 	s := newSession(t, lighter.Config{APIURL: srv.URL, Limiter: rec, Retries: 2, Base: bodies, RequestsPerSecond: 1000, Burst: 10})
 	cfg, err := s.SystemConfig(context.Background())
 	if err != nil || cfg.LiquidityPoolIndex != 77 {
 		t.Fatalf("SystemConfig: %v, %+v: want the retried answer", err, cfg)
 	}
 	holds = rec.settled(s)
-	if n := bodies.open.Load(); n != 0 {
+	if n := bodies.Open.Load(); n != 0 {
 		t.Fatalf("%d response bodies left open", n)
 	}
 	return hits.Load(), holds, s.Limit().Period
@@ -137,7 +112,7 @@ func TestBodyCode429WithoutRetries(t *testing.T) {
 	srv, _ := bodyServer(t, answer{200, limitedBody})
 	rec := &holdRecorder{Limiter: memory.New()}
 	defer rec.Limiter.Close()
-	bodies := &closeCounter{base: http.DefaultTransport}
+	bodies := &testutil.BodyCounter{Next: http.DefaultTransport}
 	s := newSession(t, lighter.Config{APIURL: srv.URL, Limiter: rec, Retries: lighter.NoRetries, Base: bodies, RequestsPerSecond: 1000, Burst: 10})
 	_, err := s.SystemConfig(context.Background())
 	var se *lighter.StatusError
@@ -147,7 +122,7 @@ func TestBodyCode429WithoutRetries(t *testing.T) {
 	if len(rec.settled(s)) != 1 {
 		t.Fatalf("holds %v, want 1", rec.settled(s))
 	}
-	if n := bodies.open.Load(); n != 0 {
+	if n := bodies.Open.Load(); n != 0 {
 		t.Fatalf("%d response bodies left open", n)
 	}
 }

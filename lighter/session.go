@@ -82,12 +82,8 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 		}
 	}
 	s.limited = limited
-	retries := r.Retries
-	if retries == NoRetries {
-		retries = retrypolicy.NoRetries
-	}
 	retrying, err := retrypolicy.NewTransport(limited, retrypolicy.Config{
-		Retries:       retries,
+		Retries:       r.Retries,
 		BackoffFactor: r.BackoffFactor,
 		Permanent:     limiter.IsPermanent,
 		Logger:        r.Logger,

@@ -76,11 +76,7 @@ func TestEveryAttemptPaysItsToken(t *testing.T) {
 
 // A 429 holds the shared key for every Session on the store.
 func TestTooManyHoldsSharedKey(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "40")
-		w.WriteHeader(429)
-	}))
-	defer srv.Close()
+	srv := tooManyRequests(t, "40")
 	lim := memory.New()
 	defer lim.Close()
 	a := newSession(t, lighter.Config{APIURL: srv.URL, Limiter: lim, RateLimitKey: "fleet", Retries: lighter.NoRetries})
@@ -354,4 +350,15 @@ func TestEndlessErrorBody(t *testing.T) {
 		cancel()
 		t.Fatal("Get still reading an endless error body")
 	}
+}
+
+// tooManyRequests is a server that answers every request 429 with the
+// given Retry-After, closed when the test ends.
+func tooManyRequests(t *testing.T, retryAfter string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", retryAfter)
+		w.WriteHeader(429)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -15,30 +13,13 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/lighter"
 	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 	"github.com/sharedlimit/sharedlimit/limiter/redis"
 )
-
-// manualClock is a clock that moves only when told.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // maxInWindow is the most of at (in order) within one rolling window
 // (t-w, t], Lighter's rolling minute.
@@ -83,7 +64,7 @@ func TestStandardTierKeepsBothLimits(t *testing.T) {
 		{"/api/v1/sendTx", 60, 60, "requests", ""},
 	} {
 		t.Run(strings.TrimPrefix(tt.path, "/api/v1/"), func(t *testing.T) {
-			clock := &manualClock{now: time.Unix(1_700_000_000, 0)}
+			clock := testutil.NewClock(time.Unix(1_700_000_000, 0))
 			srv := lightertest.NewServer(lightertest.Options{Limit: 24_000, Window: time.Minute, Jitter: -1,
 				Weight: lighter.EndpointWeight, Now: clock.Now})
 			defer srv.Close()
@@ -207,11 +188,7 @@ func TestTierNeeds(t *testing.T) {
 // requests key and the weight key for its Retry-After, so that every
 // Session sharing the store waits, whatever endpoint it calls.
 func TestStandardTier429HoldsBothKeys(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "40")
-		w.WriteHeader(429)
-	}))
-	defer srv.Close()
+	srv := tooManyRequests(t, "40")
 	start := time.Now()
 	lim := memory.New(memory.WithClock(func() time.Time { return start }))
 	defer lim.Close()

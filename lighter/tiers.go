@@ -8,32 +8,22 @@ import (
 	"github.com/sharedlimit/sharedlimit/limiter/redis"
 )
 
-// Tier is a preset from Lighter's published limits for an account tier.
+// Tier is a preset from Lighter's published limits for an account tier,
+// chosen so that no rolling window exceeds the server's allowance
+// (Rate*Window/Period + Burst - 1 <= Allowance):
 //
-// Lighter counts requests in a rolling window W. A GCRA limit of Rate per
-// Period with Burst admits at most Rate*W/Period + Burst - 1 in any window
-// W, so a preset chooses Rate and Burst with Rate*W/Period + Burst - 1 <= L,
-// the server's allowance:
+//   - standard: 60 requests per rolling minute (Rate 60 per minute, Burst
+//     1), and each request also takes its endpoint's weight from a
+//     24,000-weight budget shared by every endpoint, on its own key (see
+//     [WeightKey]): both at one slot or neither, and a 429 holds both. So
+//     changeAccountTier (weight 3,000) goes at most 8 times a minute,
+//     trades (600) 40, the light endpoints 60.
+//   - premium: 24,000 weight per rolling minute, each request costing its
+//     endpoint's weight (see EndpointWeight): Rate 21,001 per minute,
+//     Burst 3,000.
 //
-//   - standard: L = 60 requests per rolling minute, unweighted. Rate 60 per
-//     minute, Burst 1: 60 + 1 - 1 = 60. Lighter also says that "whenever
-//     24,000/weight < 60, that limit applies", without saying whether the
-//     heavy endpoints share one budget; the preset takes the reading that
-//     exceeds neither: every request also takes its endpoint's weight
-//     from a 24,000-weight budget shared by all endpoints, the premium
-//     limit below, on its own key (see [WeightKey]). So changeAccountTier
-//     (weight 3,000) goes at most 8 times a minute (7 in fact: the
-//     limit's interval, Period/Rate, rounds up to 2,858 µs), trades (600)
-//     at most 40, and the light endpoints 60. Each request takes both at one slot
-//     or neither (see limiter.WaitAll), and a 429 holds both keys.
-//   - premium: L = 24,000 weight per rolling minute, each endpoint costing
-//     its weight (see EndpointWeight). Burst 3,000 weight, so that every
-//     endpoint but tokens/create (23,000) fits in one burst, and Rate
-//     21,001 weight per minute: 21,001 + 3,000 - 1 = 24,000.
-//
-// A request for tokens/create fails at once, on either tier, with
-// limiter.ErrExceedsBurst naming the endpoint and the weight need: it
-// cannot be sent within the weight budget without risking a 429.
+// A request for tokens/create (weight 23,000) fails at once, on either
+// tier, with limiter.ErrExceedsBurst naming the endpoint and the weight.
 type Tier struct {
 	// Name is "standard" or "premium".
 	Name string
@@ -59,11 +49,13 @@ type Tier struct {
 // The weight budget of Lighter's tiers: 24,000 weight per rolling minute.
 var weightBudget = limiter.Limit{Rate: 21_001, Period: time.Minute, Burst: 3_000}
 
-// Tiers are the account-tier presets.
-var Tiers = []Tier{
-	{Name: "standard", Limit: limiter.Limit{Rate: 60, Period: time.Minute, Burst: 1}, Allowance: 60, Window: time.Minute,
-		Weight: weightBudget, WeightAllowance: 24_000},
-	{Name: "premium", Limit: weightBudget, Weighted: true, Allowance: 24_000, Window: time.Minute},
+// Tiers returns the account-tier presets (a new slice each call).
+func Tiers() []Tier {
+	return []Tier{
+		{Name: "standard", Limit: limiter.Limit{Rate: 60, Period: time.Minute, Burst: 1}, Allowance: 60, Window: time.Minute,
+			Weight: weightBudget, WeightAllowance: 24_000},
+		{Name: "premium", Limit: weightBudget, Weighted: true, Allowance: 24_000, Window: time.Minute},
+	}
 }
 
 // TierByName returns the preset for name ("standard" or "premium",
@@ -74,8 +66,9 @@ func TierByName(name string) (Tier, error) {
 	if name == "" || name == "default" {
 		return Tier{}, nil
 	}
-	names := make([]string, 0, len(Tiers))
-	for _, t := range Tiers {
+	tiers := Tiers()
+	names := make([]string, 0, len(tiers))
+	for _, t := range tiers {
 		if t.Name == name {
 			return t, nil
 		}

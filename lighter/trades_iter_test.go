@@ -10,19 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/lighter"
 )
 
 // cursorServer answers /api/v1/trades with page(n, cursor asked for),
 // n counting from 1, and counts the pages.
-func cursorServer(t *testing.T, page func(n int64, cursor string) string) (*lighter.Session, *atomic.Int64, *closeCounter) {
+func cursorServer(t *testing.T, page func(n int64, cursor string) string) (*lighter.Session, *atomic.Int64, *testutil.BodyCounter) {
 	t.Helper()
 	var pages atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(page(pages.Add(1), r.URL.Query().Get("cursor"))))
 	}))
 	t.Cleanup(srv.Close)
-	bodies := &closeCounter{base: http.DefaultTransport}
+	bodies := &testutil.BodyCounter{Next: http.DefaultTransport}
 	s := newSession(t, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: 1e5, Burst: 1000, Retries: lighter.NoRetries, Base: bodies})
 	return s, &pages, bodies
 }
@@ -64,7 +65,7 @@ func TestAllTradesCursorCycle(t *testing.T) {
 	if err != nil || len(ids) != 6 || pages.Load() != 3 {
 		t.Fatalf("ids %v, %d pages, %v: want 3 pages (first, A, B) and to stop at A again", ids, pages.Load(), err)
 	}
-	if n := bodies.open.Load(); n != 0 {
+	if n := bodies.Open.Load(); n != 0 {
 		t.Fatalf("%d bodies open", n)
 	}
 }
@@ -81,7 +82,7 @@ func TestAllTradesEndlessCursors(t *testing.T) {
 			if !errors.Is(err, lighter.ErrTooManyPages) || len(ids) != tc.want || pages.Load() != int64(tc.want) {
 				t.Fatalf("%d trades, %d pages, %v: want %d and ErrTooManyPages", len(ids), pages.Load(), err, tc.want)
 			}
-			if n := bodies.open.Load(); n != 0 {
+			if n := bodies.Open.Load(); n != 0 {
 				t.Fatalf("%d bodies open", n)
 			}
 		})
@@ -98,7 +99,7 @@ func TestAllTradesBreakMidPage(t *testing.T) {
 	if err != nil || len(ids) != 4 || pages.Load() != 2 {
 		t.Fatalf("ids %v, %d pages, %v: want 4 trades from 2 pages", ids, pages.Load(), err)
 	}
-	if n := bodies.open.Load(); n != 0 {
+	if n := bodies.Open.Load(); n != 0 {
 		t.Fatalf("%d bodies open", n)
 	}
 }
@@ -128,7 +129,7 @@ func TestAllTradesContextMidRequest(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("took %s: the canceled request was waited for", d)
 	}
-	if n := bodies.open.Load(); n != 0 {
+	if n := bodies.Open.Load(); n != 0 {
 		t.Fatalf("%d bodies open", n)
 	}
 }

@@ -61,7 +61,7 @@ func TestCloseGivesBackCompositeWaits(t *testing.T) {
 // TestCloseEndsFailWaitRetry: a call retrying a store that is down under
 // FailWait returns, matching ErrClosed, as soon as Close is called: Close
 // does not wait for its grace (5 s), and the store is closed after the
-// call has returned. The retry's pause is the test's (a stepClock that
+// call has returned. The retry's pause is the test's (a testutil.StepClock that
 // never moves: without Close the call would pause for ever).
 func TestCloseEndsFailWaitRetry(t *testing.T) {
 	for _, op := range []string{"AllowN", "WaitAll", "Status"} {
@@ -91,7 +91,7 @@ func TestCloseEndsFailWaitRetry(t *testing.T) {
 				}
 				done <- err
 			}()
-			waitFor(t, func() bool { return clock.sleeping() == 1 }) // the retry pauses
+			waitFor(t, func() bool { return clock.Sleeping() == 1 }) // the retry pauses
 			if err := g.Close(); err != nil {
 				t.Fatal(err)
 			}

@@ -93,7 +93,7 @@ func TestCompositeBindingAndRetryAfter(t *testing.T) {
 	}
 
 	// 4 s on, a is full and b 6 s away.
-	f.clock.add(4 * time.Second)
+	f.clock.Advance(4 * time.Second)
 	a2 := need("a", la, 2)
 	res, err := f.g.Reserve(ctx, 5990*time.Millisecond, a2, b)
 	if err != nil || res.OK || res.RetryAfter != 6*time.Second || res.Binding != 1 ||

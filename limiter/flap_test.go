@@ -13,16 +13,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 )
 
 // flapRig is one process: a Handle under the fallback policy (its default
 // fallback, on the rig's clock) on a store that the test takes down and
-// up, all on one stepClock.
+// up, all on one testutil.StepClock.
 type flapRig struct {
 	t     *testing.T
-	clock *stepClock
+	clock *testutil.StepClock
 	store *fakeStore
 	g     *limiter.Handle
 	start time.Time
@@ -80,7 +81,7 @@ func (r *flapRig) fallbackBurst(ctx context.Context, lim limiter.Limit) {
 // so that each step's outcome does not depend on the scheduler.
 func (r *flapRig) settle() {
 	deadline := time.Now().Add(5 * time.Second)
-	for r.g.Degraded() && r.clock.sleeping() == 0 {
+	for r.g.Degraded() && r.clock.Sleeping() == 0 {
 		if time.Now().After(deadline) {
 			r.t.Fatal("the probe neither paused nor switched back within 5 s")
 		}
@@ -92,7 +93,7 @@ func (r *flapRig) settle() {
 // act on it.
 func (r *flapRig) step(at time.Duration, down bool) {
 	r.store.failing.Store(down)
-	r.clock.set(r.start.Add(at))
+	r.clock.Set(r.start.Add(at))
 	r.settle()
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
@@ -94,8 +95,8 @@ func TestTransportReports(t *testing.T) {
 }
 
 func TestSlogObserver(t *testing.T) {
-	var b logBuf
-	o := limiter.SlogObserver(b.logger())
+	var b testutil.LogBuffer
+	o := limiter.SlogObserver(b.Logger())
 	ctx := context.Background()
 	o.Observe(ctx, limiter.Event{Kind: limiter.EventAdmitted, Key: "k", N: 1, Limit: limiter.PerSecond(2)})
 	o.Observe(ctx, limiter.Event{Kind: limiter.EventHeld, Key: "k", N: 1, Limit: limiter.PerSecond(2), Duration: time.Second})

@@ -10,14 +10,15 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/limiter"
 )
 
 type fixture struct {
 	store *fakeStore
-	clock *fakeTime
+	clock *testutil.SleepClock
 	obs   *recorder
-	log   *logBuf
+	log   *testutil.LogBuffer
 	g     *limiter.Handle
 }
 
@@ -27,8 +28,8 @@ type fixture struct {
 func newFixture(t *testing.T, p limiter.Policy) *fixture {
 	t.Helper()
 	clock := newFakeTime()
-	f := &fixture{store: newFakeStore(clock.Now), clock: clock, obs: &recorder{}, log: &logBuf{}}
-	p.Now, p.Sleep, p.Observer, p.Logger = f.clock.Now, f.clock.Sleep, f.obs, f.log.logger()
+	f := &fixture{store: newFakeStore(clock.Now), clock: clock, obs: &recorder{}, log: &testutil.LogBuffer{}}
+	p.Now, p.Sleep, p.Observer, p.Logger = f.clock.Now, f.clock.Sleep, f.obs, f.log.Logger()
 	g, err := limiter.NewHandle(f.store, p)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +108,7 @@ func TestWaitPolicyGivesUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	base := len(f.clock.Sleeps())
-	f.clock.setOnSleep(func(n int) {
+	f.clock.SetOnSleep(func(n int) {
 		if n >= base+2 {
 			cancel()
 		}
@@ -118,7 +119,7 @@ func TestWaitPolicyGivesUp(t *testing.T) {
 	}
 
 	// A negative bound gives up at once.
-	g, err := limiter.NewHandle(f.store, limiter.Policy{UnavailableAfter: -1, Sleep: f.clock.Sleep, Logger: f.log.logger()})
+	g, err := limiter.NewHandle(f.store, limiter.Policy{UnavailableAfter: -1, Sleep: f.clock.Sleep, Logger: f.log.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestWaitPolicyReserveSpent(t *testing.T) {
 // too, so that the slot taken at last still comes before the deadline.
 func TestWaitPolicyFirstCallSpent(t *testing.T) {
 	f := newFixture(t, limiter.Policy{MinBackoff: 100 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
-	f.store.onFail = func() { f.clock.add(300 * time.Millisecond) } // the call timed out
+	f.store.onFail = func() { f.clock.Advance(300 * time.Millisecond) } // the call timed out
 	f.store.failNext.Store(1)
 	if _, err := f.g.ReserveN(context.Background(), "k", lim, 1, time.Second); err != nil {
 		t.Fatal(err)
@@ -235,15 +236,15 @@ func TestFallbackPolicy(t *testing.T) {
 	// The probe's first pause moves the fake clock at once: hold it there
 	// until the fallback's calls below are done, so that the clock does not
 	// jump between a decision and the time its answer is read at (a jump
-	// the Guard rightly reads as a later, fuller fallback). A call on
-	// another key takes the Guard to the fallback and starts the probe.
+	// the Handle rightly reads as a later, fuller fallback). A call on
+	// another key takes the Handle to the fallback and starts the probe.
 	inPause, gate := make(chan struct{}), make(chan struct{})
 	// A check failing while the gate is shut must not leave the probe
-	// there: Guard.Close (a cleanup registered before) waits for it.
+	// there: Handle.Close (a cleanup registered before) waits for it.
 	var opened sync.Once
 	openGate := func() { opened.Do(func() { close(gate) }) }
 	t.Cleanup(openGate)
-	f.clock.setOnSleep(func(n int) {
+	f.clock.SetOnSleep(func(n int) {
 		if n == 1 {
 			close(inPause)
 			<-gate

@@ -1,9 +1,7 @@
 package limiter_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -54,26 +52,6 @@ func (r *recorder) errs(k limiter.EventKind) []error {
 	}
 	return out
 }
-
-// logBuf is a slog text log in memory.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuf) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 // waitFor polls cond, for at most 5 s of real time.
 func waitFor(t *testing.T, cond func() bool) {

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,41 +115,15 @@ func TestTransportWaiterWaitsThroughMergedHold(t *testing.T) {
 // them answered 429, run at once under -race; every RoundTrip returns,
 // Close returns, and no goroutine is left.
 func TestTransportHoldWaitsUnderLoad(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("s") == "429" {
-			w.Header().Set("Retry-After", "0")
-			w.WriteHeader(429)
-		}
-	}))
-	defer srv.Close()
-	base := &http.Transport{}
-	defer base.CloseIdleConnections()
-	lim := memory.New()
-	defer lim.Close()
+	url, base, lim := loadRig(t)
 	tr := &limiter.Transport{Base: base, Limiter: lim, Limit: limiter.Limit{Rate: 100000, Period: time.Second, Burst: 1000},
 		Key: func(r *http.Request) string { return r.URL.Query().Get("k") }, HoldTimeout: time.Second}
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	var wg sync.WaitGroup
-	for i := range 300 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := "200"
-			if rand.IntN(3) == 0 {
-				s = "429"
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s?k=k%d&s=%s", srv.URL, i%3, s), nil)
-			resp, err := tr.RoundTrip(req)
-			if err != nil {
-				t.Errorf("RoundTrip: %v", err)
-				return
-			}
-			resp.Body.Close()
-		}()
-	}
-	wg.Wait()
-	tr.Close()
-	base.CloseIdleConnections()
+	sendAll(t, tr, base, 300, func(i int) string {
+		s := "200"
+		if rand.IntN(3) == 0 {
+			s = "429"
+		}
+		return fmt.Sprintf("%s?k=k%d&s=%s", url, i%3, s)
+	})
 }

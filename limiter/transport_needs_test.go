@@ -410,17 +410,7 @@ func TestTransportDefaultIsOneNeed(t *testing.T) {
 // once under -race; every RoundTrip returns, Close returns, and no
 // goroutine is left.
 func TestTransportNeedsHoldsUnderLoad(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("s") == "429" {
-			w.Header().Set("Retry-After", "0")
-			w.WriteHeader(429)
-		}
-	}))
-	defer srv.Close()
-	base := &http.Transport{}
-	defer base.CloseIdleConnections()
-	lim := memory.New()
-	defer lim.Close()
+	url, base, lim := loadRig(t)
 	big := limiter.Limit{Rate: 100000, Period: time.Second, Burst: 1000}
 	tr := &limiter.Transport{Base: base, Limiter: lim, HoldTimeout: time.Second,
 		Needs: func(r *http.Request) (limiter.Charge, error) {
@@ -432,31 +422,14 @@ func TestTransportNeedsHoldsUnderLoad(t *testing.T) {
 			return c, nil
 		}}
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	var wg sync.WaitGroup
-	for i := range 150 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, hold := "200", ""
-			if rand.IntN(3) == 0 {
-				s = "429"
-			}
-			if rand.IntN(2) == 0 {
-				hold = fmt.Sprintf("k%d", i%3)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet,
-				fmt.Sprintf("%s?k1=k%d&k2=k%d&s=%s&hold=%s", srv.URL, i%3, (i+1)%3, s, hold), nil)
-			resp, err := tr.RoundTrip(req)
-			if err != nil {
-				t.Errorf("RoundTrip: %v", err)
-				return
-			}
-			resp.Body.Close()
-		}()
-	}
-	wg.Wait()
-	tr.Close()
-	base.CloseIdleConnections()
+	sendAll(t, tr, base, 150, func(i int) string {
+		s, hold := "200", ""
+		if rand.IntN(3) == 0 {
+			s = "429"
+		}
+		if rand.IntN(2) == 0 {
+			hold = fmt.Sprintf("k%d", i%3)
+		}
+		return fmt.Sprintf("%s?k1=k%d&k2=k%d&s=%s&hold=%s", url, i%3, (i+1)%3, s, hold)
+	})
 }

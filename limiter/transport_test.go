@@ -13,19 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func newFake() (*fakeClock, *memory.Limiter) {
-	c := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+// newFake is a memory limiter on a clock that stands still until moved.
+func newFake() (*testutil.Clock, *memory.Limiter) {
+	c := testutil.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	return c, memory.New(memory.WithClock(c.Now))
 }
 
@@ -42,6 +37,49 @@ func server(t *testing.T, status int, header http.Header) (*httptest.Server, *at
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &n
+}
+
+// loadRig is a server that answers 429 (Retry-After 0) to requests with
+// s=429 and 200 to the others, a base transport and a memory limiter for
+// a load test, all closed when the test ends.
+func loadRig(t *testing.T) (url string, base *http.Transport, lim *memory.Limiter) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("s") == "429" {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(429)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	base = &http.Transport{}
+	t.Cleanup(base.CloseIdleConnections)
+	lim = memory.New()
+	t.Cleanup(func() { lim.Close() })
+	return srv.URL, base, lim
+}
+
+// sendAll sends n requests through tr at once, the i-th to target(i),
+// each within 5 s: a RoundTrip error fails t. Then it closes tr and base's
+// idle connections.
+func sendAll(t *testing.T, tr *limiter.Transport, base *http.Transport, n int, target func(i int) string) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target(i), nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Errorf("RoundTrip: %v", err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+	tr.Close()
+	base.CloseIdleConnections()
 }
 
 func get(t *testing.T, c *http.Client, url string) (int, error) {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	failsaferetry "github.com/failsafe-go/failsafe-go/retrypolicy"
+
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 )
 
 // withUser returns raw with credentials in its userinfo.
@@ -34,7 +36,7 @@ func TestFinalErrorAfterStatus(t *testing.T) {
 	page := strings.Repeat("0123456789", 200) // 2000 bytes
 	srv := newTestServer(t, reply{status: 503, body: page})
 	secretURL, plainURL := withUser(t, srv.URL)
-	c := &counting{next: srv.Client().Transport}
+	c := &testutil.BodyCounter{Next: srv.Client().Transport}
 	var sl sleeps
 	rt, err := NewTransport(c, quiet(&sl))
 	if err != nil {
@@ -69,13 +71,13 @@ func TestFinalErrorAfterStatus(t *testing.T) {
 	if ex.LastResult != nil || !strings.Contains(ex.Error(), "503") {
 		t.Errorf("ExceededError %v", ex)
 	}
-	if c.open.Load() != 0 || c.opened.Load() != 6 {
-		t.Errorf("%d of %d bodies left open", c.open.Load(), c.opened.Load())
+	if c.Open.Load() != 0 || c.Opened.Load() != 6 {
+		t.Errorf("%d of %d bodies left open", c.Open.Load(), c.Opened.Load())
 	}
 }
 
 func TestFinalErrorAfterError(t *testing.T) {
-	c := &counting{next: roundTripFunc(func(*http.Request) (*http.Response, error) {
+	c := &testutil.BodyCounter{Next: roundTripFunc(func(*http.Request) (*http.Response, error) {
 		return nil, io.ErrUnexpectedEOF
 	})}
 	var sl sleeps

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -96,46 +95,6 @@ func quiet(s *sleeps) Config {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// counting wraps a transport and counts the response bodies it hands out,
-// those still open, and the bytes read from them.
-type counting struct {
-	next     http.RoundTripper
-	attempts atomic.Int32
-	opened   atomic.Int32
-	open     atomic.Int32
-	read     atomic.Int64
-}
-
-func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.attempts.Add(1)
-	resp, err := c.next.RoundTrip(r)
-	if resp != nil {
-		c.opened.Add(1)
-		c.open.Add(1)
-		resp.Body = &countedBody{ReadCloser: resp.Body, c: c}
-	}
-	return resp, err
-}
-
-type countedBody struct {
-	io.ReadCloser
-	c      *counting
-	closed atomic.Bool
-}
-
-func (b *countedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.c.read.Add(int64(n))
-	return n, err
-}
-
-func (b *countedBody) Close() error {
-	if b.closed.CompareAndSwap(false, true) {
-		b.c.open.Add(-1)
-	}
-	return b.ReadCloser.Close()
-}
 
 // newClient returns a client whose transport is NewTransport(inner, cfg).
 func newClient(t *testing.T, inner http.RoundTripper, cfg Config) *http.Client {

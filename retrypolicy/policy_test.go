@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/failsafe-go/failsafe-go/failsafehttp"
+
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 )
 
 func TestBackoffSequence(t *testing.T) {
@@ -136,14 +138,14 @@ func TestPolicyWithFailsafeHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner := &counting{next: srv.Client().Transport}
+	inner := &testutil.BodyCounter{Next: srv.Client().Transport}
 	client := &http.Client{Transport: failsafehttp.NewRoundTripper(inner, p)}
 	resp, err := client.Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if open := inner.open.Load(); open != 1 {
+	if open := inner.Open.Load(); open != 1 {
 		t.Errorf("%d bodies open before the caller closes its own, want 1", open)
 	}
 	resp.Body.Close()
@@ -153,7 +155,7 @@ func TestPolicyWithFailsafeHTTP(t *testing.T) {
 	if got := sl.got(); !slices.Equal(got, []time.Duration{42 * time.Second}) {
 		t.Errorf("sleeps %v, want [42s]", got)
 	}
-	if open := inner.open.Load(); open != 0 {
+	if open := inner.Open.Load(); open != 0 {
 		t.Errorf("%d bodies left open", open)
 	}
 }

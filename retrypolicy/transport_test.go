@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 )
 
 // The whole default sequence, without sleeping: 6 attempts, sleeps of
@@ -191,7 +193,7 @@ func TestPermanentErrorsNotRetried(t *testing.T) {
 	inner := roundTripFunc(func(*http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("limiter: %w", errPermanent)
 	})
-	c := &counting{next: inner}
+	c := &testutil.BodyCounter{Next: inner}
 	var sl sleeps
 	cfg := quiet(&sl)
 	cfg.Permanent = func(err error) bool { return errors.Is(err, errPermanent) }
@@ -200,7 +202,7 @@ func TestPermanentErrorsNotRetried(t *testing.T) {
 	if !errors.Is(err, errPermanent) || errors.As(err, &rerr) {
 		t.Errorf("error %v, want the permanent error as it is", err)
 	}
-	if n := c.attempts.Load(); n != 1 || len(sl.got()) != 0 {
+	if n := c.Attempts.Load(); n != 1 || len(sl.got()) != 0 {
 		t.Errorf("%d attempts, %d sleeps; want 1, 0", n, len(sl.got()))
 	}
 }
@@ -234,19 +236,19 @@ func TestConnectionErrorsRetried(t *testing.T) {
 
 func TestContextEndNotRetried(t *testing.T) {
 	t.Run("canceled error", func(t *testing.T) {
-		c := &counting{next: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		c := &testutil.BodyCounter{Next: roundTripFunc(func(*http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("dial: %w", context.Canceled)
 		})}
 		var sl sleeps
 		_, err := newClient(t, c, quiet(&sl)).Get("http://example.invalid/")
-		if !errors.Is(err, context.Canceled) || c.attempts.Load() != 1 {
-			t.Errorf("error %v after %d attempts, want context.Canceled after 1", err, c.attempts.Load())
+		if !errors.Is(err, context.Canceled) || c.Attempts.Load() != 1 {
+			t.Errorf("error %v after %d attempts, want context.Canceled after 1", err, c.Attempts.Load())
 		}
 	})
 	t.Run("end of the request's context", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
 		defer cancel()
-		c := &counting{next: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		c := &testutil.BodyCounter{Next: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			cancel() // as if the deadline passed during the attempt
 			<-r.Context().Done()
 			return nil, r.Context().Err()
@@ -254,16 +256,16 @@ func TestContextEndNotRetried(t *testing.T) {
 		var sl sleeps
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://example.invalid/", nil)
 		_, err := newClient(t, c, quiet(&sl)).Do(req)
-		if !errors.Is(err, context.Canceled) || c.attempts.Load() != 1 || len(sl.got()) != 0 {
+		if !errors.Is(err, context.Canceled) || c.Attempts.Load() != 1 || len(sl.got()) != 0 {
 			t.Errorf("error %v after %d attempts and %d sleeps, want the context's after 1 and none",
-				err, c.attempts.Load(), len(sl.got()))
+				err, c.Attempts.Load(), len(sl.got()))
 		}
 	})
 	t.Run("response after the end", func(t *testing.T) {
 		srv := newTestServer(t, reply{status: 200, body: "late"})
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		c := &counting{next: srv.Client().Transport}
+		c := &testutil.BodyCounter{Next: srv.Client().Transport}
 		inner := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			resp, err := c.RoundTrip(r)
 			cancel()
@@ -272,8 +274,8 @@ func TestContextEndNotRetried(t *testing.T) {
 		var sl sleeps
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 		_, err := newClient(t, inner, quiet(&sl)).Do(req)
-		if !errors.Is(err, context.Canceled) || c.open.Load() != 0 {
-			t.Errorf("error %v with %d bodies open, want context.Canceled and none", err, c.open.Load())
+		if !errors.Is(err, context.Canceled) || c.Open.Load() != 0 {
+			t.Errorf("error %v with %d bodies open, want context.Canceled and none", err, c.Open.Load())
 		}
 	})
 }
@@ -290,7 +292,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 		Logger:        slog.New(slog.DiscardHandler),
 		OnRetry:       func(ev RetryEvent) { sleeping <- ev.Delay },
 	}
-	c := &counting{next: srv.Client().Transport}
+	c := &testutil.BodyCounter{Next: srv.Client().Transport}
 	client := newClient(t, c, cfg)
 	go func() {
 		if d := <-sleeping; d != time.Hour {
@@ -303,8 +305,8 @@ func TestCancelDuringBackoff(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}
-	if srv.hits() != 1 || c.open.Load() != 0 {
-		t.Errorf("%d requests, %d bodies open; want 1, 0", srv.hits(), c.open.Load())
+	if srv.hits() != 1 || c.Open.Load() != 0 {
+		t.Errorf("%d requests, %d bodies open; want 1, 0", srv.hits(), c.Open.Load())
 	}
 }
 
@@ -317,7 +319,7 @@ func TestRetriedBodiesClosed(t *testing.T) {
 		reply{status: 429, body: "slow down"},
 		reply{status: 200, body: "ok"},
 	)
-	c := &counting{next: srv.Client().Transport}
+	c := &testutil.BodyCounter{Next: srv.Client().Transport}
 	var sl sleeps
 	var reused []bool
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = append(reused, info.Reused) }}
@@ -326,12 +328,12 @@ func TestRetriedBodiesClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.opened.Load() != 4 || c.open.Load() != 1 {
-		t.Errorf("%d bodies, %d open; want 4, 1 (the caller's)", c.opened.Load(), c.open.Load())
+	if c.Opened.Load() != 4 || c.Open.Load() != 1 {
+		t.Errorf("%d bodies, %d open; want 4, 1 (the caller's)", c.Opened.Load(), c.Open.Load())
 	}
 	resp.Body.Close()
-	if c.open.Load() != 0 {
-		t.Errorf("%d bodies open after the caller closed its own", c.open.Load())
+	if c.Open.Load() != 0 {
+		t.Errorf("%d bodies open after the caller closed its own", c.Open.Load())
 	}
 	if !slices.Equal(reused, []bool{false, true, true, true}) {
 		t.Errorf("connection reused per attempt: %v, want one connection for all", reused)
@@ -342,18 +344,18 @@ func TestRetriedBodiesClosed(t *testing.T) {
 func TestDrainBounded(t *testing.T) {
 	huge := strings.Repeat("x", 4<<20)
 	srv := newTestServer(t, reply{status: 500, body: huge}, reply{status: 200})
-	c := &counting{next: srv.Client().Transport}
+	c := &testutil.BodyCounter{Next: srv.Client().Transport}
 	var sl sleeps
 	resp, err := newClient(t, c, quiet(&sl)).Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if read := c.read.Load(); read > maxDrain {
+	if read := c.Read.Load(); read > maxDrain {
 		t.Errorf("read %d bytes of the retried body, want at most %d", read, maxDrain)
 	}
-	if c.open.Load() != 0 {
-		t.Errorf("%d bodies open", c.open.Load())
+	if c.Open.Load() != 0 {
+		t.Errorf("%d bodies open", c.Open.Load())
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 // need is n tokens under a limit of interval t and burst b.
 func need(n, t, b int64) driver.Need { return driver.Need{Key: "k", N: n, T: t, Tau: t * b} }
 
-// TestTakeComposite checks DESIGN.md's formulas for several needs on
+// TestTakeComposite checks docs/design.md's formulas for several needs on
 // hand-computed rows: s_i = max(now, tat_i + n_i*T_i - tau_i), s = max s_i,
 // the first on a tie binds; granted, tat_i = max(tat_i, s) + n_i*T_i.
 func TestTakeComposite(t *testing.T) {

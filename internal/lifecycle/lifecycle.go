@@ -24,6 +24,7 @@ type Lifecycle struct {
 	closed atomic.Bool
 	once   sync.Once
 	done   chan struct{}
+	ended  chan struct{} // holds a wake-up once a call or pin ended after Close started
 
 	mu   sync.Mutex
 	pins map[*Pin]struct{}
@@ -32,7 +33,7 @@ type Lifecycle struct {
 // New returns an open Lifecycle whose Enter fails with closedErr once
 // Close started.
 func New(closedErr error) *Lifecycle {
-	return &Lifecycle{closedErr: closedErr, done: make(chan struct{}), pins: make(map[*Pin]struct{})}
+	return &Lifecycle{closedErr: closedErr, done: make(chan struct{}), ended: make(chan struct{}, 1), pins: make(map[*Pin]struct{})}
 }
 
 // Enter starts a call; it fails with the closed error once Close started.
@@ -64,6 +65,30 @@ func (l *Lifecycle) EnterContext(ctx context.Context) error {
 func (l *Lifecycle) Leave() {
 	l.active.Add(-1)
 	l.calls.Add(-1)
+	l.wake()
+}
+
+// wake tells a Close waiting for calls or pins to end that one did. A
+// decrement that reads closed as false came before Close set it, so Close's
+// own first count sees it; one that reads true leaves a wake-up in ended.
+func (l *Lifecycle) wake() {
+	if l.closed.Load() {
+		select {
+		case l.ended <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}
+
+// waitZero waits until n is 0 or ctx ends.
+func (l *Lifecycle) waitZero(ctx context.Context, n *atomic.Int64) {
+	for n.Load() > 0 {
+		select {
+		case <-l.ended:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // Pin is a reservation that keeps Close from releasing the store until it
@@ -124,6 +149,7 @@ func (p *Pin) Release() {
 		delete(p.l.pins, p)
 		p.l.mu.Unlock()
 		p.l.active.Add(-1)
+		p.l.wake()
 	})
 }
 
@@ -142,15 +168,12 @@ func (l *Lifecycle) Close(release func() error) error {
 	var err error
 	l.once.Do(func() {
 		l.closed.Store(true)
-		deadline := time.Now().Add(Grace)
-		for l.calls.Load() > 0 && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Microsecond)
-		}
-		l.giveBackPinned(deadline)
+		ctx, cancel := context.WithTimeout(context.Background(), Grace)
+		defer cancel()
+		l.waitZero(ctx, &l.calls)
+		l.giveBackPinned(ctx)
 		close(l.done)
-		for l.active.Load() > 0 && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
+		l.waitZero(ctx, &l.active)
 		if release != nil {
 			err = release()
 		}
@@ -161,7 +184,7 @@ func (l *Lifecycle) Close(release func() error) error {
 // giveBackPinned cancels the pinned reservations in decreasing order.
 // Waiters whose slot comes meanwhile use it: a Reservation is used or given
 // back, never both.
-func (l *Lifecycle) giveBackPinned(deadline time.Time) {
+func (l *Lifecycle) giveBackPinned(ctx context.Context) {
 	l.mu.Lock()
 	pins := make([]*Pin, 0, len(l.pins))
 	for p := range l.pins {
@@ -177,8 +200,6 @@ func (l *Lifecycle) giveBackPinned(deadline time.Time) {
 		}
 		return cmp.Compare(b.seq, a.seq)
 	})
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
 	for _, p := range pins {
 		if ctx.Err() != nil {
 			return

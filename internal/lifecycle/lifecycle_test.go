@@ -53,6 +53,41 @@ func TestCloseWaitsForPin(t *testing.T) {
 	}
 }
 
+// Close waits for a call in flight and returns as soon as it leaves: it
+// wakes on the Leave, not at the end of the grace.
+func TestCloseWaitsForCall(t *testing.T) {
+	l := New(errClosed)
+	if err := l.Enter(); err != nil {
+		t.Fatal(err)
+	}
+	var left atomic.Bool
+	closed := make(chan time.Time, 1)
+	go func() {
+		l.Close(func() error {
+			if !left.Load() {
+				t.Error("the store was released with a call in flight")
+			}
+			return nil
+		})
+		closed <- time.Now()
+	}()
+	for !l.Closed() {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // Close is waiting
+	left.Store(true)
+	leftAt := time.Now()
+	l.Leave()
+	select {
+	case at := <-closed:
+		if d := at.Sub(leftAt); d > Grace/2 {
+			t.Fatalf("Close returned %s after the call left, want at once", d)
+		}
+	case <-time.After(Grace + time.Second):
+		t.Fatal("Close did not return")
+	}
+}
+
 // A pin ends by itself when its slot comes.
 func TestPinExpires(t *testing.T) {
 	l := New(errClosed)

@@ -5,9 +5,16 @@
 //
 //	func TestProcesses(t *testing.T) {
 //		if c, ok := proctest.Child(); ok {
-//			// ... run load until c.Start+duration, calling c.Admit()
+//			defer c.Flush()
+//			err := c.Load(8, 2*time.Second, func(ctx context.Context) (bool, error) {
+//				return true, limiter.Wait(ctx, l, "k", lim, 1)
+//			})
+//			// ... report err
 //			return
 //		}
-//		times := proctest.Spawn(t, 4, nil, time.Minute)
+//		times, counts := proctest.Merge(proctest.Spawn(t, 4, nil, time.Minute))
 //	}
+//
+// A harness with a protocol of its own (the integration fleet) starts its
+// children with [Command] and reads them itself.
 package proctest

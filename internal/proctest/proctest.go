@@ -6,7 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,9 +95,8 @@ func Spawn(t *testing.T, n int, env []string, timeout time.Duration) [][]time.Du
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v=false")
-			cmd.Env = append(os.Environ(), env...)
-			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", envIndex, i), fmt.Sprintf("%s=%d", envStart, start.UnixNano()))
+			childEnv := append(slices.Clip(env), fmt.Sprintf("%s=%d", envIndex, i), fmt.Sprintf("%s=%d", envStart, start.UnixNano()))
+			cmd := Command(ctx, t, childEnv)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
@@ -118,18 +117,9 @@ func Spawn(t *testing.T, n int, env []string, timeout time.Duration) [][]time.Du
 	all := make([][]time.Duration, n)
 	for i, r := range results {
 		if r.err != nil {
-			t.Fatalf("child %d: %v\n%s", i, r.err, tail(r.out))
+			t.Fatalf("child %d: %v\n%s", i, r.err, Tail(string(r.out)))
 		}
 		all[i] = r.times
 	}
 	return all
-}
-
-// tail keeps the end of a child's output for a failure message.
-func tail(b []byte) []byte {
-	const keep = 4000
-	if len(b) > keep {
-		return b[len(b)-keep:]
-	}
-	return b
 }

@@ -5,35 +5,22 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
 )
 
-// clock is a fake clock the tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
 var epoch = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
-func newClock() *clock { return &clock{t: epoch} }
+// clock is a fake clock the tests move by hand, from epoch.
+type clock struct{ *testutil.Clock }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func newClock() clock { return clock{testutil.NewClock(epoch)} }
 
 // at sets the clock to epoch + ms milliseconds.
-func (c *clock) at(ms int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = epoch.Add(time.Duration(ms) * time.Millisecond)
-}
+func (c clock) at(ms int) { c.Set(epoch.Add(time.Duration(ms) * time.Millisecond)) }
 
 // get sends a GET for target to h without a network.
 func get(h http.Handler, target string) *httptest.ResponseRecorder {

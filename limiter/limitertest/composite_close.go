@@ -17,27 +17,21 @@ import (
 // back first finds b touched by Y and leaves it; Y then restores b to X's
 // write, and b stays charged. Newest first, every key is given back.
 func testCompositeCloseGivesBack(t *testing.T, h Harness) {
-	l, probe := h.Open(t), open(t, h)
 	a, b, c := key(t), key(t), key(t)
-	hour := limiter.Limit{Rate: 1, Period: time.Hour, Burst: 1}
-	tenMin := limiter.Limit{Rate: 1, Period: 10 * time.Minute, Burst: 1}
+	l, probe, errs := closeStart(t, h, a)
 	bg := context.Background()
-	if err := limiter.Wait(bg, l, a, hour, 1); err != nil {
-		t.Fatal(err)
-	}
-	errs := make(chan error, 2)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		errs <- limiter.WaitAll(bg, l, limiter.Need{Key: a, Limit: hour, N: 1}, limiter.Need{Key: b, Limit: tenMin, N: 1})
+		errs <- limiter.WaitAll(bg, l, limiter.Need{Key: a, Limit: closeHour, N: 1}, limiter.Need{Key: b, Limit: closeTenMin, N: 1})
 	})
 	// Y only once X's slot shows on b.
-	waitStatus(t, l, probe, b, tenMin, func(st limiter.Status) bool { return st.FullAfter > 0 })
+	waitStatus(t, l, probe, b, closeTenMin, func(st limiter.Status) bool { return st.FullAfter > 0 })
 	wg.Go(func() {
-		errs <- limiter.WaitAll(bg, l, limiter.Need{Key: b, Limit: tenMin, N: 1}, limiter.Need{Key: c, Limit: tenMin, N: 1})
+		errs <- limiter.WaitAll(bg, l, limiter.Need{Key: b, Limit: closeTenMin, N: 1}, limiter.Need{Key: c, Limit: closeTenMin, N: 1})
 	})
-	waitStatus(t, l, probe, c, tenMin, func(st limiter.Status) bool { return st.FullAfter > 0 })
+	waitStatus(t, l, probe, c, closeTenMin, func(st limiter.Status) bool { return st.FullAfter > 0 })
 	closeGivesBack(t, l, probe, &wg, errs, "two composite Waits",
-		[]keyFull{{a, hour, time.Hour}, {b, tenMin, 0}, {c, tenMin, 0}})
+		[]keyFull{{a, closeHour, time.Hour}, {b, closeTenMin, 0}, {c, closeTenMin, 0}})
 }
 
 // testMixedCloseGivesBack: Close gives back a one-need Wait and a
@@ -46,25 +40,38 @@ func testCompositeCloseGivesBack(t *testing.T, h Harness) {
 // Giving X back first finds a touched by Y and leaves it; Y then restores a
 // to X's write, and a stays charged an hour more than before either.
 func testMixedCloseGivesBack(t *testing.T, h Harness) {
-	l, probe := h.Open(t), open(t, h)
 	a, b := key(t), key(t)
-	hour := limiter.Limit{Rate: 1, Period: time.Hour, Burst: 1}
-	tenMin := limiter.Limit{Rate: 1, Period: 10 * time.Minute, Burst: 1}
+	l, probe, errs := closeStart(t, h, a)
 	bg := context.Background()
-	if err := limiter.Wait(bg, l, a, hour, 1); err != nil {
+	var wg sync.WaitGroup
+	wg.Go(func() { errs <- limiter.Wait(bg, l, a, closeHour, 1) })
+	// Y only once X's slot shows on a.
+	waitStatus(t, l, probe, a, closeHour, func(st limiter.Status) bool { return st.FullAfter > 90*time.Minute })
+	wg.Go(func() {
+		errs <- limiter.WaitAll(bg, l, limiter.Need{Key: a, Limit: closeHour, N: 1}, limiter.Need{Key: b, Limit: closeTenMin, N: 1})
+	})
+	waitStatus(t, l, probe, b, closeTenMin, func(st limiter.Status) bool { return st.FullAfter > 0 })
+	closeGivesBack(t, l, probe, &wg, errs, "a Wait and a composite Wait behind it",
+		[]keyFull{{a, closeHour, time.Hour}, {b, closeTenMin, 0}})
+}
+
+// The limits of the Close tests: a's slots an hour apart, the other keys'
+// ten minutes.
+var (
+	closeHour   = limiter.Limit{Rate: 1, Period: time.Hour, Burst: 1}
+	closeTenMin = limiter.Limit{Rate: 1, Period: 10 * time.Minute, Burst: 1}
+)
+
+// closeStart opens the Limiter under test (its own Close is the test's)
+// and a probe, and takes a's slot of hour, so that the next Wait on a
+// queues an hour out; the queued Waits report on errs (room for two).
+func closeStart(t *testing.T, h Harness, a string) (l, probe limiter.Limiter, errs chan error) {
+	t.Helper()
+	l, probe = h.Open(t), open(t, h)
+	if err := limiter.Wait(context.Background(), l, a, closeHour, 1); err != nil {
 		t.Fatal(err)
 	}
-	errs := make(chan error, 2)
-	var wg sync.WaitGroup
-	wg.Go(func() { errs <- limiter.Wait(bg, l, a, hour, 1) })
-	// Y only once X's slot shows on a.
-	waitStatus(t, l, probe, a, hour, func(st limiter.Status) bool { return st.FullAfter > 90*time.Minute })
-	wg.Go(func() {
-		errs <- limiter.WaitAll(bg, l, limiter.Need{Key: a, Limit: hour, N: 1}, limiter.Need{Key: b, Limit: tenMin, N: 1})
-	})
-	waitStatus(t, l, probe, b, tenMin, func(st limiter.Status) bool { return st.FullAfter > 0 })
-	closeGivesBack(t, l, probe, &wg, errs, "a Wait and a composite Wait behind it",
-		[]keyFull{{a, hour, time.Hour}, {b, tenMin, 0}})
+	return l, probe, make(chan error, 2)
 }
 
 // keyFull is a key, its limit, and the longest it may be full in after

@@ -1,6 +1,6 @@
 package limitertest
 
-// refModel is DESIGN.md's GCRA, written again from the formulas and kept
+// refModel is docs/design.md's GCRA, written again from the formulas and kept
 // apart from internal/gcra so that the two can disagree: per key a tat and
 // the token of the write that stored it, in integer microseconds on the
 // model's clock.
@@ -88,7 +88,7 @@ func (m *refModel) take(now int64, needs []refNeed, maxWait int64) refAnswer {
 	return a
 }
 
-// hold is DESIGN.md's Hold(d): tat = max(tat+1, now+d+tau-T).
+// hold is docs/design.md's Hold(d): tat = max(tat+1, now+d+tau-T).
 func (m *refModel) hold(now int64, nd refNeed, d int64) {
 	m.put(nd.key, max(m.get(nd.key).tat+1, now+d+nd.tau-nd.t))
 }

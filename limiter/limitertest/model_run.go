@@ -46,7 +46,7 @@ var modelRun atomic.Int64
 // RunModel runs random sequences of AllowN, ReserveN, Allow and Reserve of
 // one to three needs, Cancel of any earlier reservation, Hold, Reset,
 // Status, limit changes on live keys and clock steps on two handles of one
-// harness, and compares every answer with a reference model of DESIGN.md's
+// harness, and compares every answer with a reference model of docs/design.md's
 // GCRA. A failing sequence is shrunk by rapid to a minimal one, which the
 // failure prints step by step.
 //

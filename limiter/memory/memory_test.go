@@ -1,35 +1,17 @@
 package memory_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
 
-// fakeClock is a clock the suite moves with Advance.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func harness(testing.TB) limitertest.Harness {
-	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	clk := testutil.NewClock(time.Unix(1_700_000_000, 0))
 	st := memory.NewState(clk.Now)
 	return limitertest.Harness{
 		Open:    func(testing.TB) limiter.Limiter { return memory.New(memory.WithState(st)) },

@@ -4,12 +4,14 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 )
 
@@ -50,5 +52,45 @@ func dumpWorst(t *testing.T, times []time.Duration, w time.Duration) {
 	lo, hi := max(0, bi-3), min(len(ts), bi+best+3)
 	for k := lo; k < hi; k++ {
 		t.Logf("%d %v", k, ts[k])
+	}
+}
+
+// openURL opens a Limiter on u that the test closes itself.
+func openURL(t *testing.T, u string) limiter.Limiter {
+	t.Helper()
+	l, err := limiter.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// must fails t on err.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// maxIn is the most of times in one window w.
+func maxIn(times []time.Duration, w time.Duration) int { return limitertest.MaxInWindow(times, w) }
+
+// loopUntil starts n goroutines on wg, each calling step until done is
+// closed or step returns false.
+func loopUntil(wg *sync.WaitGroup, n int, done <-chan struct{}, step func() bool) {
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if !step() {
+					return
+				}
+			}
+		})
 	}
 }

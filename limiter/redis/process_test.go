@@ -3,7 +3,6 @@ package redis_test
 import (
 	"context"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,29 +34,16 @@ func TestProcesses(t *testing.T) {
 		if _, err := l.Status(context.Background(), "warm", lim); err != nil {
 			t.Fatal(err)
 		}
-		c.WaitStart()
-		ctx, cancel := context.WithDeadline(context.Background(), c.Start.Add(dur))
-		defer cancel()
-		var wg sync.WaitGroup
-		for range goroutines {
-			wg.Go(func() {
-				for limiter.Wait(ctx, l, "procs", lim, 1) == nil {
-					c.Admit()
-				}
-			})
-		}
-		wg.Wait()
+		// A Wait that fails ends its loop, as the deadline does.
+		_ = c.Load(goroutines, dur, func(ctx context.Context) (bool, error) {
+			return true, limiter.Wait(ctx, l, "procs", lim, 1)
+		})
 		c.Flush()
 		return
 	}
 	srv := redistest.Start(t, redistest.Config{})
 	all := proctest.Spawn(t, procs, []string{envProcURL + "=" + srv.URL() + "?prefix=procs:"}, 2*time.Minute)
-	var times []time.Duration
-	counts := make([]int, len(all))
-	for i, ts := range all {
-		counts[i] = len(ts)
-		times = append(times, ts...)
-	}
+	times, counts := proctest.Merge(all)
 	t.Logf("admissions per process: %v, %d in all over %s (limit %s)", counts, len(times), dur, lim)
 	// Admissions are stamped when Wait returns, in 4 processes sharing
 	// the CPUs with Redis: a process descheduled for a few tens of

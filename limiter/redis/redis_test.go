@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -123,4 +124,16 @@ func TestModelMiniredisObserved(t *testing.T) {
 			Tolerance: time.Microsecond,
 		}
 	}, limitertest.ModelOptions{Handles: 1})
+}
+
+// TestNewRejects: a nil client and a timeout of 0 are invalid arguments.
+func TestNewRejects(t *testing.T) {
+	if _, err := redis.New(nil); !errors.Is(err, limiter.ErrInvalidArgument) {
+		t.Errorf("New(nil): %v", err)
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	if _, err := redis.New(c, redis.WithTimeout(0)); !errors.Is(err, limiter.ErrInvalidArgument) {
+		t.Errorf("New with timeout 0: %v", err)
+	}
 }

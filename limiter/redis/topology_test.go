@@ -171,30 +171,22 @@ func TestSentinelFailover(t *testing.T) {
 	var switched atomic.Bool
 	start := time.Now()
 	done := make(chan struct{})
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				err := limiter.Wait(wctx, l, "k", lim, 1)
-				cancel()
-				if err != nil {
-					t.Errorf("Wait across the failover: %v", err)
-					return
-				}
-				mu.Lock()
-				times = append(times, time.Since(start))
-				mu.Unlock()
-				if switched.Load() {
-					after.Add(1)
-				}
-			}
-		})
-	}
+	loopUntil(&wg, 8, done, func() bool {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := limiter.Wait(wctx, l, "k", lim, 1)
+		cancel()
+		if err != nil {
+			t.Errorf("Wait across the failover: %v", err)
+			return false
+		}
+		mu.Lock()
+		times = append(times, time.Since(start))
+		mu.Unlock()
+		if switched.Load() {
+			after.Add(1)
+		}
+		return true
+	})
 	time.Sleep(300 * time.Millisecond)
 	if _, err := redistest.Do(s.Addr(), "", "SENTINEL", "FAILOVER", "mymaster"); err != nil {
 		t.Fatal(err)

@@ -1,20 +1,19 @@
 package redis_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sharedlimit/sharedlimit/internal/redistest"
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/redis"
 )
@@ -92,28 +91,11 @@ func TestCloseOwnership(t *testing.T) {
 }
 
 // captureLogs sends go-redis's log to a buffer for the rest of the test.
-func captureLogs(t *testing.T) *lockedBuffer {
-	buf := &lockedBuffer{}
+func captureLogs(t *testing.T) *testutil.LogBuffer {
+	buf := &testutil.LogBuffer{}
 	goredis.SetLogger(buf)
 	t.Cleanup(func() { goredis.SetLogger(stderrLogger{}) })
 	return buf
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Printf(_ context.Context, format string, v ...any) {
-	b.mu.Lock()
-	fmt.Fprintf(&b.buf, format+"\n", v...)
-	b.mu.Unlock()
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // stderrLogger is go-redis's log on stderr, as it is by default. It must

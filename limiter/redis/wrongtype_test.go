@@ -18,16 +18,7 @@ import (
 // (WRONGTYPE) is a permanent error naming the key, returned at once, not
 // "store unavailable" retried for 30 s (issue 13).
 func TestWrongTypeIsPermanent(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
-	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
-	defer client.Close()
-	l, err := redis.New(client, redis.WithPrefix("app:"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	client, l, ctx := wrongTypeRig(t)
 	rkey := redis.Key("app:", "k")
 	if err := client.RPush(ctx, rkey, "someone else's list").Err(); err != nil {
 		t.Fatal(err)
@@ -64,16 +55,7 @@ func TestWrongTypeIsPermanent(t *testing.T) {
 // holds another type fails with a permanent *WrongTypeError naming the
 // keys, and leaves that value (and the other key) alone.
 func TestWrongTypeComposite(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
-	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
-	defer client.Close()
-	l, err := redis.New(client, redis.WithPrefix("app:"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	client, l, ctx := wrongTypeRig(t)
 	a, b := "{t}:a", "{t}:b"
 	if err := client.RPush(ctx, redis.Key("app:", b), "someone else's list").Err(); err != nil {
 		t.Fatal(err)
@@ -96,4 +78,20 @@ func TestWrongTypeComposite(t *testing.T) {
 	if n := client.Exists(ctx, redis.Key("app:", a)).Val(); n != 0 {
 		t.Error("the failed request stored the other key")
 	}
+}
+
+// wrongTypeRig starts a real Redis and returns a client on it, a Limiter
+// with the prefix "app:" and a context of 10 s, all ended with the test.
+func wrongTypeRig(t *testing.T) (*goredis.Client, *redis.Limiter, context.Context) {
+	srv := redistest.Start(t, redistest.Config{})
+	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { client.Close() })
+	l, err := redis.New(client, redis.WithPrefix("app:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return client, l, ctx
 }

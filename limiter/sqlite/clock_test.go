@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/internal/proctest"
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 	"github.com/sharedlimit/sharedlimit/limiter/sqlite"
@@ -47,24 +48,6 @@ func TestCancelAfterClockBackKT(t *testing.T) {
 	}
 }
 
-// stepClock is a wall clock a test steps, over the host's boot clock.
-type stepClock struct {
-	mu   sync.Mutex
-	step time.Duration
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.step)
-}
-
-func (c *stepClock) Step(d time.Duration) {
-	c.mu.Lock()
-	c.step += d
-	c.mu.Unlock()
-}
-
 func needBootClock(t *testing.T) {
 	t.Helper()
 	if !sqlite.HasBootClock() {
@@ -77,7 +60,7 @@ func needBootClock(t *testing.T) {
 // second five queue after the first five, they do not get slots 0-4 s again.
 func TestWallClockStepForward(t *testing.T) {
 	needBootClock(t)
-	wall := &stepClock{}
+	wall := &testutil.OffsetClock{}
 	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
 	a := open(t, path, sqlite.WithHostClock(wall.Now, nil, nil))
 	ctx := context.Background()
@@ -106,7 +89,7 @@ func TestWallClockStepForward(t *testing.T) {
 // meanwhile shifts the rows as before (no hour of blocking), and one that
 // went forward lets the old rows age.
 func TestReboot(t *testing.T) {
-	wall := &stepClock{}
+	wall := &testutil.OffsetClock{}
 	var mu sync.Mutex
 	boot, id := int64(5_000_000_000), "boot-1"
 	bootClock := func() (int64, bool) { mu.Lock(); defer mu.Unlock(); return boot, true }
@@ -156,7 +139,8 @@ func TestWallClockStepProcesses(t *testing.T) {
 		if err1 != nil || err2 != nil {
 			t.Fatalf("bad child environment: %v, %v", err1, err2)
 		}
-		wall := &stepClock{step: step}
+		wall := &testutil.OffsetClock{}
+		wall.Step(step)
 		l, err := sqlite.New(context.Background(), os.Getenv(envStepPath), sqlite.WithHostClock(wall.Now, nil, nil))
 		if err != nil {
 			t.Fatal(err)

@@ -2,17 +2,14 @@ package sqlite_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/internal/proctest"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
-	"github.com/sharedlimit/sharedlimit/limiter/sqlite"
 )
 
 const envProcPath = "SHAREDLIMIT_SQLITE_TEST_PATH"
@@ -28,43 +25,17 @@ func TestProcesses(t *testing.T) {
 	const procs, goroutines, duration = 4, 8, 2 * time.Second
 	if c, ok := proctest.Child(); ok {
 		defer c.Flush()
-		l, err := sqlite.New(context.Background(), os.Getenv(envProcPath))
+		l := open(t, os.Getenv(envProcPath))
+		err := c.Load(goroutines, duration, func(ctx context.Context) (bool, error) {
+			return true, limiter.Wait(ctx, l, "shared", lim, 1)
+		})
 		if err != nil {
-			t.Fatal(err)
+			t.Errorf("child %d: Wait: %v", c.Index, err)
 		}
-		defer l.Close()
-		c.WaitStart()
-		ctx, cancel := context.WithDeadline(context.Background(), c.Start.Add(duration))
-		defer cancel()
-		var wg sync.WaitGroup
-		for range goroutines {
-			wg.Go(func() {
-				for {
-					err := limiter.Wait(ctx, l, "shared", lim, 1)
-					if err != nil {
-						if !errors.Is(err, context.DeadlineExceeded) {
-							t.Errorf("child %d: Wait: %v", c.Index, err)
-						}
-						return
-					}
-					c.Admit()
-				}
-			})
-		}
-		wg.Wait()
 		return
 	}
-	if testing.Short() {
-		t.Skip("multi-process test skipped in -short mode")
-	}
-	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
-	all := proctest.Spawn(t, procs, []string{envProcPath + "=" + path}, time.Minute)
-	var times []time.Duration
-	counts := make([]int, len(all))
-	for i, ts := range all {
-		counts[i] = len(ts)
-		times = append(times, ts...)
-	}
+	all := spawnOnFile(t, procs)
+	times, counts := proctest.Merge(all)
 	t.Logf("%d admissions in %s at %s, per process %v", len(times), duration, lim, counts)
 	// Admissions are stamped when Wait returns: allow for wake-up jitter
 	// of a process descheduled on 2 busy cores (as limiter/redis does; a
@@ -89,43 +60,21 @@ func TestProcessesComposite(t *testing.T) {
 	const procs, goroutines, duration = 2, 4, 1500 * time.Millisecond
 	if c, ok := proctest.Child(); ok {
 		defer c.Flush()
-		l, err := sqlite.New(context.Background(), os.Getenv(envProcPath))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
+		l := open(t, os.Getenv(envProcPath))
 		needs := []limiter.Need{{Key: "shared", Limit: shared, N: 1}}
 		if c.Index == 1 {
 			needs = append(needs, limiter.Need{Key: "own", Limit: own, N: 1})
 		}
-		c.WaitStart()
-		ctx, cancel := context.WithDeadline(context.Background(), c.Start.Add(duration))
-		defer cancel()
-		var wg sync.WaitGroup
-		for range goroutines {
-			wg.Go(func() {
-				for ctx.Err() == nil {
-					r, err := l.Allow(ctx, needs...)
-					if err != nil {
-						if !errors.Is(err, context.DeadlineExceeded) {
-							t.Errorf("child %d: Allow: %v", c.Index, err)
-						}
-						return
-					}
-					if r.Allowed {
-						c.Admit()
-					}
-				}
-			})
+		err := c.Load(goroutines, duration, func(ctx context.Context) (bool, error) {
+			r, err := l.Allow(ctx, needs...)
+			return err == nil && r.Allowed, err
+		})
+		if err != nil {
+			t.Errorf("child %d: Allow: %v", c.Index, err)
 		}
-		wg.Wait()
 		return
 	}
-	if testing.Short() {
-		t.Skip("multi-process test skipped in -short mode")
-	}
-	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
-	all := proctest.Spawn(t, procs, []string{envProcPath + "=" + path}, time.Minute)
+	all := spawnOnFile(t, procs)
 	t.Logf("admissions in %s: %d single (shared %s), %d composite (with own %s)", duration, len(all[0]), shared, len(all[1]), own)
 	if len(all[0]) == 0 || len(all[1]) == 0 {
 		t.Fatalf("a process admitted nothing: %d single, %d composite", len(all[0]), len(all[1]))
@@ -133,4 +82,16 @@ func TestProcessesComposite(t *testing.T) {
 	const tol = 40 * time.Millisecond // wake-up jitter, as in TestProcesses
 	limitertest.CheckWindows(t, append(append([]time.Duration(nil), all[0]...), all[1]...), shared, tol)
 	limitertest.CheckWindows(t, all[1], own, tol)
+}
+
+// spawnOnFile runs procs children of the calling test on one new file and
+// returns their admissions (see proctest.Spawn); it skips the test in
+// -short mode.
+func spawnOnFile(t *testing.T, procs int) [][]time.Duration {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-process test skipped in -short mode")
+	}
+	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
+	return proctest.Spawn(t, procs, []string{envProcPath + "=" + path}, time.Minute)
 }

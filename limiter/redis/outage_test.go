@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/sharedlimit/sharedlimit/internal/redistest"
 	"github.com/sharedlimit/sharedlimit/internal/tcpproxy"
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 	"github.com/sharedlimit/sharedlimit/limiter/redis"
@@ -51,31 +51,20 @@ func runThroughOutage(t *testing.T, l limiter.Limiter, shortURL string, down, up
 	start := time.Now()
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				sp, err := limitertest.WaitSpan(wctx, l, "k", faultLimit, 1, start)
-				cancel()
-				mu.Lock()
-				if err != nil {
-					run.errs = append(run.errs, err)
-				} else {
-					run.times = append(run.times, sp.Hi)
-					run.spans = append(run.spans, sp)
-				}
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-			}
-		})
-	}
+	loopUntil(&wg, 8, done, func() bool {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		sp, err := limitertest.WaitSpan(wctx, l, "k", faultLimit, 1, start)
+		cancel()
+		mu.Lock()
+		if err != nil {
+			run.errs = append(run.errs, err)
+		} else {
+			run.times = append(run.times, sp.Hi)
+			run.spans = append(run.spans, sp)
+		}
+		mu.Unlock()
+		return err == nil
+	})
 	time.Sleep(800 * time.Millisecond)
 	down()
 	short, err := limiter.Open(ctx, shortURL)
@@ -194,7 +183,7 @@ func TestPolicyThroughCut(t *testing.T) {
 	for _, mode := range []limiter.FailureMode{limiter.FailOpen, limiter.FailFallback} {
 		t.Run(mode.String(), func(t *testing.T) {
 			p := tcpproxy.Start(t, srv.Addr())
-			var logs lockedLog
+			var logs testutil.LogBuffer
 			var switches atomic.Int64
 			l := open(t, p.Addr(), redis.WithPrefix("pol:"+mode.String()+":"), redis.WithTimeout(300*time.Millisecond),
 				redis.WithPolicy(limiter.Policy{OnFailure: mode, FallbackShare: 0.5, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -319,40 +308,4 @@ func TestNoGoroutineLeft(t *testing.T) {
 	must(t, l.Close())
 	must(t, c.Close())
 	goleak.VerifyNone(t, ignore)
-}
-
-func openURL(t *testing.T, u string) limiter.Limiter {
-	t.Helper()
-	l, err := limiter.Open(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func maxIn(times []time.Duration, w time.Duration) int { return limitertest.MaxInWindow(times, w) }
-
-// lockedLog is an io.Writer safe for concurrent use.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedLog) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedLog) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
