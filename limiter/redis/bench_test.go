@@ -47,7 +47,9 @@ const (
 )
 
 func deciders(b testing.TB, c *goredis.Client) map[string]decider {
-	l, err := redis.New(c)
+	// One request per round trip, as raw redis_rate: these benchmarks
+	// compare the decisions; BenchmarkCoalesce compares coalescing.
+	l, err := redis.New(c, redis.WithCoalescing(false))
 	if err != nil {
 		b.Fatal(err)
 	}
