@@ -164,9 +164,16 @@ mutant cancel-no-cas-sqlite limiter/sqlite/schema.go \
 
 # A refused composite on SQLite that charges its keys anyway (a partial
 # request): every key is written as if it had been taken alone.
-mutant composite-partial-sqlite limiter/sqlite/store.go \
-  'if tats[i] != rows[i].cur.tat {' \
-  'if tats[i] = max(tats[i], now) + nd.N*nd.T; true {' \
+# A batch's lone need admitted one token early (batchScript's fast path):
+# the batched conformance suite and model must see it.
+mutant batch-lone-need-early-lua limiter/redis/batch_script.go \
+  'local wait = new - now - Ltau[l]' \
+  'local wait = new - now - Ltau[l] - LT[l]' \
+  ./limiter/redis/ '^TestConformanceMiniredisBatched$'
+
+mutant composite-partial-sqlite limiter/sqlite/batch.go \
+  'if e := &c.entries[i]; tats[j] != e.cur.tat {' \
+  'if e := &c.entries[i]; true { tats[j] = max(tats[j], now) + r.Needs[j].N*r.Needs[j].T' \
   ./limiter/sqlite/ '^TestComposite'
 
 # A composite on SQLite committed key by key, not in one transaction:
