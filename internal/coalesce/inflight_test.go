@@ -73,7 +73,10 @@ func (c *checkedStore) do(ctx context.Context, batch []driver.Request, answers [
 	c.s.mu.Lock()
 	var queued []driver.Request
 	for _, w := range c.s.queue {
-		queued = append(queued, w.req)
+		// A copy of its own: a caller leaving recycles its waiter.
+		q := w.req
+		q.Needs = append([]driver.Need(nil), q.Needs...)
+		queued = append(queued, q)
 	}
 	c.s.mu.Unlock()
 
