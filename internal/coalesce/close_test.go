@@ -1,6 +1,7 @@
 package coalesce
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -180,4 +181,47 @@ func TestCloseWithSeveralBatchesInFlight(t *testing.T) {
 	}
 	f.idle(t)
 	t.Logf("%d senders were running", senders)
+}
+
+// A Reservation granted to a caller that left is given back even when the
+// Store closes before its Cancel could go (it waited for a batch in flight
+// beside it): Close sends it to the inner store before closing that.
+func TestCloseSendsOrphanCancel(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := newFake()
+	s, err := New(batchStore{f}, Options{InFlight: 2, Linger: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := start(t, s, driver.Reserve, "2")
+	reserve := f.next(t)
+	checkCall(t, reserve, true, true, "2")
+	d := start(t, s, driver.Allow, "3")
+	beside := f.next(t)
+	checkCall(t, beside, true, true, "3")
+	b.cancel()
+	if err := b.result(t); !errors.Is(err, context.Canceled) {
+		t.Fatalf("caller 2 after its context ended: %v", err)
+	}
+	reserve.grant()     // granted to a caller that left
+	waitQueued(t, s, 1) // its Cancel waits for the batch beside it
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	if err := d.result(t); !errors.Is(err, limiter.ErrClosed) {
+		t.Errorf("caller 3 on Close: %v, want ErrClosed", err)
+	}
+	c := f.next(t)
+	if len(c.ops) != 1 || c.ops[0] != driver.Cancel || c.undos[0] != "undo-2" {
+		t.Fatalf("after Close, the store got %v %v, want the Cancel of undo-2", c.ops, c.undos)
+	}
+	if f.closes.Load() != 0 {
+		t.Error("the inner store closed before the Cancel")
+	}
+	c.grant()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if n := f.closes.Load(); n != 1 {
+		t.Errorf("the inner store was closed %d times, want once", n)
+	}
 }
