@@ -415,7 +415,8 @@ func (s *Store) sendBatch(b *batchScratch) {
 }
 
 // Close implements driver.Store: queued callers get ErrClosed, the batches
-// in flight end (their callers get ErrClosed), and the inner store closes.
+// in flight end (their callers get ErrClosed), the reservations granted to
+// callers that left are given back, and the inner store closes.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
