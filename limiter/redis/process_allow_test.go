@@ -83,18 +83,50 @@ func TestProcessesAllowCoalesced(t *testing.T) {
 		}
 		early <- r
 	}()
-	all := proctest.Spawn(t, procs, []string{envProcURL + "=" + srv.URL() + "?prefix=procsallow:"}, 2*time.Minute)
+	// The key expires a second after its last write, which may come
+	// before the children have exited: its tat (which only grows here)
+	// is read every 20 ms until they have, and once after.
+	var tat int64
+	readTat := func() error {
+		v, err := rc.Get(ctx, hotKey).Result()
+		if errors.Is(err, goredis.Nil) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		x, err := tatOf(v)
+		tat = max(tat, x)
+		return err
+	}
+	exited := make(chan struct{})
+	polled := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-exited:
+				polled <- readTat()
+				return
+			case <-tick.C:
+				if err := readTat(); err != nil {
+					polled <- err
+					return
+				}
+			}
+		}
+	}()
+	all := func() [][]time.Duration {
+		defer close(exited) // also when Spawn fails the test
+		return proctest.Spawn(t, procs, []string{envProcURL + "=" + srv.URL() + "?prefix=procsallow:"}, 2*time.Minute)
+	}()
+	if err := <-polled; err != nil || tat == 0 {
+		t.Fatalf("reading the hot key: %v (tat %d)", err, tat)
+	}
 	before := <-early
 	if before.err != nil || before.exists != 0 {
 		t.Fatalf("reading Redis before the start: %v (the hot key exists: %d)", before.err, before.exists)
-	}
-	v, err := rc.Get(ctx, hotKey).Result()
-	if err != nil {
-		t.Fatalf("the hot key after the load: %v", err)
-	}
-	tat, err := tatOf(v)
-	if err != nil {
-		t.Fatal(err)
 	}
 	times, counts := proctest.Merge(all)
 	// Every admission moved the key's tat on by T from at least the
