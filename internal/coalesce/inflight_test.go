@@ -210,6 +210,9 @@ func inFlightRandom(t *testing.T, seed uint64) {
 	inner := &checkedStore{keys: map[string]int{}, granted: map[int64]bool{}, seen: map[int64]bool{}, cancels: map[int64]int{},
 		rng: rand.New(rand.NewPCG(seed, 18))}
 	o := Options{InFlight: 2 + rng.IntN(3), Max: 1 + rng.IntN(6)}
+	if rng.IntN(3) == 0 {
+		o.Linger = 1 // every call through a sender
+	}
 	s, err := New(inner, o)
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +327,7 @@ func inFlightRandom(t *testing.T, seed uint64) {
 			t.Errorf("reservation %d: its caller left and it was cancelled %d times, want once", id, n)
 		}
 	}
-	t.Logf("InFlight %d Max %d: %+v, %d failures, %d granted", o.InFlight, o.Max, s.Stats(), inner.failures, len(inner.granted))
+	t.Logf("InFlight %d Max %d Linger %s: %+v, %d failures, %d granted", o.InFlight, o.Max, o.Linger, s.Stats(), inner.failures, len(inner.granted))
 }
 
 // sentOrAnswered reports whether the inner store received the request of
