@@ -1,8 +1,10 @@
 package coalesce
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -128,5 +130,98 @@ func TestCloseEndsIdleSender(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Close with three batches in flight (InFlight 3), a request queued behind
+// one of their keys and one queued for want of a place in flight: every
+// caller gets ErrClosed, the three batches' contexts end, the queued
+// requests are never sent, every sender ends, the inner store closes once.
+func TestCloseWithSeveralBatchesInFlight(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := newFake()
+	s, err := New(batchStore{f}, Options{InFlight: 3, Linger: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var callers []*caller
+	var inFlight []*call
+	for _, k := range []string{"1", "2", "3"} {
+		callers = append(callers, start(t, s, driver.Reserve, k))
+		c := f.next(t)
+		checkCall(t, c, true, true, k)
+		inFlight = append(inFlight, c)
+	}
+	callers = append(callers, startQueued(t, s, driver.Allow, "1", 1), startQueued(t, s, driver.Allow, "4", 2))
+	s.mu.Lock()
+	active, senders := s.active, s.senders
+	s.mu.Unlock()
+	if active != 3 {
+		t.Fatalf("%d batches in flight, want 3", active)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	for _, c := range callers {
+		if err := c.result(t); !errors.Is(err, limiter.ErrClosed) {
+			t.Errorf("caller %s on Close: %v, want ErrClosed", c.key, err)
+		}
+	}
+	for _, c := range inFlight {
+		select {
+		case <-c.ctx.Done():
+		case <-time.After(wait):
+			t.Fatalf("Close left the batch of %q in flight", c.keys)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if n := f.closes.Load(); n != 1 {
+		t.Errorf("the inner store was closed %d times, want once", n)
+	}
+	f.idle(t)
+	t.Logf("%d senders were running", senders)
+}
+
+// A Reservation granted to a caller that left is given back even when the
+// Store closes before its Cancel could go (it waited for a batch in flight
+// beside it): Close sends it to the inner store before closing that.
+func TestCloseSendsOrphanCancel(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := newFake()
+	s, err := New(batchStore{f}, Options{InFlight: 2, Linger: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := start(t, s, driver.Reserve, "2")
+	reserve := f.next(t)
+	checkCall(t, reserve, true, true, "2")
+	d := start(t, s, driver.Allow, "3")
+	beside := f.next(t)
+	checkCall(t, beside, true, true, "3")
+	b.cancel()
+	if err := b.result(t); !errors.Is(err, context.Canceled) {
+		t.Fatalf("caller 2 after its context ended: %v", err)
+	}
+	reserve.grant()     // granted to a caller that left
+	waitQueued(t, s, 1) // its Cancel waits for the batch beside it
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	if err := d.result(t); !errors.Is(err, limiter.ErrClosed) {
+		t.Errorf("caller 3 on Close: %v, want ErrClosed", err)
+	}
+	c := f.next(t)
+	if len(c.ops) != 1 || c.ops[0] != driver.Cancel || c.undos[0] != "undo-2" {
+		t.Fatalf("after Close, the store got %v %v, want the Cancel of undo-2", c.ops, c.undos)
+	}
+	if f.closes.Load() != 0 {
+		t.Error("the inner store closed before the Cancel")
+	}
+	c.grant()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if n := f.closes.Load(); n != 1 {
+		t.Errorf("the inner store was closed %d times, want once", n)
 	}
 }

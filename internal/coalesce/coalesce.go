@@ -70,6 +70,10 @@ type Store struct {
 	barriers int
 	closed   bool
 	wg       sync.WaitGroup // the senders
+	// late are the cancels for callers that left (orphans) that Close
+	// found queued or that a batch returning during Close made: Close
+	// sends them before it closes the inner store.
+	late []*waiter
 
 	// ctx is the context of the batches: it ends when Close starts.
 	ctx    context.Context
@@ -382,9 +386,13 @@ func (s *Store) sendBatch(b *batchScratch) {
 			w.state = abandoned // recycled below
 		case w.state == abandoned:
 			a := &b.ans[i]
-			if err == nil && w.req.Op == driver.Reserve && a.Err == nil && a.OK && a.Undo != nil && !s.closed {
+			if err == nil && w.req.Op == driver.Reserve && a.Err == nil && a.OK && a.Undo != nil {
 				o := getWaiter(&driver.Request{Op: driver.Cancel, Undo: a.Undo})
 				o.orphan = true
+				if s.closed {
+					s.late = append(s.late, o)
+					break
+				}
 				// First in the queue: it gives the slot back
 				// before anything after it is decided.
 				s.queue = append(s.queue, nil)
@@ -407,7 +415,8 @@ func (s *Store) sendBatch(b *batchScratch) {
 }
 
 // Close implements driver.Store: queued callers get ErrClosed, the batches
-// in flight end (their callers get ErrClosed), and the inner store closes.
+// in flight end (their callers get ErrClosed), the reservations granted to
+// callers that left are given back, and the inner store closes.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -424,13 +433,22 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	for _, w := range queued {
 		if w.orphan {
-			putWaiter(w)
+			s.late = append(s.late, w)
 		} else {
 			w.done <- struct{}{}
 		}
 	}
 	s.cancel()
 	s.wg.Wait()
+	// The senders have ended: late is Close's alone. A reservation
+	// granted to a caller that left is given back as the core's own
+	// give-backs of Close are (the inner store bounds the call).
+	for _, o := range s.late {
+		s.roundTrips.Add(1)
+		_ = s.inner.Do(context.Background(), []driver.Request{o.req}, []driver.Answer{{}})
+		putWaiter(o)
+	}
+	s.late = nil
 	return s.inner.Close()
 }
 

@@ -20,7 +20,17 @@ import (
 // one tag. Every key's admissions, as spans on the real clock (the call to
 // its answer, plus the Delay), hold to ceil(Rate*t/Period) + Burst - 1 in
 // every window, without tolerance.
-func TestCompositeLoadRealRedis(t *testing.T) {
+func TestCompositeLoadRealRedis(t *testing.T) { compositeLoad(t, 16) }
+
+// TestCompositeLoadRealRedisBatched is TestCompositeLoadRealRedis with
+// every call of 64 goroutines in a forced batch (WithLinger), so that
+// batches of singles, composites, Reserves and Cancels on the same keys
+// race with one another's handles.
+func TestCompositeLoadRealRedisBatched(t *testing.T) {
+	compositeLoad(t, 64, redis.WithLinger(100*time.Microsecond))
+}
+
+func compositeLoad(t *testing.T, goroutines int, opts ...redis.Option) {
 	srv := redistest.Start(t, redistest.Config{})
 	keys := []string{"{load}:a", "{load}:b", "{load}:c"}
 	lims := map[string]limiter.Limit{
@@ -39,7 +49,7 @@ func TestCompositeLoadRealRedis(t *testing.T) {
 	}
 	handles := make([]limiter.Limiter, 4)
 	for i := range handles {
-		handles[i] = open(t, srv.Addr(), redis.WithPrefix("load:"))
+		handles[i] = open(t, srv.Addr(), append([]redis.Option{redis.WithPrefix("load:")}, opts...)...)
 		defer handles[i].Close()
 	}
 	start := time.Now()
@@ -60,7 +70,7 @@ func TestCompositeLoadRealRedis(t *testing.T) {
 		}
 	}
 	var wg sync.WaitGroup
-	for g := range 16 {
+	for g := range goroutines {
 		l := handles[g%len(handles)]
 		wg.Go(func() {
 			ctx := context.Background()
@@ -113,8 +123,14 @@ func TestCompositeLoadRealRedis(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	t.Logf("%d composite admissions, %d cancels; tokens per key: a %d, b %d, c %d",
-		composites, cancels, len(spans[keys[0]]), len(spans[keys[1]]), len(spans[keys[2]]))
+	var st limiter.Stats
+	for _, h := range handles {
+		x := h.(*redis.Limiter).Stats()
+		st.Requests += x.Requests
+		st.RoundTrips += x.RoundTrips
+	}
+	t.Logf("%d composite admissions, %d cancels; tokens per key: a %d, b %d, c %d; %d requests in %d round trips",
+		composites, cancels, len(spans[keys[0]]), len(spans[keys[1]]), len(spans[keys[2]]), st.Requests, st.RoundTrips)
 	if composites < 50 || cancels < 5 {
 		t.Fatalf("%d composite admissions and %d cancels: too few for the test to prove anything", composites, cancels)
 	}

@@ -89,9 +89,14 @@ func TestProcessesComposite(t *testing.T) {
 // -short mode.
 func spawnOnFile(t *testing.T, procs int) [][]time.Duration {
 	t.Helper()
+	return spawnOn(t, filepath.Join(t.TempDir(), "rate-limit.sqlite"), procs)
+}
+
+// spawnOn is spawnOnFile on the file at path.
+func spawnOn(t *testing.T, path string, procs int) [][]time.Duration {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-process test skipped in -short mode")
 	}
-	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
 	return proctest.Spawn(t, procs, []string{envProcPath + "=" + path}, time.Minute)
 }
