@@ -164,6 +164,13 @@ mutant cancel-no-cas-sqlite limiter/sqlite/schema.go \
 
 # A refused composite on SQLite that charges its keys anyway (a partial
 # request): every key is written as if it had been taken alone.
+# Two batches in flight sharing a key (FIFO on the key lost): the random
+# interleavings of the coalescer must see it.
+mutant coalesce-inflight-shared-key internal/coalesce/coalesce.go \
+  'if s.busy[nd.Key] > 0 || s.blocked[nd.Key] {' \
+  'if s.blocked[nd.Key] {' \
+  ./internal/coalesce/ '^TestInFlightRandom$'
+
 # A batch's lone need admitted one token early (batchScript's fast path):
 # the batched conformance suite and model must see it.
 mutant batch-lone-need-early-lua limiter/redis/batch_script.go \
