@@ -111,7 +111,8 @@ func compareSides(b *testing.B, sides []*coalesceSide, g int, keys func() string
 // ours (coalescing on, the default) and ours uncoalesced on one loopback
 // Redis, in alternating rounds, each on a client of its own. hot-key: every
 // decision on one key; keys=1000: a random key of 1000; latency: one call
-// at a time, timed (coalesceLatency). Run it with -benchtime 1x: each
+// at a time, timed (coalesceLatency); wait: limiter.Wait under a limit of
+// 200000/s (coalesceWait). Run it with -benchtime 1x: each
 // sub-benchmark takes about 6 s.
 func BenchmarkCoalesce(b *testing.B) {
 	srv := redistest.Start(b, redistest.Config{})
@@ -131,4 +132,5 @@ func BenchmarkCoalesce(b *testing.B) {
 	b.Run("latency/goroutines=1", func(b *testing.B) {
 		coalesceLatency(b, coalesceSides(b, srv, benchLimit))
 	})
+	b.Run("wait/rate=200000/goroutines=64", func(b *testing.B) { coalesceWait(b, srv, 64) })
 }
