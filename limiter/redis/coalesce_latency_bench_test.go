@@ -9,40 +9,40 @@ import (
 	"github.com/sharedlimit/sharedlimit/internal/benchround"
 )
 
-// latencySlice is how long each side of coalesceLatency makes its calls in
-// one round.
-const latencySlice = 500 * time.Millisecond
+// latencySlice is how long each round of coalesceLatency lasts.
+const latencySlice = 1500 * time.Millisecond
 
-// coalesceLatency is latency/goroutines=1: the sides' calls one at a time,
-// each timed alone, in benchround.Rounds rounds whose order rotates. It
-// reports each side's median (over the rounds) p50 and p99 in ns, and the
-// median of the rounds' ours/redis_rate p50 ratios (lower is better for
-// ours).
+// coalesceLatency is latency/goroutines=1: one call at a time, each timed
+// alone, the sides taking turns call by call (the first of each turn
+// rotating), so that a shared machine's drift hits them alike, for
+// benchround.Rounds rounds. It reports each side's median (over the
+// rounds) p50 and p99 in ns, and the median of the rounds' ours/redis_rate
+// p50 ratios (lower is better for ours).
 func coalesceLatency(b *testing.B, sides []*coalesceSide) {
 	ctx := context.Background()
 	p50, p99 := map[string][]float64{}, map[string][]float64{}
-	lat := make([]time.Duration, 0, 1<<16)
+	lat := make([][]time.Duration, len(sides))
 	for b.Loop() {
-		for r := range benchround.Rounds {
-			for i := range sides {
-				s := sides[(r+i)%len(sides)]
-				key := "latency/" + s.name
-				lat = lat[:0]
-				for end := time.Now().Add(latencySlice); ; {
+		for range benchround.Rounds {
+			for i := range lat {
+				lat[i] = lat[i][:0]
+			}
+			for turn, end := 0, time.Now().Add(latencySlice); time.Now().Before(end); turn++ {
+				for j := range sides {
+					i := (turn + j) % len(sides)
+					s := sides[i]
 					t0 := time.Now()
-					if err := s.op(ctx, key); err != nil {
+					if err := s.op(ctx, "latency/"+s.name); err != nil {
 						b.Fatalf("%s: %v", s.name, err)
 					}
-					t1 := time.Now()
+					lat[i] = append(lat[i], time.Since(t0))
 					s.decisions.Add(1)
-					lat = append(lat, t1.Sub(t0))
-					if t1.After(end) {
-						break
-					}
 				}
-				slices.Sort(lat)
-				p50[s.name] = append(p50[s.name], float64(quantile(lat, 0.50)))
-				p99[s.name] = append(p99[s.name], float64(quantile(lat, 0.99)))
+			}
+			for i, s := range sides {
+				slices.Sort(lat[i])
+				p50[s.name] = append(p50[s.name], float64(quantile(lat[i], 0.50)))
+				p99[s.name] = append(p99[s.name], float64(quantile(lat[i], 0.99)))
 			}
 		}
 	}
