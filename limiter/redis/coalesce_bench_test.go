@@ -110,8 +110,10 @@ func compareSides(b *testing.B, sides []*coalesceSide, g int, keys func() string
 // BenchmarkCoalesce is the README's coalescing table: raw redis_rate AllowN,
 // ours (coalescing on, the default) and ours uncoalesced on one loopback
 // Redis, in alternating rounds, each on a client of its own. hot-key: every
-// decision on one key; keys=1000: a random key of 1000. Run it with
-// -benchtime 1x: each sub-benchmark takes about 6 s.
+// decision on one key; keys=1000: a random key of 1000; latency: one call
+// at a time, timed (coalesceLatency); wait: limiter.Wait under a limit of
+// 200000/s (coalesceWait). Run it with -benchtime 1x: each
+// sub-benchmark takes about 6 s.
 func BenchmarkCoalesce(b *testing.B) {
 	srv := redistest.Start(b, redistest.Config{})
 	for _, g := range []int{64, 16} {
@@ -127,4 +129,8 @@ func BenchmarkCoalesce(b *testing.B) {
 		}
 		compareSides(b, coalesceSides(b, srv, benchLimit), 64, func() string { return names[rand.IntN(len(names))] })
 	})
+	b.Run("latency/goroutines=1", func(b *testing.B) {
+		coalesceLatency(b, coalesceSides(b, srv, benchLimit))
+	})
+	b.Run("wait/rate=200000/goroutines=64", func(b *testing.B) { coalesceWait(b, srv, 64) })
 }
