@@ -155,8 +155,15 @@ const scriptEpoch = 1483228800 * 1_000_000
 // scripts' encoding or of redis_rate's float seconds.
 func tatOf(v string) (int64, error) {
 	secs, frac, ok := strings.Cut(v, ".")
-	if !ok || len(frac) < 6 {
+	if !ok {
 		return 0, fmt.Errorf("stored value %q: not seconds with microseconds", v)
+	}
+	if len(frac) < 6 {
+		// redis_rate's own write (a lone AllowN runs its script) of
+		// float seconds with 14 significant digits: the latest the
+		// microsecond could be, under the interval (T >= 1 ms here),
+		// so it cannot hide an admission.
+		frac += strings.Repeat("9", 6-len(frac))
 	}
 	s, err1 := strconv.ParseInt(secs, 10, 64)
 	us, err2 := strconv.ParseInt(frac[:6], 10, 64)
