@@ -331,7 +331,11 @@ func TestBatchMatchesOneAtATime(t *testing.T) {
 	c := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
 	defer c.Close()
 	ctx := context.Background()
-	for seed := range uint64(150) {
+	seeds := uint64(150)
+	if raceEnabled {
+		seeds = 50
+	}
+	for seed := range seeds {
 		m.FlushAll()
 		w := &diffWorld{t: t, rng: rand.New(rand.NewPCG(seed, 17)),
 			st: [2]*store{newStore(c, "a:"), newStore(c, "b:")}, rated: map[string]bool{}}
