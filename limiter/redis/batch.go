@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sharedlimit/sharedlimit/internal/gcra"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
@@ -377,9 +378,8 @@ func (s *store) answer(g *batchGroup, batch []driver.Request, answers []driver.A
 			}
 		case driver.Status:
 			nd := r.Needs[0]
-			full := sc.int()
-			a.Needs = append(a.Needs[:0], driver.NeedAnswer{Remaining: remaining(nd, full),
-				NextAfter: max(0, full+nd.T-nd.Tau), ResetAfter: full})
+			// The key's fullAfter is its tat against a clock at 0.
+			a.Needs = append(a.Needs[:0], gcra.Status(sc.int(), 0, nd.T, nd.Tau))
 		case driver.Cancel:
 			for _, k := range r.Undo.([]undoKey) {
 				if sc.int() == 1 {
@@ -402,8 +402,8 @@ func (s *store) answer(g *batchGroup, batch []driver.Request, answers []driver.A
 }
 
 // remaining is the tokens of nd's limit left when its key is ahead of now
-// by ahead (the scripts' remaining).
-func remaining(nd driver.Need, ahead int64) int64 { return max(0, (nd.Tau-ahead)/nd.T) }
+// by ahead (gcra.Remaining, against a clock at 0).
+func remaining(nd driver.Need, ahead int64) int64 { return gcra.Remaining(ahead, 0, nd.T, nd.Tau) }
 
 // answerTake reads the answer of an Allow or a Reserve.
 func (s *store) answerTake(sc *replyReader, r *driver.Request, a *driver.Answer, rkeys []string) {
