@@ -36,7 +36,7 @@ func TestBatchScriptFlushMidLoad(t *testing.T) {
 	for _, mode := range coalescing[1:] {
 		t.Run(mode.name, func(t *testing.T) {
 			c := client(t, srv.Addr())
-			hook := &evalCounter{}
+			hook := &traffic{}
 			c.AddHook(hook)
 			l, err := redis.New(c, append([]redis.Option{redis.WithPrefix("flush:" + mode.name + ":")}, mode.opts...)...)
 			if err != nil {

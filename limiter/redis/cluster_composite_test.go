@@ -84,13 +84,13 @@ func TestClusterComposite(t *testing.T) {
 	if redis.Slot(redis.Key("cc:", a)) == redis.Slot(redis.Key("cc:", b)) {
 		t.Fatal("the untagged keys share a slot: choose others")
 	}
-	hook := &commandCounter{}
+	hook := &traffic{}
 	cc.AddHook(hook)
 	_, err = l.Allow(ctx, limiter.Need{Key: a, Limit: lim, N: 1}, limiter.Need{Key: b, Limit: lim, N: 1})
 	if !errors.Is(err, limiter.ErrInvalidArgument) || !strings.Contains(err.Error(), "hash tag") || strings.Contains(err.Error(), "CROSSSLOT") {
 		t.Fatalf("Allow of keys in two slots: %v, want the slot error", err)
 	}
-	if n := hook.n.Load(); n != 0 {
+	if n := hook.commands.Load(); n != 0 {
 		t.Fatalf("%d commands sent for a request of keys in two slots, want none", n)
 	}
 }

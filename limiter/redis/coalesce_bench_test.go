@@ -19,43 +19,21 @@ import (
 	"github.com/sharedlimit/sharedlimit/limiter/redis"
 )
 
-// roundTrips is a go-redis hook that counts the round trips a client makes:
-// each command sent alone and each pipeline is one.
-type roundTrips struct{ n atomic.Int64 }
-
-func (h *roundTrips) DialHook(next goredis.DialHook) goredis.DialHook { return next }
-
-func (h *roundTrips) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
-	return func(ctx context.Context, cmd goredis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-var _ goredis.Hook = (*roundTrips)(nil)
-
 // coalesceSide is one contender of BenchmarkCoalesce: its decision, and the
 // counters of its decisions and round trips.
 type coalesceSide struct {
 	name      string
 	decisions atomic.Int64
-	trips     *roundTrips
+	trips     *traffic
 	op        func(ctx context.Context, key string) error
 }
 
 // coalesceSides returns raw redis_rate, ours (coalescing, the default) and
 // ours with coalescing off, each on a client of its own on srv.
 func coalesceSides(b *testing.B, srv *redistest.Server, limit limiter.Limit) []*coalesceSide {
-	mk := func() (*goredis.Client, *roundTrips) {
+	mk := func() (*goredis.Client, *traffic) {
 		c := benchClient(b, srv)
-		h := &roundTrips{}
+		h := &traffic{}
 		c.AddHook(h)
 		return c, h
 	}
@@ -102,7 +80,7 @@ func compareSides(b *testing.B, sides []*coalesceSide, g int, keys func() string
 		benchround.Ratio{Num: oursName, Den: rawName}, benchround.Ratio{Num: "uncoalesced", Den: rawName})
 	for _, s := range sides {
 		if d := s.decisions.Load(); d > 0 {
-			b.ReportMetric(float64(s.trips.n.Load())/float64(d), s.name+"-roundtrips/decision")
+			b.ReportMetric(float64(s.trips.trips.Load())/float64(d), s.name+"-roundtrips/decision")
 		}
 	}
 }

@@ -50,7 +50,7 @@ func coalesceLatency(b *testing.B, sides []*coalesceSide) {
 		b.ReportMetric(benchround.Median(p50[s.name]), s.name+"-p50-ns")
 		b.ReportMetric(benchround.Median(p99[s.name]), s.name+"-p99-ns")
 		if d := s.decisions.Load(); d > 0 {
-			b.ReportMetric(float64(s.trips.n.Load())/float64(d), s.name+"-roundtrips/decision")
+			b.ReportMetric(float64(s.trips.trips.Load())/float64(d), s.name+"-roundtrips/decision")
 		}
 	}
 	for _, num := range []string{oursName, "uncoalesced"} {

@@ -58,7 +58,7 @@ func benchChild() error {
 	}
 	c := goredis.NewClient(&goredis.Options{Addr: os.Getenv(envBenchAddr), PoolSize: g, ContextTimeoutEnabled: true})
 	defer c.Close()
-	trips := &roundTrips{}
+	trips := &traffic{}
 	c.AddHook(trips)
 	key := os.Getenv(envBenchKey)
 	var decide func(ctx context.Context) error
@@ -86,7 +86,7 @@ func benchChild() error {
 		warm.Go(func() { _ = c.Ping(ctx).Err() })
 	}
 	warm.Wait()
-	t0 := trips.n.Load()
+	t0 := trips.trips.Load()
 	start := time.Unix(0, startNS)
 	end := start.Add(dur)
 	time.Sleep(time.Until(start))
@@ -111,7 +111,7 @@ func benchChild() error {
 	if err := <-errc; err != nil {
 		return err
 	}
-	fmt.Printf("%s%d %d\n", benchPrefix, count.Load(), trips.n.Load()-t0)
+	fmt.Printf("%s%d %d\n", benchPrefix, count.Load(), trips.trips.Load()-t0)
 	return nil
 }
 

@@ -35,7 +35,7 @@ func coalesceWait(b *testing.B, srv *redistest.Server, g int) {
 				name = "uncoalesced"
 			}
 			c := benchClient(b, srv)
-			h := &roundTrips{}
+			h := &traffic{}
 			c.AddHook(h)
 			l, err := redis.New(c, redis.WithCoalescing(on), redis.WithPrefix("wait/"+name+"/"))
 			if err != nil {
@@ -51,7 +51,7 @@ func coalesceWait(b *testing.B, srv *redistest.Server, g int) {
 
 // waitRun runs g goroutines of Wait on l and returns the used fraction
 // and admissions per round trip over the steady window.
-func waitRun(b *testing.B, l *redis.Limiter, h *roundTrips, g int) (used, perTrip float64) {
+func waitRun(b *testing.B, l *redis.Limiter, h *traffic, g int) (used, perTrip float64) {
 	var (
 		admitted atomic.Int64
 		stop     atomic.Bool
@@ -72,9 +72,9 @@ func waitRun(b *testing.B, l *redis.Limiter, h *roundTrips, g int) (used, perTri
 		})
 	}
 	time.Sleep(waitWarm)
-	a0, t0, s0 := admitted.Load(), h.n.Load(), time.Now()
+	a0, t0, s0 := admitted.Load(), h.trips.Load(), time.Now()
 	time.Sleep(waitWindow)
-	a1, t1, d := admitted.Load(), h.n.Load(), time.Since(s0)
+	a1, t1, d := admitted.Load(), h.trips.Load(), time.Since(s0)
 	stop.Store(true)
 	wg.Wait()
 	if first != nil {

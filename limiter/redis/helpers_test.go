@@ -2,7 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,33 +14,44 @@ import (
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 )
 
-// scriptCounter is a go-redis hook counting round trips that run a script
-// (EVAL, EVALSHA and their _RO forms).
-type scriptCounter struct{ n atomic.Int64 }
+// traffic is a go-redis hook counting what a client sends: trips (round
+// trips: a command alone or a pipeline), commands (each of a pipeline's
+// too), scripts (EVAL, EVALSHA and their _RO forms, alone or in a
+// pipeline) and evals (plain EVAL sent alone: go-redis's retry after
+// NOSCRIPT).
+type traffic struct{ trips, commands, scripts, evals atomic.Int64 }
 
-var _ goredis.Hook = (*scriptCounter)(nil)
+var _ goredis.Hook = (*traffic)(nil)
 
-func (h *scriptCounter) DialHook(next goredis.DialHook) goredis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
-}
+func (h *traffic) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
-func (h *scriptCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+func (h *traffic) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
-		if strings.HasPrefix(strings.ToLower(cmd.Name()), "eval") {
-			h.n.Add(1)
+		h.trips.Add(1)
+		h.commands.Add(1)
+		h.script(cmd)
+		if cmd.Name() == "eval" {
+			h.evals.Add(1)
 		}
 		return next(ctx, cmd)
 	}
 }
 
-func (h *scriptCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+func (h *traffic) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		h.trips.Add(1)
+		h.commands.Add(int64(len(cmds)))
 		for _, cmd := range cmds {
-			if strings.HasPrefix(strings.ToLower(cmd.Name()), "eval") {
-				h.n.Add(1)
-			}
+			h.script(cmd)
 		}
 		return next(ctx, cmds)
+	}
+}
+
+// script counts cmd when it runs a script.
+func (h *traffic) script(cmd goredis.Cmder) {
+	if strings.HasPrefix(strings.ToLower(cmd.Name()), "eval") {
+		h.scripts.Add(1)
 	}
 }
 

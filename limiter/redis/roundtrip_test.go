@@ -30,11 +30,11 @@ func (r loadResult) perAdmission() float64 {
 // Goroutines start no new request after dur; Waits already granted finish.
 func runLoad(tb testing.TB, addr string, lim limiter.Limit, handles, goroutines int, dur time.Duration, poll bool) loadResult {
 	tb.Helper()
-	var counters []*scriptCounter
+	var counters []*traffic
 	var ls []*redis.Limiter
 	for range handles {
 		c := client(tb, addr)
-		h := &scriptCounter{}
+		h := &traffic{}
 		c.AddHook(h)
 		l, err := redis.New(c, redis.WithPrefix("load:"))
 		if err != nil {
@@ -57,7 +57,7 @@ func runLoad(tb testing.TB, addr string, lim limiter.Limit, handles, goroutines 
 	}
 	base := int64(0)
 	for _, h := range counters {
-		base += h.n.Load()
+		base += h.scripts.Load()
 	}
 	k := "key-" + time.Now().Format("150405.000000")
 	var admitted atomic.Int64
@@ -96,7 +96,7 @@ func runLoad(tb testing.TB, addr string, lim limiter.Limit, handles, goroutines 
 	wg.Wait()
 	total := int64(0)
 	for _, h := range counters {
-		total += h.n.Load()
+		total += h.scripts.Load()
 	}
 	return loadResult{admitted: admitted.Load(), roundTrips: total - base, times: times}
 }

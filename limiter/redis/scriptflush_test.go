@@ -7,28 +7,10 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/sharedlimit/sharedlimit/internal/redistest"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/redis"
 )
-
-// evalCounter counts plain EVAL commands: go-redis sends one after an
-// EVALSHA fails with NOSCRIPT.
-type evalCounter struct {
-	scriptCounter
-	evals atomic.Int64
-}
-
-func (h *evalCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
-	return func(ctx context.Context, cmd goredis.Cmder) error {
-		if cmd.Name() == "eval" {
-			h.evals.Add(1)
-		}
-		return next(ctx, cmd)
-	}
-}
 
 // TestScriptFlushMidLoad: SCRIPT FLUSH every few milliseconds while every
 // call runs in a loop: the scripts are reloaded and no error reaches the
@@ -36,7 +18,7 @@ func (h *evalCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook 
 func TestScriptFlushMidLoad(t *testing.T) {
 	srv := redistest.Start(t, redistest.Config{})
 	c := client(t, srv.Addr())
-	hook := &evalCounter{}
+	hook := &traffic{}
 	c.AddHook(hook)
 	l, err := redis.New(c)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,25 +41,6 @@ func TestSlot(t *testing.T) {
 	}
 	if redis.Slot("foo{}{bar}") == redis.Slot("bar") {
 		t.Error("foo{}{bar} hashed on bar: an empty first tag must hash the whole key")
-	}
-}
-
-// commandCounter is a go-redis hook counting every command sent.
-type commandCounter struct{ n atomic.Int64 }
-
-func (h *commandCounter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
-
-func (h *commandCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
-	return func(ctx context.Context, cmd goredis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *commandCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		h.n.Add(int64(len(cmds)))
-		return next(ctx, cmds)
 	}
 }
 
@@ -104,7 +84,7 @@ func TestCrossSlotBeforeRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	for name, c := range clients {
 		defer c.Close()
-		hook := &commandCounter{}
+		hook := &traffic{}
 		c.AddHook(hook)
 		l, err := redis.New(c, pol, redis.WithTimeout(200*time.Millisecond))
 		if err != nil {
@@ -121,9 +101,9 @@ func TestCrossSlotBeforeRoundTrip(t *testing.T) {
 			"WaitAll": func(n []limiter.Need) error { return limiter.WaitAll(ctx, l, n...) },
 		}
 		for op, call := range calls {
-			sent := hook.n.Load()
+			sent := hook.commands.Load()
 			err := call(mixed)
-			sent = hook.n.Load() - sent
+			sent = hook.commands.Load() - sent
 			if checked {
 				if !errors.Is(err, limiter.ErrInvalidArgument) || errors.Is(err, limiter.ErrUnavailable) {
 					t.Errorf("%s %s of keys in two slots: %v, want ErrInvalidArgument, not ErrUnavailable", name, op, err)

@@ -59,7 +59,7 @@ func TestCluster(t *testing.T) {
 	if !ok {
 		t.Fatalf("client %T, want *ClusterClient", l.(*redis.Limiter).Client())
 	}
-	hook := &evalCounter{}
+	hook := &traffic{}
 	cc.AddHook(hook)
 
 	// Keys by the master that holds them.
