@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/lifecycle"
 	"github.com/sharedlimit/sharedlimit/internal/memstore"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
@@ -92,16 +93,23 @@ func TestCloseEndsFailWaitRetry(t *testing.T) {
 				done <- err
 			}()
 			waitFor(t, func() bool { return clock.Sleeping() == 1 }) // the retry pauses
+			start := time.Now()
 			if err := g.Close(); err != nil {
 				t.Fatal(err)
+			}
+			// Close returns once the handle's call has ended; the call's
+			// goroutine may send its error a moment later (WaitAll returns
+			// what Reserve gave it), so the error is awaited, not polled.
+			if took := time.Since(start); took >= lifecycle.Grace {
+				t.Fatalf("Close took %v: it waited out its grace (%v) for the %s retrying", took, lifecycle.Grace, op)
 			}
 			select {
 			case err := <-done:
 				if !errors.Is(err, limiter.ErrClosed) || !errors.Is(err, limiter.ErrUnavailable) {
 					t.Errorf("%s retrying at Close: %v, want ErrClosed (and the store's ErrUnavailable)", op, err)
 				}
-			default:
-				t.Fatalf("%s was still retrying when Close returned (Close waited out its grace)", op)
+			case <-time.After(lifecycle.Grace):
+				t.Fatalf("%s was still retrying %v after Close returned", op, lifecycle.Grace)
 			}
 			if !store.closed.Load() {
 				t.Error("Close did not close the store")
