@@ -15,7 +15,8 @@
 #
 # Entries: mutant NAME FILE OLD NEW PACKAGE RUN, where OLD is replaced by
 # NEW (plain text, not a pattern; it must occur exactly once in FILE) and
-# the mutant is tested with `go test -count=1 -run RUN PACKAGE` (no -race:
+# the mutant is tested with the package's test binary (`go test -c`), run twice
+# as `go test -count=1 -run RUN PACKAGE` would run it (no -race:
 # speed). Keep each RUN to the fastest tests that catch the mutant.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,21 +67,24 @@ mutant() {
     failed+=("$name (target not found)")
     return 0
   fi
-  local caught=0 i
+  local caught=0 i bin="$work/mutant.test"
+  # One build, two runs of the binary in the package's folder (as go test
+  # runs it): a mutant that does not build would be "caught" by every test.
+  if ! out=$(go test -c -o "$bin" "$pkg" 2>&1); then
+    echo "MUTANT BROKEN $name: does not compile:"; echo "$out" | tail -20
+    mv "$file.orig" "$file"
+    failed+=("$name (does not compile)")
+    return 0
+  fi
   for i in 1 2; do
-    if out=$(go test -count=1 -failfast -run "$run" "$pkg" 2>&1); then
+    if out=$(cd "$pkg" && "$bin" -test.count=1 -test.failfast -test.timeout=150s -test.run "$run" 2>&1); then
       echo "MUTANT SURVIVED $name: run $i of go test -run '$run' $pkg passed"
-    elif echo "$out" | grep -qE '\[(build|setup) failed\]|^# '; then
-      # A mutant that does not build would be "caught" by every test.
-      echo "MUTANT BROKEN $name: does not compile:"; echo "$out" | tail -20
-      mv "$file.orig" "$file"
-      failed+=("$name (does not compile)")
-      return 0
     else
       caught=$((caught + 1))
       echo "   caught $name (run $i): $(echo "$out" | grep -m1 -E '^\s+[a-z_]+\.go:[0-9]+:|panic:' | sed 's/^[[:space:]]*//' | cut -c1-150)"
     fi
   done
+  rm -f "$bin"
   mv "$file.orig" "$file"
   if [ $caught = 2 ]; then
     echo "ok $name: caught twice by go test -run '$run' $pkg ($(($(date +%s) - start)) s)"
