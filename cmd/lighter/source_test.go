@@ -59,16 +59,19 @@ func TestSettingErrorsNameTheirSource(t *testing.T) {
 // `limiter status` took 31.8 s, the wait policy's 30 s).
 func TestOneShotStoreWaitBounded(t *testing.T) {
 	for _, args := range [][]string{{"limiter", "status"}, {"get", "/api/v1/x"}} {
-		start := time.Now()
-		code, _, errs := runCmd(t, map[string]string{"LIGHTER_RATE_LIMIT_URL": "redis://127.0.0.1:1/0",
-			"LIGHTER_API_URL": "http://127.0.0.1:1"}, args...)
-		took := time.Since(start)
-		if code != exitUnreachable || !strings.Contains(errs, "store unavailable") {
-			t.Errorf("%v: exit %d, stderr %q; want %d and store unavailable", args, code, errs, exitUnreachable)
-		}
-		if took > 15*time.Second {
-			t.Errorf("%v: gave up after %s, want a few seconds (the bound is %s)", args, took, storeWait)
-		}
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel() // each waits out its bound: side by side
+			start := time.Now()
+			code, _, errs := runCmd(t, map[string]string{"LIGHTER_RATE_LIMIT_URL": "redis://127.0.0.1:1/0",
+				"LIGHTER_API_URL": "http://127.0.0.1:1"}, args...)
+			took := time.Since(start)
+			if code != exitUnreachable || !strings.Contains(errs, "store unavailable") {
+				t.Errorf("%v: exit %d, stderr %q; want %d and store unavailable", args, code, errs, exitUnreachable)
+			}
+			if took > 15*time.Second {
+				t.Errorf("%v: gave up after %s, want a few seconds (the bound is %s)", args, took, storeWait)
+			}
+		})
 	}
 }
 

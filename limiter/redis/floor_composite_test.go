@@ -25,6 +25,7 @@ func TestLostDataFloorsComposite(t *testing.T) {
 	}
 	for seed := range 40 {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel() // miniredis of its own, on its own clock
 			m := startMini(t)
 			hs := []*redis.Limiter{open(t, m.Addr()), open(t, m.Addr()), open(t, m.Addr())}
 			for _, h := range hs {

@@ -58,6 +58,7 @@ func TestLostDataStaleEpochFloor(t *testing.T) {
 func TestLostDataFloorsRandom(t *testing.T) {
 	for seed := range 80 {
 		t.Run("", func(t *testing.T) {
+			t.Parallel() // miniredis of its own, on its own clock
 			m := startMini(t)
 			hs := []*redis.Limiter{open(t, m.Addr()), open(t, m.Addr()), open(t, m.Addr())}
 			for _, h := range hs {
