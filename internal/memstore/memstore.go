@@ -9,8 +9,12 @@ import (
 	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
 
-// sweepEvery is how many writes pass between sweeps of idle keys.
-const sweepEvery = 4096
+// sweepPerWrite is how many held keys each write looks at, in turn, to
+// forget the idle ones. A write adds at most one key, so with two looked
+// at per write the sweep passes over every key within half as many
+// writes as there are keys: idle keys leave at about the rate keys come,
+// and no call pays for more than two.
+const sweepPerWrite = 2
 
 // maxNeeds is how many needs a request decides without allocating.
 const maxNeeds = 8
@@ -18,21 +22,25 @@ const maxNeeds = 8
 // State is a map of keys and its clock. Stores opened on one State share
 // every limit, as processes do on one SQLite file.
 type State struct {
-	mu     sync.Mutex
-	tats   map[string]entry
-	seq    uint64 // the token of the last write
-	writes int
-	now    func() time.Time
-	mono   bool // now is time.Now
-	epoch  time.Time
+	mu    sync.Mutex
+	tats  map[string]entry
+	keys  keyList // every key of tats, at its entry's pos
+	next  int     // the sweep's place in keys
+	seq   uint64  // the token of the last write
+	now   func() time.Time
+	mono  bool // now is time.Now
+	epoch time.Time
 }
 
 // entry is a key's tat and the token of the write that stored it: tokens
 // never repeat within a State, so that a cancel compares its own write and
-// nothing a Reset and later reservations could rebuild.
+// nothing a Reset and later reservations could rebuild. pos is the key's
+// place in State.keys; it is not part of the value (swept neighbours move
+// it), so that entries are compared by token, never with ==.
 type entry struct {
 	tat int64
 	tok uint64
+	pos int
 }
 
 // NewState returns an empty State on the clock now (nil: time.Now). The
@@ -60,20 +68,53 @@ func (s *State) Len() int {
 }
 
 // store writes tat for key with a new token and returns the entry
-// written; called with mu held.
+// written, then sweeps a little; called with mu held.
 func (s *State) store(key string, tat, now int64) entry {
 	s.seq++
-	e := entry{tat: tat, tok: s.seq}
+	e, ok := s.tats[key]
+	if !ok {
+		e.pos = s.keys.push(key)
+	}
+	e.tat, e.tok = tat, s.seq
 	s.tats[key] = e
-	if s.writes++; s.writes >= sweepEvery {
-		s.writes = 0
-		for k, v := range s.tats {
-			if gcra.Idle(v.tat, now) {
-				delete(s.tats, k)
+	s.sweep(now)
+	return e
+}
+
+// restore puts back prev as key's value, keeping the key's place.
+func (s *State) restore(key string, cur, prev entry) {
+	prev.pos = cur.pos
+	s.tats[key] = prev
+}
+
+// remove forgets key, held at e; called with mu held.
+func (s *State) remove(key string, e entry) {
+	delete(s.tats, key)
+	if moved, ok := s.keys.removeAt(e.pos); ok {
+		m := s.tats[moved]
+		m.pos = e.pos
+		s.tats[moved] = m
+	}
+}
+
+// sweep looks at the next sweepPerWrite keys in turn and forgets those
+// that are idle at now (gcra.Idle: a tat at or before now, as good as no
+// value; a queued slot, a Hold or any tat ahead of now is kept).
+func (s *State) sweep(now int64) {
+	for range sweepPerWrite {
+		if s.next >= s.keys.len() {
+			s.next = 0
+			if s.keys.len() == 0 {
+				return
 			}
 		}
+		key := s.keys.at(s.next)
+		if e := s.tats[key]; gcra.Idle(e.tat, now) {
+			s.remove(key, e) // the last key moves to next: look at it next
+			continue
+		}
+		s.next++
 	}
-	return e
 }
 
 // undo is what a Cancel needs of one key of a reservation.
@@ -151,7 +192,9 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		nd := r.Needs[0]
 		a.Needs = append(a.Needs[:0], gcra.Status(s.tats[nd.Key].tat, now, nd.T, nd.Tau))
 	case driver.Reset:
-		delete(s.tats, r.Needs[0].Key)
+		if e, ok := s.tats[r.Needs[0].Key]; ok {
+			s.remove(r.Needs[0].Key, e)
+		}
 	case driver.Cancel:
 		// Compare-and-set on each key's token: only where this
 		// reservation's write is still the last one, and then back to
@@ -159,11 +202,11 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		// run newest first chain.
 		u, _ := r.Undo.([]undo)
 		for _, k := range u {
-			if cur, ok := s.tats[k.key]; ok && cur == k.mine {
+			if cur, ok := s.tats[k.key]; ok && cur.tok == k.mine.tok {
 				if k.had {
-					s.tats[k.key] = k.prev
+					s.restore(k.key, cur, k.prev)
 				} else {
-					delete(s.tats, k.key)
+					s.remove(k.key, cur)
 				}
 				a.OK = true
 			}
