@@ -19,14 +19,14 @@ const sweepPerWrite = 2
 // maxNeeds is how many needs a request decides without allocating.
 const maxNeeds = 8
 
-// State is a map of keys and its clock. Stores opened on one State share
-// every limit, as processes do on one SQLite file.
+// State is the keys, their tats and its clock. Stores opened on one State
+// share every limit, as processes do on one SQLite file.
 type State struct {
 	mu    sync.Mutex
-	tats  map[string]entry
-	keys  keyList // every key of tats, at its entry's pos
-	next  int     // the sweep's place in keys
-	seq   uint64  // the token of the last write
+	pos   map[string]int // each key's place in slots
+	slots slotList       // every key held, with its value
+	next  int            // the sweep's place in slots
+	seq   uint64         // the token of the last write
 	now   func() time.Time
 	mono  bool // now is time.Now
 	epoch time.Time
@@ -34,13 +34,10 @@ type State struct {
 
 // entry is a key's tat and the token of the write that stored it: tokens
 // never repeat within a State, so that a cancel compares its own write and
-// nothing a Reset and later reservations could rebuild. pos is the key's
-// place in State.keys; it is not part of the value (swept neighbours move
-// it), so that entries are compared by token, never with ==.
+// nothing a Reset and later reservations could rebuild.
 type entry struct {
 	tat int64
 	tok uint64
-	pos int
 }
 
 // NewState returns an empty State on the clock now (nil: time.Now). The
@@ -50,7 +47,7 @@ func NewState(now func() time.Time) *State {
 	if mono {
 		now = time.Now
 	}
-	return &State{tats: make(map[string]entry), now: now, mono: mono, epoch: now()}
+	return &State{pos: make(map[string]int), now: now, mono: mono, epoch: now()}
 }
 
 func (s *State) nowUS() int64 {
@@ -64,36 +61,41 @@ func (s *State) nowUS() int64 {
 func (s *State) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.tats)
+	return len(s.pos)
+}
+
+// get is key's value (zero: none); called with mu held.
+func (s *State) get(key string) (entry, bool) {
+	i, ok := s.pos[key]
+	if !ok {
+		return entry{}, false
+	}
+	return s.slots.at(i).entry, true
 }
 
 // store writes tat for key with a new token and returns the entry
 // written, then sweeps a little; called with mu held.
 func (s *State) store(key string, tat, now int64) entry {
 	s.seq++
-	e, ok := s.tats[key]
-	if !ok {
-		e.pos = s.keys.push(key)
+	e := entry{tat: tat, tok: s.seq}
+	if i, ok := s.pos[key]; ok {
+		s.slots.at(i).entry = e
+	} else {
+		s.pos[key] = s.slots.push(slot{key: key, entry: e})
 	}
-	e.tat, e.tok = tat, s.seq
-	s.tats[key] = e
 	s.sweep(now)
 	return e
 }
 
-// restore puts back prev as key's value, keeping the key's place.
-func (s *State) restore(key string, cur, prev entry) {
-	prev.pos = cur.pos
-	s.tats[key] = prev
-}
+// restore puts back prev as the value of key, which is held.
+func (s *State) restore(key string, prev entry) { s.slots.at(s.pos[key]).entry = prev }
 
-// remove forgets key, held at e; called with mu held.
-func (s *State) remove(key string, e entry) {
-	delete(s.tats, key)
-	if moved, ok := s.keys.removeAt(e.pos); ok {
-		m := s.tats[moved]
-		m.pos = e.pos
-		s.tats[moved] = m
+// remove forgets key, which is held; called with mu held.
+func (s *State) remove(key string) {
+	i := s.pos[key]
+	delete(s.pos, key)
+	if moved, ok := s.slots.removeAt(i); ok {
+		s.pos[moved] = i
 	}
 }
 
@@ -102,15 +104,14 @@ func (s *State) remove(key string, e entry) {
 // value; a queued slot, a Hold or any tat ahead of now is kept).
 func (s *State) sweep(now int64) {
 	for range sweepPerWrite {
-		if s.next >= s.keys.len() {
+		if s.next >= s.slots.len() {
 			s.next = 0
-			if s.keys.len() == 0 {
+			if s.slots.len() == 0 {
 				return
 			}
 		}
-		key := s.keys.at(s.next)
-		if e := s.tats[key]; gcra.Idle(e.tat, now) {
-			s.remove(key, e) // the last key moves to next: look at it next
+		if sl := s.slots.at(s.next); gcra.Idle(sl.tat, now) {
+			s.remove(sl.key) // the last key moves to next: look at it next
 			continue
 		}
 		s.next++
@@ -158,7 +159,8 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 			tats, next = make([]int64, 0, len(r.Needs)), make([]int64, 0, len(r.Needs))
 		}
 		for _, nd := range r.Needs {
-			tats = append(tats, s.tats[nd.Key].tat)
+			e, _ := s.get(nd.Key)
+			tats = append(tats, e.tat)
 		}
 		next = next[:len(r.Needs)]
 		maxWait := int64(0)
@@ -176,7 +178,7 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		}
 		u := make([]undo, len(r.Needs))
 		for i, nd := range r.Needs {
-			prev, had := s.tats[nd.Key]
+			prev, had := s.get(nd.Key)
 			u[i] = undo{key: nd.Key, prev: prev, had: had, mine: s.store(nd.Key, next[i], now)}
 		}
 		a.Undo = u
@@ -187,13 +189,15 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		a.Order = int64(s.seq)
 	case driver.Hold:
 		nd := r.Needs[0]
-		s.store(nd.Key, gcra.Hold(s.tats[nd.Key].tat, now, nd.T, nd.Tau, r.Hold), now)
+		e, _ := s.get(nd.Key)
+		s.store(nd.Key, gcra.Hold(e.tat, now, nd.T, nd.Tau, r.Hold), now)
 	case driver.Status:
 		nd := r.Needs[0]
-		a.Needs = append(a.Needs[:0], gcra.Status(s.tats[nd.Key].tat, now, nd.T, nd.Tau))
+		e, _ := s.get(nd.Key)
+		a.Needs = append(a.Needs[:0], gcra.Status(e.tat, now, nd.T, nd.Tau))
 	case driver.Reset:
-		if e, ok := s.tats[r.Needs[0].Key]; ok {
-			s.remove(r.Needs[0].Key, e)
+		if _, ok := s.pos[r.Needs[0].Key]; ok {
+			s.remove(r.Needs[0].Key)
 		}
 	case driver.Cancel:
 		// Compare-and-set on each key's token: only where this
@@ -202,11 +206,11 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		// run newest first chain.
 		u, _ := r.Undo.([]undo)
 		for _, k := range u {
-			if cur, ok := s.tats[k.key]; ok && cur.tok == k.mine.tok {
+			if cur, ok := s.get(k.key); ok && cur == k.mine {
 				if k.had {
-					s.restore(k.key, cur, k.prev)
+					s.restore(k.key, k.prev)
 				} else {
-					s.remove(k.key, cur)
+					s.remove(k.key)
 				}
 				a.OK = true
 			}
@@ -221,8 +225,8 @@ func (m Store) AllowOne(_ context.Context, nd driver.Need) (bool, driver.NeedAns
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.nowUS()
-	tat := s.tats[nd.Key].tat
-	a, next, ok := gcra.TakeOne(tat, now, nd, 0)
+	e, _ := s.get(nd.Key)
+	a, next, ok := gcra.TakeOne(e.tat, now, nd, 0)
 	if ok {
 		s.store(nd.Key, next, now)
 		return true, a, 0, nil

@@ -47,11 +47,12 @@ func TestSweepForgetsIdleKeys(t *testing.T) {
 		t.Fatalf("%d keys held after %d writes of live keys over %d idle ones: want exactly the %d live", got, n, n, n)
 	}
 	for i := range n {
-		if e, ok := st.tats["live"+strconv.Itoa(i)]; !ok || st.keys.at(e.pos) != "live"+strconv.Itoa(i) {
-			t.Fatalf("live%d: held %v at %d, want it at its own place", i, ok, e.pos)
+		key := "live" + strconv.Itoa(i)
+		if p, ok := st.pos[key]; !ok || st.slots.at(p).key != key {
+			t.Fatalf("%s: held %v at %d, want it at its own place", key, ok, p)
 		}
 	}
-	if got := len(st.keys.pages); got > n/pageSize+2 {
+	if got := len(st.slots.pages); got > n/pageSize+2 {
 		t.Errorf("%d pages for %d keys", got, n)
 	}
 }
@@ -138,7 +139,7 @@ func TestSweepKeepsWhatIsNotIdle(t *testing.T) {
 		t.Fatal("nothing stood at the end: the test tried nothing")
 	}
 	for key, n := range standing {
-		if e, ok := st.tats[key]; !ok || e.tat <= now {
+		if e, ok := st.get(key); !ok || e.tat <= now {
 			t.Errorf("%s: %d reservations or a Hold standing, but held %v with tat %d at now %d", key, n, ok, e.tat, now)
 		}
 	}
