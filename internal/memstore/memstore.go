@@ -23,7 +23,7 @@ const maxNeeds = 8
 // share every limit, as processes do on one SQLite file.
 type State struct {
 	mu    sync.Mutex
-	pos   map[string]int // each key's place in slots
+	pos   index    // each key's place in slots
 	slots slotList       // every key held, with its value
 	next  int            // the sweep's place in slots
 	seq   uint64         // the token of the last write
@@ -47,7 +47,7 @@ func NewState(now func() time.Time) *State {
 	if mono {
 		now = time.Now
 	}
-	return &State{pos: make(map[string]int), now: now, mono: mono, epoch: now()}
+	return &State{pos: newIndex(), now: now, mono: mono, epoch: now()}
 }
 
 func (s *State) nowUS() int64 {
@@ -61,12 +61,12 @@ func (s *State) nowUS() int64 {
 func (s *State) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.pos)
+	return s.pos.len()
 }
 
 // get is key's value (zero: none); called with mu held.
 func (s *State) get(key string) (entry, bool) {
-	i, ok := s.pos[key]
+	i, ok := s.pos.find(key, &s.slots)
 	if !ok {
 		return entry{}, false
 	}
@@ -78,24 +78,27 @@ func (s *State) get(key string) (entry, bool) {
 func (s *State) store(key string, tat, now int64) entry {
 	s.seq++
 	e := entry{tat: tat, tok: s.seq}
-	if i, ok := s.pos[key]; ok {
+	if i, ok := s.pos.find(key, &s.slots); ok {
 		s.slots.at(i).entry = e
 	} else {
-		s.pos[key] = s.slots.push(slot{key: key, entry: e})
+		s.pos.add(key, s.slots.push(slot{key: key, entry: e}))
 	}
 	s.sweep(now)
 	return e
 }
 
 // restore puts back prev as the value of key, which is held.
-func (s *State) restore(key string, prev entry) { s.slots.at(s.pos[key]).entry = prev }
+func (s *State) restore(key string, prev entry) {
+	i, _ := s.pos.find(key, &s.slots)
+	s.slots.at(i).entry = prev
+}
 
 // remove forgets key, which is held; called with mu held.
 func (s *State) remove(key string) {
-	i := s.pos[key]
-	delete(s.pos, key)
-	if moved, ok := s.slots.removeAt(i); ok {
-		s.pos[moved] = i
+	i, _ := s.pos.find(key, &s.slots)
+	s.pos.del(key, i)
+	if moved, from, ok := s.slots.removeAt(i); ok {
+		s.pos.set(moved, from, i)
 	}
 }
 
@@ -196,7 +199,7 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		e, _ := s.get(nd.Key)
 		a.Needs = append(a.Needs[:0], gcra.Status(e.tat, now, nd.T, nd.Tau))
 	case driver.Reset:
-		if _, ok := s.pos[r.Needs[0].Key]; ok {
+		if _, ok := s.pos.find(r.Needs[0].Key, &s.slots); ok {
 			s.remove(r.Needs[0].Key)
 		}
 	case driver.Cancel:

@@ -34,13 +34,14 @@ func (l *slotList) push(sl slot) int {
 }
 
 // removeAt removes the slot at i by moving the last one into its place,
-// and returns the key it moved (ok false when the slot at i was the
-// last). A page left empty at the end is dropped, keeping one spare.
-func (l *slotList) removeAt(i int) (moved string, ok bool) {
+// and returns the key it moved and the place it was at (ok false when the
+// slot at i was the last). A page left empty at the end is dropped,
+// keeping one spare.
+func (l *slotList) removeAt(i int) (moved string, from int, ok bool) {
 	last := l.n - 1
 	if i != last {
 		*l.at(i) = *l.at(last)
-		moved, ok = l.at(i).key, true
+		moved, from, ok = l.at(i).key, last, true
 	}
 	*l.at(last) = slot{} // let the key's string go
 	l.n = last
@@ -48,5 +49,5 @@ func (l *slotList) removeAt(i int) (moved string, ok bool) {
 		l.pages[len(l.pages)-1] = nil
 		l.pages = l.pages[:len(l.pages)-1]
 	}
-	return moved, ok
+	return moved, from, ok
 }

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"hash/maphash"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -30,8 +31,25 @@ func allow(key string, t int64) driver.Request {
 // two looked at per write, so that after as many writes as there are keys
 // every idle key has gone and every live one stays.
 func TestSweepForgetsIdleKeys(t *testing.T) {
-	clock := testutil.NewStepClock(time.Unix(0, 0))
-	st := NewState(clock.Now)
+	forHashes(t, testSweepForgetsIdleKeys)
+}
+
+// forHashes runs test on a State hashing keys as it does, and on one
+// whose keys' hashes take four values only (nearly every key clashes).
+func forHashes(t *testing.T, test func(t *testing.T, st *State, clock *testutil.StepClock)) {
+	for _, clash := range []bool{false, true} {
+		t.Run(map[bool]string{false: "hashed", true: "clashing"}[clash], func(t *testing.T) {
+			clock := testutil.NewStepClock(time.Unix(0, 0))
+			st := NewState(clock.Now)
+			if clash {
+				st.pos.hash = func(_ maphash.Seed, key string) uint64 { return uint64(len(key) % 4) }
+			}
+			test(t, st, clock)
+		})
+	}
+}
+
+func testSweepForgetsIdleKeys(t *testing.T, st *State, clock *testutil.StepClock) {
 	const n = 10_000
 	for i := range n {
 		do(st, allow("idle"+strconv.Itoa(i), 1000)) // idle 1 ms after
@@ -48,7 +66,7 @@ func TestSweepForgetsIdleKeys(t *testing.T) {
 	}
 	for i := range n {
 		key := "live" + strconv.Itoa(i)
-		if p, ok := st.pos[key]; !ok || st.slots.at(p).key != key {
+		if p, ok := st.pos.find(key, &st.slots); !ok || st.slots.at(p).key != key {
 			t.Fatalf("%s: held %v at %d, want it at its own place", key, ok, p)
 		}
 	}
@@ -66,8 +84,10 @@ func TestSweepForgetsIdleKeys(t *testing.T) {
 // key with a reservation standing or a Hold is held, ahead of now, while
 // the churned keys have gone.
 func TestSweepKeepsWhatIsNotIdle(t *testing.T) {
-	clock := testutil.NewStepClock(time.Unix(0, 0))
-	st := NewState(clock.Now)
+	forHashes(t, testSweepKeepsWhatIsNotIdle)
+}
+
+func testSweepKeepsWhatIsNotIdle(t *testing.T, st *State, clock *testutil.StepClock) {
 	const workers, keysEach, steps = 4, 8, 3000
 	const tq = int64(10_000) // 10 ms per token
 	var mu sync.Mutex
