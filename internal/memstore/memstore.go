@@ -24,9 +24,9 @@ const maxNeeds = 8
 type State struct {
 	mu    sync.Mutex
 	pos   index    // each key's place in slots
-	slots slotList       // every key held, with its value
-	next  int            // the sweep's place in slots
-	seq   uint64         // the token of the last write
+	slots slotList // every key held, with its value
+	next  int      // the sweep's place in slots
+	seq   uint64   // the token of the last write
 	now   func() time.Time
 	mono  bool // now is time.Now
 	epoch time.Time
