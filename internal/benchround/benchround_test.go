@@ -1,6 +1,9 @@
 package benchround
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestMedian(t *testing.T) {
 	for _, c := range []struct {
@@ -9,6 +12,24 @@ func TestMedian(t *testing.T) {
 	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}, {[]float64{5, 1, 9}, 5}} {
 		if got := Median(c.xs); got != c.want {
 			t.Errorf("Median(%v) = %v, want %v", c.xs, got, c.want)
+		}
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	l := NewLatencies(1000)
+	if got := l.Quantile(0.5); got != 0 {
+		t.Errorf("Quantile of none = %v, want 0", got)
+	}
+	for i := 1000; i >= 1; i-- {
+		l.Add(time.Duration(i))
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0, 1}, {0.5, 501}, {0.999, 1000}, {0.998, 999}, {1, 1000}} {
+		if got := l.Quantile(c.q); got != c.want {
+			t.Errorf("Quantile(%v) = %v, want %v", c.q, got, c.want)
 		}
 	}
 }

@@ -9,22 +9,27 @@ import (
 	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
 
-// sweepEvery is how many writes pass between sweeps of idle keys.
-const sweepEvery = 4096
+// sweepPerWrite is how many held keys each write looks at, in turn, to
+// forget the idle ones. A write adds at most one key, so with two looked
+// at per write the sweep passes over every key within half as many
+// writes as there are keys: idle keys leave at about the rate keys come,
+// and no call pays for more than two.
+const sweepPerWrite = 2
 
 // maxNeeds is how many needs a request decides without allocating.
 const maxNeeds = 8
 
-// State is a map of keys and its clock. Stores opened on one State share
-// every limit, as processes do on one SQLite file.
+// State is the keys, their tats and its clock. Stores opened on one State
+// share every limit, as processes do on one SQLite file.
 type State struct {
-	mu     sync.Mutex
-	tats   map[string]entry
-	seq    uint64 // the token of the last write
-	writes int
-	now    func() time.Time
-	mono   bool // now is time.Now
-	epoch  time.Time
+	mu    sync.Mutex
+	pos   index    // each key's place in slots
+	slots slotList // every key held, with its value
+	next  int      // the sweep's place in slots
+	seq   uint64   // the token of the last write
+	now   func() time.Time
+	mono  bool // now is time.Now
+	epoch time.Time
 }
 
 // entry is a key's tat and the token of the write that stored it: tokens
@@ -42,7 +47,7 @@ func NewState(now func() time.Time) *State {
 	if mono {
 		now = time.Now
 	}
-	return &State{tats: make(map[string]entry), now: now, mono: mono, epoch: now()}
+	return &State{pos: newIndex(), now: now, mono: mono, epoch: now()}
 }
 
 func (s *State) nowUS() int64 {
@@ -56,24 +61,64 @@ func (s *State) nowUS() int64 {
 func (s *State) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.tats)
+	return s.pos.len()
+}
+
+// get is key's value (zero: none); called with mu held.
+func (s *State) get(key string) (entry, bool) {
+	i, ok := s.pos.find(key, &s.slots)
+	if !ok {
+		return entry{}, false
+	}
+	return s.slots.at(i).entry, true
 }
 
 // store writes tat for key with a new token and returns the entry
-// written; called with mu held.
+// written, then sweeps a little; called with mu held.
 func (s *State) store(key string, tat, now int64) entry {
 	s.seq++
 	e := entry{tat: tat, tok: s.seq}
-	s.tats[key] = e
-	if s.writes++; s.writes >= sweepEvery {
-		s.writes = 0
-		for k, v := range s.tats {
-			if gcra.Idle(v.tat, now) {
-				delete(s.tats, k)
+	if i, ok := s.pos.find(key, &s.slots); ok {
+		s.slots.at(i).entry = e
+	} else {
+		s.pos.add(key, s.slots.push(slot{key: key, entry: e}))
+	}
+	s.sweep(now)
+	return e
+}
+
+// restore puts back prev as the value of key, which is held.
+func (s *State) restore(key string, prev entry) {
+	i, _ := s.pos.find(key, &s.slots)
+	s.slots.at(i).entry = prev
+}
+
+// remove forgets key, which is held; called with mu held.
+func (s *State) remove(key string) {
+	i, _ := s.pos.find(key, &s.slots)
+	s.pos.del(key, i)
+	if moved, from, ok := s.slots.removeAt(i); ok {
+		s.pos.set(moved, from, i)
+	}
+}
+
+// sweep looks at the next sweepPerWrite keys in turn and forgets those
+// that are idle at now (gcra.Idle: a tat at or before now, as good as no
+// value; a queued slot, a Hold or any tat ahead of now is kept).
+func (s *State) sweep(now int64) {
+	for range sweepPerWrite {
+		if s.next >= s.slots.len() {
+			s.next = 0
+			if s.slots.len() == 0 {
+				return
 			}
 		}
+		if sl := s.slots.at(s.next); gcra.Idle(sl.tat, now) {
+			s.remove(sl.key) // the last key moves to next: look at it next
+			continue
+		}
+		s.next++
 	}
-	return e
 }
 
 // undo is what a Cancel needs of one key of a reservation.
@@ -117,7 +162,8 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 			tats, next = make([]int64, 0, len(r.Needs)), make([]int64, 0, len(r.Needs))
 		}
 		for _, nd := range r.Needs {
-			tats = append(tats, s.tats[nd.Key].tat)
+			e, _ := s.get(nd.Key)
+			tats = append(tats, e.tat)
 		}
 		next = next[:len(r.Needs)]
 		maxWait := int64(0)
@@ -135,7 +181,7 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		}
 		u := make([]undo, len(r.Needs))
 		for i, nd := range r.Needs {
-			prev, had := s.tats[nd.Key]
+			prev, had := s.get(nd.Key)
 			u[i] = undo{key: nd.Key, prev: prev, had: had, mine: s.store(nd.Key, next[i], now)}
 		}
 		a.Undo = u
@@ -146,12 +192,16 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		a.Order = int64(s.seq)
 	case driver.Hold:
 		nd := r.Needs[0]
-		s.store(nd.Key, gcra.Hold(s.tats[nd.Key].tat, now, nd.T, nd.Tau, r.Hold), now)
+		e, _ := s.get(nd.Key)
+		s.store(nd.Key, gcra.Hold(e.tat, now, nd.T, nd.Tau, r.Hold), now)
 	case driver.Status:
 		nd := r.Needs[0]
-		a.Needs = append(a.Needs[:0], gcra.Status(s.tats[nd.Key].tat, now, nd.T, nd.Tau))
+		e, _ := s.get(nd.Key)
+		a.Needs = append(a.Needs[:0], gcra.Status(e.tat, now, nd.T, nd.Tau))
 	case driver.Reset:
-		delete(s.tats, r.Needs[0].Key)
+		if _, ok := s.pos.find(r.Needs[0].Key, &s.slots); ok {
+			s.remove(r.Needs[0].Key)
+		}
 	case driver.Cancel:
 		// Compare-and-set on each key's token: only where this
 		// reservation's write is still the last one, and then back to
@@ -159,11 +209,11 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		// run newest first chain.
 		u, _ := r.Undo.([]undo)
 		for _, k := range u {
-			if cur, ok := s.tats[k.key]; ok && cur == k.mine {
+			if cur, ok := s.get(k.key); ok && cur == k.mine {
 				if k.had {
-					s.tats[k.key] = k.prev
+					s.restore(k.key, k.prev)
 				} else {
-					delete(s.tats, k.key)
+					s.remove(k.key)
 				}
 				a.OK = true
 			}
@@ -178,8 +228,8 @@ func (m Store) AllowOne(_ context.Context, nd driver.Need) (bool, driver.NeedAns
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.nowUS()
-	tat := s.tats[nd.Key].tat
-	a, next, ok := gcra.TakeOne(tat, now, nd, 0)
+	e, _ := s.get(nd.Key)
+	a, next, ok := gcra.TakeOne(e.tat, now, nd, 0)
 	if ok {
 		s.store(nd.Key, next, now)
 		return true, a, 0, nil
