@@ -42,3 +42,11 @@ func WithLinger(d time.Duration) Option { return func(c *config) { c.batch.Linge
 func DoBatch(ctx context.Context, l *Limiter, batch []driver.Request, answers []driver.Answer) error {
 	return l.s.Do(ctx, batch, answers)
 }
+
+// WaitSweep returns when l's sweeper has run the passes asked for so far
+// (or has ended).
+func WaitSweep(l *Limiter) { l.s.sw.waitIdle() }
+
+// SweepHoldMax is the longest one step of l's sweeps took (the longest a
+// call of l could wait for a sweep).
+func SweepHoldMax(l *Limiter) time.Duration { return time.Duration(l.s.sw.holdMax.Load()) }

@@ -140,6 +140,7 @@ func New(ctx context.Context, path string, opts ...Option) (*Limiter, error) {
 		return nil, err
 	}
 	s.lastCleanup = s.nowUS()
+	s.startSweeper()
 	cs, err := coalesce.New(s, cfg.batch)
 	if err != nil {
 		s.Close()
