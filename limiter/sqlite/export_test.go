@@ -47,6 +47,7 @@ func DoBatch(ctx context.Context, l *Limiter, batch []driver.Request, answers []
 // (or has ended).
 func WaitSweep(l *Limiter) { l.s.sw.waitIdle() }
 
-// SweepHoldMax is the longest one step of l's sweeps took (the longest a
-// call of l could wait for a sweep).
-func SweepHoldMax(l *Limiter) time.Duration { return time.Duration(l.s.sw.holdMax.Load()) }
+// SetSweepHolds makes l's sweeper give f how long each of its steps held
+// the file's lock and the CPU time it took (f runs on the sweeper's
+// goroutine). Set it before l is used.
+func SetSweepHolds(l *Limiter, f func(wall, cpu time.Duration)) { l.s.sw.holds = f }

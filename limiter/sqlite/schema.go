@@ -85,7 +85,8 @@ const (
 	qReset   = "DELETE FROM " + table + " WHERE key = ?1"
 )
 
-// The statements of the sweep (see sweep.go), prepared once per handle.
+// The statements of the sweep (see sweep.go), prepared once per pass on
+// the sweeper's connection.
 const (
 	// idle is true of a row that no request can tell from a missing one,
 	// at ?1 (now) with the clock slack ?2: on the clock of the row (see
@@ -113,6 +114,9 @@ const (
 	// system; qFree counts the free pages left.
 	qVacuumStep = "PRAGMA incremental_vacuum(" + vacuumStepS + ")"
 	qFree       = "PRAGMA freelist_count"
+	// qCheckpoint copies the WAL into the file without taking the
+	// writers' lock.
+	qCheckpoint = "PRAGMA wal_checkpoint(PASSIVE)"
 )
 
 // qGetN reads the rows of n keys (?1 to ?n) in one statement, each row
@@ -151,8 +155,6 @@ func params(n, from int) string {
 type stmts struct {
 	begin, commit, rollback, get, put, restore, unput, reset *sql.Stmt
 	getN, putN                                               [maxChunk + 1]*sql.Stmt
-	// The sweep's.
-	bound, sweepRange, sweepTail, lease, claim, renew, release, done, vacuum, free *sql.Stmt
 }
 
 func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
@@ -163,9 +165,6 @@ func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
 	}{
 		{&s.begin, qBegin}, {&s.commit, qCommit}, {&s.rollback, qRollback},
 		{&s.get, qGet}, {&s.put, qPut}, {&s.restore, qRestore}, {&s.unput, qUnput}, {&s.reset, qReset},
-		{&s.bound, qSweepBound}, {&s.sweepRange, qSweepRange}, {&s.sweepTail, qSweepTail},
-		{&s.lease, qLease}, {&s.claim, qClaim}, {&s.renew, qRenew}, {&s.release, qRelease}, {&s.done, qDone},
-		{&s.vacuum, qVacuumStep}, {&s.free, qFree},
 	} {
 		st, err := c.PrepareContext(ctx, p.q)
 		if err != nil {
@@ -178,8 +177,7 @@ func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
 }
 
 func (s *stmts) close() {
-	all := append([]*sql.Stmt{s.begin, s.commit, s.rollback, s.get, s.put, s.restore, s.unput, s.reset,
-		s.bound, s.sweepRange, s.sweepTail, s.lease, s.claim, s.renew, s.release, s.done, s.vacuum, s.free}, s.getN[:]...)
+	all := append([]*sql.Stmt{s.begin, s.commit, s.rollback, s.get, s.put, s.restore, s.unput, s.reset}, s.getN[:]...)
 	for _, st := range append(all, s.putN[:]...) {
 		if st != nil {
 			st.Close()

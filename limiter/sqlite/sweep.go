@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/internal/backoff"
@@ -13,9 +13,8 @@ import (
 
 // The sweep of idle rows. A decision only notes that a cleanup interval
 // has passed (sweepDue, after its commit); the handle's sweeper goroutine
-// then runs one pass, each step its own short immediate transaction on the
-// handle's connection, taken as a call takes it (the handle's semaphore,
-// FIFO):
+// then runs one pass on a connection of its own, opened for the pass, each
+// step its own short immediate transaction:
 //
 //   - the claim: the lease row of sweepTable is taken unless another
 //     handle (of any process) holds it, unexpired, or a pass ended less
@@ -29,13 +28,15 @@ import (
 //   - the free pages left given back, vacuumStep a transaction, and the
 //     lease given back with the time the pass ended.
 //
-// Between steps the sweeper pauses at least as long as the step took, so
-// that the calls of this handle (queued on the semaphore) and of other
-// processes (backing off from the file's lock) go first: a call waits for
-// one step at most. A pass is housekeeping: on an error, or the lock held
-// by others past the busy timeout, it stops, and the next interval starts
-// again from the first key. Close stops the sweeper and waits for it
-// before it closes the connection.
+// A call of any handle that finds the file locked by a step backs off and
+// tries again (busyWait), so it waits for one step at most; between steps
+// the sweeper pauses at least as long as the step took, so that calls go
+// first. Its connection being its own, the checkpoints its commits run (the
+// WAL copied into the file) hold up no call. A pass is housekeeping: on an
+// error, or the lock held by others past the busy timeout, it stops, and
+// the next interval starts again from the first key. Close stops the
+// sweeper and waits for it (a step in progress ends first, and the
+// sweeper's connection is closed) before it closes the handle's.
 const (
 	// sweepChunk is the most rows a chunk reads and deletes.
 	sweepChunk = 256
@@ -48,8 +49,13 @@ const (
 	// that long at most. A lease further ahead than that (the clock went
 	// back) counts as expired.
 	leaseUS = int64(10 * time.Second / time.Microsecond)
-	// minPause is the shortest pause between two steps of a pass.
-	minPause = time.Millisecond
+	// minPause is the shortest pause between two steps of a pass: twice
+	// the longest backoff of a call that found the file locked (busyWait),
+	// so that such a call tries again during the pause.
+	minPause = 2 * maxBackoff
+	// checkpointEvery is how many steps pass between two checkpoints of
+	// the sweeper (about 1,000 pages of WAL at most).
+	checkpointEvery = 8
 	// maxVacuumSteps bounds the pass's last phase, should other handles
 	// free pages as fast as it gives them back.
 	maxVacuumSteps = 1 << 12
@@ -57,6 +63,13 @@ const (
 
 // sweeper is a handle's sweeping goroutine and its signals.
 type sweeper struct {
+	// db, conn and st are the connection of the pass in progress; steps
+	// counts its steps.
+	db    *sql.DB
+	conn  *sql.Conn
+	st    sweepStmts
+	steps int
+
 	id     int64 // the lease's owner: random, never 0
 	kick   chan struct{}
 	ctx    context.Context // ends at stop
@@ -70,8 +83,10 @@ type sweeper struct {
 	pending int
 	ended   bool
 
-	// holdMax is the longest step so far, in ns (for the benchmarks).
-	holdMax atomic.Int64
+	// holds, when set (by the benchmarks, before the handle is used),
+	// gets how long each step held the file's lock, and the CPU time it
+	// took (the sweeper's thread locked during the pass to measure it).
+	holds func(wall, cpu time.Duration)
 }
 
 // startSweeper starts s's sweeper goroutine; s.Close ends it.
@@ -149,8 +164,17 @@ func (s *store) sweepDue(now int64) {
 	}
 }
 
-// pass runs one sweep: the claim, the chunks, the free pages, the end.
+// pass runs one sweep: the claim, the chunks, the free pages, the end, on
+// a connection opened for it.
 func (s *store) pass() {
+	if s.sw.holds != nil {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	if err := s.openSweep(); err != nil {
+		return
+	}
+	defer s.closeSweep()
 	if !s.sweepStep(s.claimLease) {
 		return
 	}
@@ -165,18 +189,15 @@ func (s *store) pass() {
 		}
 		bg := context.Background()
 		var hi string
-		err := s.st.bound.QueryRowContext(bg, cursor, sweepChunk-1).Scan(&hi)
+		err := s.sw.st.bound.QueryRowContext(bg, cursor, sweepChunk-1).Scan(&hi)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			_, err = s.st.sweepTail.ExecContext(bg, now, int64(clockSlack), cursor)
+			_, err = s.sw.st.sweepTail.ExecContext(bg, now, int64(clockSlack), cursor)
 			nextLast = true
 		case err == nil:
-			_, err = s.st.sweepRange.ExecContext(bg, now, int64(clockSlack), cursor, hi)
+			_, err = s.sw.st.sweepRange.ExecContext(bg, now, int64(clockSlack), cursor, hi)
 		}
 		if err != nil {
-			return false, err
-		}
-		if err := drain(s.st.vacuum.QueryContext(bg)); err != nil {
 			return false, err
 		}
 		next = hi
@@ -196,10 +217,10 @@ func (s *store) pass() {
 			return false, err
 		}
 		bg := context.Background()
-		if err := s.st.free.QueryRowContext(bg).Scan(&free); err != nil || free == 0 {
+		if err := s.sw.st.free.QueryRowContext(bg).Scan(&free); err != nil || free == 0 {
 			return err == nil, err
 		}
-		return true, drain(s.st.vacuum.QueryContext(bg))
+		return true, drain(s.sw.st.vacuum.QueryContext(bg))
 	}
 	for i := 0; free > 0 && i < maxVacuumSteps; i++ {
 		if !s.sweepStep(vacuum) {
@@ -208,7 +229,7 @@ func (s *store) pass() {
 		}
 	}
 	s.sweepStep(func(now int64) (bool, error) {
-		_, err := s.st.done.ExecContext(context.Background(), s.sw.id, now)
+		_, err := s.sw.st.done.ExecContext(context.Background(), s.sw.id, now)
 		return err == nil, err
 	})
 }
@@ -218,7 +239,7 @@ func (s *store) pass() {
 func (s *store) claimLease(now int64) (bool, error) {
 	bg := context.Background()
 	var owner, until, swept int64
-	switch err := s.st.lease.QueryRowContext(bg).Scan(&owner, &until, &swept); {
+	switch err := s.sw.st.lease.QueryRowContext(bg).Scan(&owner, &until, &swept); {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return false, err
@@ -227,13 +248,13 @@ func (s *store) claimLease(now int64) (bool, error) {
 	case now-swept >= 0 && now-swept < s.cfg.cleanup.Microseconds():
 		return false, nil // swept lately, by another handle
 	}
-	_, err := s.st.claim.ExecContext(bg, s.sw.id, now+leaseUS)
+	_, err := s.sw.st.claim.ExecContext(bg, s.sw.id, now+leaseUS)
 	return err == nil, err
 }
 
 // renewLease extends the lease at now if it is still this handle's.
 func (s *store) renewLease(now int64) (bool, error) {
-	res, err := s.st.renew.ExecContext(context.Background(), s.sw.id, now+leaseUS)
+	res, err := s.sw.st.renew.ExecContext(context.Background(), s.sw.id, now+leaseUS)
 	if err != nil {
 		return false, err
 	}
@@ -241,48 +262,38 @@ func (s *store) renewLease(now int64) (bool, error) {
 	return n == 1, err
 }
 
-// releaseLease gives the lease back, if the connection is free now and
-// the file's lock too (a pass cut short; else the lease expires).
+// releaseLease gives the lease back if the file's lock is free (a pass
+// cut short; else the lease expires).
 func (s *store) releaseLease() {
-	select {
-	case s.sem <- struct{}{}:
-	default:
-		return
-	}
-	defer func() { <-s.sem }()
-	if s.released {
-		return
-	}
-	_ = s.inTx(func(int64) (bool, error) {
-		_, err := s.st.release.ExecContext(context.Background(), s.sw.id)
+	_ = s.sweepTx(func(int64) (bool, error) {
+		_, err := s.sw.st.release.ExecContext(context.Background(), s.sw.id)
 		return err == nil, err
 	})
 }
 
-// sweepStep runs f in an immediate transaction of its own on the handle's
-// connection, once the calls queued before it are done, again while
-// another process holds the file's lock (for up to the busy timeout), then
-// pauses; it reports whether f went through and asked to go on. It gives
-// up, false, once the sweeper is stopped.
+// sweepStep runs f in an immediate transaction of its own on the
+// sweeper's connection, again while another connection holds the file's
+// lock (for up to the busy timeout), then pauses; it reports whether f went
+// through and asked to go on. It gives up, false, once the sweeper is
+// stopped.
 func (s *store) sweepStep(f func(now int64) (bool, error)) bool {
 	w := &s.sw
 	var deadline time.Time
 	for attempt := 0; ; attempt++ {
-		select {
-		case s.sem <- struct{}{}:
-		case <-w.ctx.Done():
+		if w.ctx.Err() != nil {
 			return false
 		}
-		if s.released || w.ctx.Err() != nil {
-			<-s.sem
-			return false
-		}
-		t0 := time.Now()
-		err := s.inTx(f)
+		t0, c0 := time.Now(), threadCPU()
+		err := s.sweepTx(f)
 		took := time.Since(t0)
-		<-s.sem
-		if ns := int64(took); ns > w.holdMax.Load() {
-			w.holdMax.Store(ns) // one writer: this goroutine
+		if w.holds != nil && !isBusy(err) {
+			w.holds(took, threadCPU()-c0)
+		}
+		if w.steps++; err == nil && w.steps%checkpointEvery == 0 {
+			// The WAL into the file, without the lock (passive):
+			// the calls' commits then seldom find it long enough
+			// to checkpoint it themselves (wal_autocheckpoint).
+			_ = drain(w.st.checkpoint.QueryContext(context.Background()))
 		}
 		if isBusy(err) {
 			if now := time.Now(); deadline.IsZero() {
@@ -303,27 +314,92 @@ func (s *store) sweepStep(f func(now int64) (bool, error)) bool {
 	}
 }
 
-// inTx runs f in an immediate transaction at the clock read after the
-// lock is taken; a false from f rolls back. The caller holds the
-// semaphore.
-func (s *store) inTx(f func(now int64) (bool, error)) (err error) {
+// sweepTx runs f in an immediate transaction on the sweeper's connection,
+// at the clock read after the lock is taken; a false from f rolls back.
+func (s *store) sweepTx(f func(now int64) (bool, error)) (err error) {
 	bg := context.Background()
-	if _, err := s.st.begin.ExecContext(bg); err != nil {
+	st := &s.sw.st
+	if _, err := st.begin.ExecContext(bg); err != nil {
 		return err
 	}
 	ok, err := f(s.nowUS())
 	if err != nil || !ok {
-		_, rerr := s.st.rollback.ExecContext(bg)
+		_, rerr := st.rollback.ExecContext(bg)
 		if err == nil && rerr == nil {
 			err = errStop
 		}
 		return errors.Join(err, rerr)
 	}
-	_, err = s.st.commit.ExecContext(bg)
-	if err != nil {
-		_, _ = s.st.rollback.ExecContext(bg)
+	if _, err = st.commit.ExecContext(bg); err != nil {
+		_, _ = st.rollback.ExecContext(bg)
 	}
 	return err
+}
+
+// sweepStmts are the prepared statements of the sweeper's connection.
+type sweepStmts struct {
+	begin, commit, rollback                                          *sql.Stmt
+	bound, sweepRange, sweepTail, lease, claim, renew, release, done *sql.Stmt
+	vacuum, free, checkpoint                                         *sql.Stmt
+}
+
+// openSweep opens the sweeper's connection to the file and prepares its
+// statements.
+func (s *store) openSweep() (err error) {
+	w := &s.sw
+	bg := context.Background()
+	if w.db, err = sql.Open("sqlite", dsn(s.path)); err != nil {
+		return err
+	}
+	w.db.SetMaxOpenConns(1)
+	defer func() {
+		if err != nil {
+			s.closeSweep()
+		}
+	}()
+	if w.conn, err = w.db.Conn(bg); err != nil {
+		return err
+	}
+	for _, q := range []string{"PRAGMA busy_timeout = 0", "PRAGMA synchronous = NORMAL", "PRAGMA wal_autocheckpoint = 0"} {
+		if _, err := w.conn.ExecContext(bg, q); err != nil {
+			return err
+		}
+	}
+	st := &w.st
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&st.begin, qBegin}, {&st.commit, qCommit}, {&st.rollback, qRollback},
+		{&st.bound, qSweepBound}, {&st.sweepRange, qSweepRange}, {&st.sweepTail, qSweepTail},
+		{&st.lease, qLease}, {&st.claim, qClaim}, {&st.renew, qRenew}, {&st.release, qRelease}, {&st.done, qDone},
+		{&st.vacuum, qVacuumStep}, {&st.free, qFree}, {&st.checkpoint, qCheckpoint},
+	} {
+		if *p.dst, err = w.conn.PrepareContext(bg, p.q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeSweep closes the sweeper's statements and connection.
+func (s *store) closeSweep() {
+	w := &s.sw
+	st := &w.st
+	for _, p := range []*sql.Stmt{st.begin, st.commit, st.rollback, st.bound, st.sweepRange, st.sweepTail,
+		st.lease, st.claim, st.renew, st.release, st.done, st.vacuum, st.free, st.checkpoint} {
+		if p != nil {
+			p.Close()
+		}
+	}
+	w.st = sweepStmts{}
+	if w.conn != nil {
+		w.conn.Close()
+	}
+	if w.db != nil {
+		w.db.Close()
+	}
+	w.db, w.conn = nil, nil
 }
 
 // errStop is a step that asked to stop (the lease lost, or a claim
