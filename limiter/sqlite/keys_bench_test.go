@@ -61,7 +61,7 @@ func benchKeys(b *testing.B, idle int, churn, cleanup time.Duration) {
 	if err := l.Close(); err != nil {
 		b.Fatal(err)
 	}
-	fillIdle(b, path, idle)
+	fillIdle(b, path, idle, time.Now().Add(-time.Hour))
 	start := fileSize(b, path)
 
 	ls := make([]*sqlite.Limiter, 2)
@@ -127,16 +127,16 @@ func benchKeys(b *testing.B, idle int, churn, cleanup time.Duration) {
 	b.ReportMetric(float64(rows(b, path)), "rows-end")
 }
 
-// fillIdle writes n rows idle for an hour into the file's table, in one
-// transaction: SQLite generates them (a recursive CTE), so that a million
-// take a few seconds.
-func fillIdle(b *testing.B, path string, n int) {
+// fillIdle writes n rows idle since at (their tat and last write) into the
+// file's table, in one transaction: SQLite generates them (a recursive
+// CTE), so that a million take a few seconds.
+func fillIdle(b testing.TB, path string, n int, at time.Time) {
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	old := time.Now().Add(-time.Hour).UnixMicro()
+	old := at.UnixMicro()
 	if _, err := db.Exec(`WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1)
 		INSERT INTO `+keysTable+` (key, tat, at, tok) SELECT printf('idle-%09d', i), ?2, ?2, 1 FROM c`, /* idleKey */ n-1, old); err != nil {
 		b.Fatal(err)
@@ -146,7 +146,7 @@ func fillIdle(b *testing.B, path string, n int) {
 // idleKey is the key of fillIdle's row i.
 func idleKey(i int) string { return fmt.Sprintf("idle-%09d", i) }
 
-func fileSize(b *testing.B, path string) int64 {
+func fileSize(b testing.TB, path string) int64 {
 	fi, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
