@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 	"github.com/sharedlimit/sharedlimit/limiter/sqlite"
@@ -206,4 +208,58 @@ func idleLeft(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestCloseEndsSweep: Close in the middle of a pass stops the sweeper (no
+// goroutine is left, so no sweep runs after Close) and gives its lease
+// back.
+func TestCloseEndsSweep(t *testing.T) {
+	clk := newFakeClock()
+	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
+	ctx := context.Background()
+	ignore := goleak.IgnoreCurrent()
+	const filler = 20_000
+	l, err := sqlite.New(ctx, path, sqlite.WithClock(clk.Now), sqlite.WithCleanupInterval(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fillIdle(t, path, filler, clk.Now().Add(-time.Hour))
+	steps := make(chan struct{}, 100)
+	sqlite.SetSweepHolds(l, func(time.Duration, time.Duration) {
+		select {
+		case steps <- struct{}{}:
+		default:
+		}
+	})
+	clk.Advance(time.Second)
+	if _, err := l.AllowN(ctx, "k", limiter.Every(time.Hour), 1); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // the claim and two chunks
+		select {
+		case <-steps:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no sweep step 10 s after a call past the cleanup interval")
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	goleak.VerifyNone(t, ignore)
+	if n := idleLeft(t, path); n == 0 || n == filler {
+		t.Fatalf("%d of %d idle rows left at Close, want the pass cut short in its middle", n, filler)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var owner int64
+	if err := db.QueryRow("SELECT owner FROM sharedlimit_sweep_v1").Scan(&owner); err != nil {
+		t.Fatal(err)
+	}
+	if owner != 0 {
+		t.Errorf("lease owner %d after Close, want 0 (given back)", owner)
+	}
 }

@@ -324,11 +324,13 @@ func (s *store) sweepTx(f func(now int64) (bool, error)) (err error) {
 	}
 	ok, err := f(s.nowUS())
 	if err != nil || !ok {
-		_, rerr := st.rollback.ExecContext(bg)
-		if err == nil && rerr == nil {
+		if err == nil {
 			err = errStop
 		}
-		return errors.Join(err, rerr)
+		if _, rerr := st.rollback.ExecContext(bg); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return err
 	}
 	if _, err = st.commit.ExecContext(bg); err != nil {
 		_, _ = st.rollback.ExecContext(bg)
