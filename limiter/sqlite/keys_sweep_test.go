@@ -3,8 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -261,5 +263,28 @@ func TestCloseEndsSweep(t *testing.T) {
 	}
 	if owner != 0 {
 		t.Errorf("lease owner %d after Close, want 0 (given back)", owner)
+	}
+}
+
+// TestSweepLeavesRemovedFile: the sweeper opens the file anew for each
+// pass; when the file was removed under the handle (which goes on with the
+// old one), it must not create an empty one in its place.
+func TestSweepLeavesRemovedFile(t *testing.T) {
+	clk := newFakeClock()
+	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
+	ctx := context.Background()
+	l := open(t, path, sqlite.WithClock(clk.Now), sqlite.WithCleanupInterval(time.Second))
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(time.Second)
+	if _, err := l.AllowN(ctx, "k", limiter.Every(time.Hour), 1); err != nil {
+		t.Fatal(err)
+	}
+	sqlite.WaitSweep(l)
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after a sweep of a handle whose file was removed: stat %s: %v, want no file", path, err)
 	}
 }

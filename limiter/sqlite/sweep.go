@@ -228,10 +228,12 @@ func (s *store) pass() {
 			return
 		}
 	}
-	s.sweepStep(func(now int64) (bool, error) {
+	if s.sweepStep(func(now int64) (bool, error) {
 		_, err := s.sw.st.done.ExecContext(context.Background(), s.sw.id, now)
 		return err == nil, err
-	})
+	}) {
+		_ = drain(s.sw.st.checkpoint.QueryContext(context.Background()))
+	}
 }
 
 // claimLease takes the lease at now unless another handle holds it or a
@@ -345,12 +347,14 @@ type sweepStmts struct {
 	vacuum, free, checkpoint                                         *sql.Stmt
 }
 
-// openSweep opens the sweeper's connection to the file and prepares its
-// statements.
+// openSweep opens the sweeper's connection to the file, if it is there,
+// and prepares its statements.
 func (s *store) openSweep() (err error) {
 	w := &s.sw
 	bg := context.Background()
-	if w.db, err = sql.Open("sqlite", dsn(s.path)); err != nil {
+	// mode=rw: a file removed under the handle (whose connection keeps
+	// the old one) is not made again by its sweeper.
+	if w.db, err = sql.Open("sqlite", dsn(s.path)+"?mode=rw"); err != nil {
 		return err
 	}
 	w.db.SetMaxOpenConns(1)
