@@ -308,10 +308,9 @@ func (s *store) sweepStep(f func(now int64) (bool, error)) bool {
 			}
 			continue
 		}
-		// The pause: the calls waiting go first.
-		if backoff.Sleep(w.ctx, max(minPause, took)) != nil {
-			return false
-		}
+		// The pause: the calls waiting go first. Cut short by stop,
+		// the step still counts (the next one gives up).
+		_ = backoff.Sleep(w.ctx, max(minPause, took))
 		return err == nil
 	}
 }
