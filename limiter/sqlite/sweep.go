@@ -22,21 +22,22 @@ import (
 //   - chunks: the lease renewed (a handle that lost it stops), the next
 //     sweepChunk keys after a cursor read by the primary key (qSweepBound)
 //     and the idle ones among them deleted (qSweepRange, the predicate
-//     idle), and up to vacuumStep free pages given back to the file system;
-//     so a chunk's work is bounded whatever the table's size and its share
-//     of idle rows;
-//   - the free pages left given back, vacuumStep a transaction, and the
-//     lease given back with the time the pass ended.
+//     idle): a chunk's work is bounded whatever the table's size and its
+//     share of idle rows; the rows added meanwhile reuse the pages freed;
+//   - the free pages left given back to the file system, vacuumStep a
+//     transaction, and the lease given back with the time the pass ended.
 //
 // A call of any handle that finds the file locked by a step backs off and
-// tries again (busyWait), so it waits for one step at most; between steps
-// the sweeper pauses at least as long as the step took, so that calls go
-// first. Its connection being its own, the checkpoints its commits run (the
-// WAL copied into the file) hold up no call. A pass is housekeeping: on an
-// error, or the lock held by others past the busy timeout, it stops, and
-// the next interval starts again from the first key. Close stops the
-// sweeper and waits for it (a step in progress ends first, and the
-// sweeper's connection is closed) before it closes the handle's.
+// tries again (busyWait), so it waits for one step at most: between steps
+// the sweeper pauses at least as long as the step took, and at least
+// minPause, so that calls go first. Its connection being its own, and
+// never checkpointing on commit, the checkpoints of the WAL it writes
+// (passive, every checkpointEvery steps, outside any transaction) hold up
+// no call. A pass is housekeeping: on an error, or the lock held by others
+// past the busy timeout, it stops and gives its lease back, and the next
+// interval starts again from the first key. Close stops the sweeper and
+// waits for it (a step in progress ends first, and the sweeper's
+// connection is closed) before it closes the handle's.
 const (
 	// sweepChunk is the most rows a chunk reads and deletes.
 	sweepChunk = 256
@@ -64,7 +65,7 @@ const (
 // sweeper is a handle's sweeping goroutine and its signals.
 type sweeper struct {
 	// db, conn and st are the connection of the pass in progress; steps
-	// counts its steps.
+	// counts the steps done.
 	db    *sql.DB
 	conn  *sql.Conn
 	st    sweepStmts
@@ -285,13 +286,20 @@ func (s *store) sweepStep(f func(now int64) (bool, error)) bool {
 		if w.ctx.Err() != nil {
 			return false
 		}
-		t0, c0 := time.Now(), threadCPU()
+		var c0 time.Duration
+		if w.holds != nil {
+			c0 = threadCPU()
+		}
+		t0 := time.Now()
 		err := s.sweepTx(f)
 		took := time.Since(t0)
 		if w.holds != nil && !isBusy(err) {
 			w.holds(took, threadCPU()-c0)
 		}
-		if w.steps++; err == nil && w.steps%checkpointEvery == 0 {
+		if err == nil {
+			w.steps++
+		}
+		if err == nil && w.steps%checkpointEvery == 0 {
 			// The WAL into the file, without the lock (passive):
 			// the calls' commits then seldom find it long enough
 			// to checkpoint it themselves (wal_autocheckpoint).
