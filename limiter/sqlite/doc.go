@@ -17,6 +17,11 @@
 // memory in arrival order exactly as alone, and writes each key it changed
 // once.
 //
+// Idle rows are deleted in the background (see [WithCleanupInterval]): by
+// one handle of all those on the file at a time, a few hundred keys per
+// short transaction of its own, never inside a call's, so that a call
+// waits for one of them at most, however many rows the file holds.
+//
 // A write lock that another process holds past the busy timeout (see
 // [WithBusyTimeout]) is the file's unavailability: the failure policy (see
 // [WithPolicy]) waits for it, admits without it, or falls back.

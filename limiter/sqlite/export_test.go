@@ -42,3 +42,12 @@ func WithLinger(d time.Duration) Option { return func(c *config) { c.batch.Linge
 func DoBatch(ctx context.Context, l *Limiter, batch []driver.Request, answers []driver.Answer) error {
 	return l.s.Do(ctx, batch, answers)
 }
+
+// WaitSweep returns when l's sweeper has run the passes asked for so far
+// (or has ended).
+func WaitSweep(l *Limiter) { l.s.sw.waitIdle() }
+
+// SetSweepHolds makes l's sweeper give f how long each of its steps held
+// the file's lock and the CPU time it took (f runs on the sweeper's
+// goroutine). Set it before l is used.
+func SetSweepHolds(l *Limiter, f func(wall, cpu time.Duration)) { l.s.sw.holds = f }

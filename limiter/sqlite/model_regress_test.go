@@ -28,6 +28,7 @@ func TestSweepKeepsRowsWithinSlack(t *testing.T) {
 	if err := l.Reset(ctx, "b"); err != nil {
 		t.Fatal(err)
 	}
+	sqlite.WaitSweep(l)
 	clk.Advance(-time.Microsecond)
 	st, err := l.Status(ctx, "a", lim)
 	if err != nil {

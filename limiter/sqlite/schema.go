@@ -22,6 +22,13 @@ const table = "sharedlimit_gcra_v1"
 // clock.go).
 const clockTable = "sharedlimit_clock_v1"
 
+// sweepTable holds one row: the lease of the sweep in progress (owner, the
+// random id of the sweeping handle, 0 when none; until, when the lease
+// ends, on the file's clock in µs) and when the last sweep ended (swept),
+// so that at most one handle of all the processes on the file sweeps at a
+// time, and not again within a cleanup interval (see sweep.go).
+const sweepTable = "sharedlimit_sweep_v1"
+
 // setup is run once per connection, in order. auto_vacuum must come before
 // the first write to a new file; journal_mode=WAL lets readers run beside
 // the writer and makes commits cheap; synchronous=NORMAL is safe in WAL
@@ -52,6 +59,12 @@ var migrate = []string{
 		boot_id TEXT NOT NULL,
 		offset_us INTEGER NOT NULL
 	)`,
+	"CREATE TABLE IF NOT EXISTS " + sweepTable + ` (
+		id INTEGER PRIMARY KEY CHECK (id = 1),
+		owner INTEGER NOT NULL,
+		until INTEGER NOT NULL,
+		swept INTEGER NOT NULL
+	)`,
 }
 
 // qHasTok reports whether table has the tok column.
@@ -70,12 +83,40 @@ const (
 	qRestore = "UPDATE " + table + " SET tat = ?2, tok = ?3 WHERE key = ?1 AND tok = ?4"
 	qUnput   = "DELETE FROM " + table + " WHERE key = ?1 AND tok = ?2"
 	qReset   = "DELETE FROM " + table + " WHERE key = ?1"
-	// qSweep deletes idle rows: on the clock of the row (see rebase: a
-	// shifted row is idle when tat <= at), and otherwise idle for over the
-	// slack, since a step back within it is obeyed and would need the row
-	// again.
-	qSweep  = "DELETE FROM " + table + " WHERE CASE WHEN at - ?1 > ?2 THEN tat <= at ELSE tat <= ?1 - ?2 END"
-	qVacuum = "PRAGMA incremental_vacuum"
+)
+
+// The statements of the sweep (see sweep.go), prepared once per pass on
+// the sweeper's connection.
+const (
+	// idle is true of a row that no request can tell from a missing one,
+	// at ?1 (now) with the clock slack ?2: on the clock of the row (see
+	// rebase: a shifted row is idle when tat <= at), and otherwise idle for
+	// over the slack, since a step back within it is obeyed and would need
+	// the row again.
+	idle = "CASE WHEN at - ?1 > ?2 THEN tat <= at ELSE tat <= ?1 - ?2 END"
+	// qSweepBound is the last key of the next chunk, the sweepChunk-th
+	// key after the cursor ?1 (?2 = sweepChunk-1): a walk of the primary
+	// key, whatever the share of idle rows.
+	qSweepBound = "SELECT key FROM " + table + " WHERE key > ?1 ORDER BY key LIMIT 1 OFFSET ?2"
+	// qSweepRange deletes the idle rows of the chunk (?3, ?4]; qSweepTail
+	// those after ?3 (the last chunk, shorter).
+	qSweepRange = "DELETE FROM " + table + " WHERE key > ?3 AND key <= ?4 AND " + idle
+	qSweepTail  = "DELETE FROM " + table + " WHERE key > ?3 AND " + idle
+	// qLease reads the lease; qClaim takes it (owner ?1 until ?2);
+	// qRenew extends it if it is still ours; qRelease gives it back, and
+	// qDone with the time the sweep ended (?2).
+	qLease   = "SELECT owner, until, swept FROM " + sweepTable + " WHERE id = 1"
+	qClaim   = "INSERT INTO " + sweepTable + " (id, owner, until, swept) VALUES (1, ?1, ?2, 0) ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, until = excluded.until"
+	qRenew   = "UPDATE " + sweepTable + " SET until = ?2 WHERE id = 1 AND owner = ?1"
+	qRelease = "UPDATE " + sweepTable + " SET owner = 0, until = 0 WHERE id = 1 AND owner = ?1"
+	qDone    = "UPDATE " + sweepTable + " SET owner = 0, until = 0, swept = ?2 WHERE id = 1 AND owner = ?1"
+	// qVacuumStep gives up to vacuumStep free pages back to the file
+	// system; qFree counts the free pages left.
+	qVacuumStep = "PRAGMA incremental_vacuum(" + vacuumStepS + ")"
+	qFree       = "PRAGMA freelist_count"
+	// qCheckpoint copies the WAL into the file without taking the
+	// writers' lock.
+	qCheckpoint = "PRAGMA wal_checkpoint(PASSIVE)"
 )
 
 // qGetN reads the rows of n keys (?1 to ?n) in one statement, each row
@@ -112,8 +153,8 @@ func params(n, from int) string {
 // stmts are the prepared statements of one connection; getN[n] and
 // putN[n] (qGetN, qPutN of n keys) are prepared on first use.
 type stmts struct {
-	begin, commit, rollback, get, put, restore, unput, reset, sweep, vacuum *sql.Stmt
-	getN, putN                                                              [maxChunk + 1]*sql.Stmt
+	begin, commit, rollback, get, put, restore, unput, reset *sql.Stmt
+	getN, putN                                               [maxChunk + 1]*sql.Stmt
 }
 
 func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
@@ -124,7 +165,6 @@ func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
 	}{
 		{&s.begin, qBegin}, {&s.commit, qCommit}, {&s.rollback, qRollback},
 		{&s.get, qGet}, {&s.put, qPut}, {&s.restore, qRestore}, {&s.unput, qUnput}, {&s.reset, qReset},
-		{&s.sweep, qSweep}, {&s.vacuum, qVacuum},
 	} {
 		st, err := c.PrepareContext(ctx, p.q)
 		if err != nil {
@@ -137,7 +177,7 @@ func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
 }
 
 func (s *stmts) close() {
-	all := append([]*sql.Stmt{s.begin, s.commit, s.rollback, s.get, s.put, s.restore, s.unput, s.reset, s.sweep, s.vacuum}, s.getN[:]...)
+	all := append([]*sql.Stmt{s.begin, s.commit, s.rollback, s.get, s.put, s.restore, s.unput, s.reset}, s.getN[:]...)
 	for _, st := range append(all, s.putN[:]...) {
 		if st != nil {
 			st.Close()

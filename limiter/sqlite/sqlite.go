@@ -25,8 +25,8 @@ import (
 // policy handles).
 const DefaultBusyTimeout = 30 * time.Second
 
-// DefaultCleanupInterval is how often, by default, a handle deletes the rows
-// of idle keys.
+// DefaultCleanupInterval is how often, by default, the rows of idle keys
+// are deleted (see [WithCleanupInterval]).
 const DefaultCleanupInterval = time.Minute
 
 // Limiter is a handle on a SQLite file: a [limiter.Handle] on the file's
@@ -79,9 +79,15 @@ func WithClock(now func() time.Time) Option {
 // value is DefaultBusyTimeout (30 s).
 func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busy = d } }
 
-// WithCleanupInterval sets how often the handle deletes the rows of keys
-// that are idle (whose next request would find a full bucket), so that a
-// file used with many keys stays small. The default value is
+// WithCleanupInterval sets how often the rows of keys that are idle (whose
+// next request would find a full bucket, for over a second) are deleted,
+// so that a file used with many keys stays small. A call made a cleanup
+// interval or more after the handle's last one that asked for a sweep asks
+// for one, and does not wait for it: a goroutine of the handle, which Close
+// ends, sweeps on a connection of its own, a few hundred keys a short
+// transaction with pauses between them, then gives the freed pages back to
+// the file system, unless another handle on the file (of any process) is
+// sweeping or swept less than an interval ago. The default value is
 // DefaultCleanupInterval (1 minute).
 func WithCleanupInterval(d time.Duration) Option { return func(c *config) { c.cleanup = d } }
 
@@ -140,6 +146,7 @@ func New(ctx context.Context, path string, opts ...Option) (*Limiter, error) {
 		return nil, err
 	}
 	s.lastCleanup = s.nowUS()
+	s.startSweeper()
 	cs, err := coalesce.New(s, cfg.batch)
 	if err != nil {
 		s.Close()

@@ -167,7 +167,7 @@ func TestClockBackSmall(t *testing.T) {
 }
 
 // rows counts the rows of the limiter's table.
-func rows(t *testing.T, path string) int {
+func rows(t testing.TB, path string) int {
 	t.Helper()
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
@@ -203,6 +203,7 @@ func TestCleanup(t *testing.T) {
 	if _, err := l.AllowN(ctx, "trigger", lim, 1); err != nil {
 		t.Fatal(err)
 	}
+	sqlite.WaitSweep(l)
 	if n := rows(t, path); n != 2 {
 		t.Fatalf("%d rows after the cleanup, want 2 (the held key and the new one)", n)
 	}
@@ -223,10 +224,12 @@ func TestCleanup(t *testing.T) {
 	if _, err := l2.AllowN(ctx, "trigger2", lim, 1); err != nil {
 		t.Fatal(err)
 	}
+	sqlite.WaitSweep(l2)
 	clk.Advance(2 * time.Minute)
 	if _, err := l2.AllowN(ctx, "trigger3", lim, 1); err != nil {
 		t.Fatal(err)
 	}
+	sqlite.WaitSweep(l2)
 	if n := rows(t, path); n != 3 {
 		t.Fatalf("%d rows after a cleanup across a clock jump back, want 3 (held, trigger2, trigger3)", n)
 	}

@@ -51,6 +51,9 @@ type store struct {
 	// for another process's write lock gives up (see busyWait).
 	stop     chan struct{}
 	stopOnce sync.Once
+
+	// sw runs the sweeps of idle rows (see sweep.go).
+	sw sweeper
 }
 
 // stopWaits ends the busy waits in flight and to come: Close does not
@@ -149,11 +152,11 @@ func (s *store) write(batch []driver.Request, answers []driver.Answer) (err erro
 	if err != nil {
 		return err
 	}
-	if err := s.sweep(now); err != nil {
+	if _, err = s.st.commit.ExecContext(bg); err != nil {
 		return err
 	}
-	_, err = s.st.commit.ExecContext(bg)
-	return err
+	s.sweepDue(now)
+	return nil
 }
 
 // read answers a batch of Status requests without a write transaction.
@@ -229,6 +232,7 @@ func (s *store) cancel(r *driver.Request, a *driver.Answer) error {
 // Close implements driver.Store: it closes the connection once the call
 // using it is done. The file stays for other handles.
 func (s *store) Close() error {
+	s.sw.stop()
 	s.sem <- struct{}{}
 	defer func() { <-s.sem }()
 	if s.released {

@@ -74,26 +74,6 @@ func (s *store) stmtN(p **sql.Stmt, q func(int) string, n int) (*sql.Stmt, error
 	return st, nil
 }
 
-// sweep deletes idle rows once per cleanup interval, inside the caller's
-// transaction, and gives the freed pages back to the file system.
-func (s *store) sweep(now int64) error {
-	if d := now - s.lastCleanup; d >= 0 && d < s.cfg.cleanup.Microseconds() {
-		return nil
-	}
-	s.lastCleanup = now // also when the clock went back
-	bg := context.Background()
-	if _, err := s.st.sweep.ExecContext(bg, now, int64(clockSlack)); err != nil {
-		return err
-	}
-	rows, err := s.st.vacuum.QueryContext(bg)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-	}
-	return errors.Join(rows.Err(), rows.Close())
-}
-
 // isContext reports whether err is a context's.
 func isContext(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
