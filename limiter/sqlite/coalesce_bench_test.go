@@ -77,9 +77,9 @@ func coalesceProcesses(b *testing.B, procs, goroutines int) {
 			for i := range impls {
 				impl := impls[(r+i)%len(impls)]
 				res := runProcs(b, impl, procs, goroutines, time.Second)
-				rates[impl] = append(rates[impl], res.rate)
+				rates[impl] = append(rates[impl], res.Rate)
 				if impl == "ours" {
-					trips, decisions = trips+res.roundTrips, decisions+res.decisions
+					trips, decisions = trips+res.RoundTrips, decisions+res.Decisions
 				}
 			}
 		}
@@ -88,11 +88,7 @@ func coalesceProcesses(b *testing.B, procs, goroutines int) {
 		b.ReportMetric(benchround.Median(rates[impl]), impl+"-decisions/s")
 	}
 	for _, impl := range impls[1:] {
-		rs := make([]float64, len(rates[impl]))
-		for i := range rs {
-			rs[i] = rates[impl][i] / rates["baseline"][i]
-		}
-		b.ReportMetric(benchround.Median(rs), impl+"/minimal")
+		benchround.ReportRatio(b, impl+"/minimal", rates[impl], rates["baseline"])
 	}
 	reportRoundTrips(b, limiter.Stats{Requests: decisions, RoundTrips: trips})
 }
