@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,46 +13,19 @@ import (
 
 	"github.com/sharedlimit/sharedlimit/internal/proctest"
 	"github.com/sharedlimit/sharedlimit/internal/redistest"
-	"github.com/sharedlimit/sharedlimit/limiter"
-	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 )
 
-// TestProcessesAllowCoalesced: 4 OS processes x 16 goroutines in tight
-// Allow loops on one hot key of a real Redis for 1.5 s, coalescing on (the
-// default), a quarter of the calls composites of the hot key and one of
-// the process's own. Without tolerance: N admissions of the hot key leave
-// its tat at least N*T past Redis's clock read before the first decision
-// (a write lost or a decision on a stale tat admits more than the key
-// holds), and so at most ceil(Rate*t/Period) + Burst - 1 in the run; every
-// window of the stamps (taken when Allow returns) holds to the bound within
-// the stamps' jitter.
+// TestProcessesAllowCoalesced: proctest.Coalesced (4 OS processes x 16
+// goroutines in tight Allow loops on one hot key for 1.5 s, a quarter of
+// the calls composites) on a real Redis, coalescing on (the default).
+// Without tolerance: N admissions of the hot key leave its tat at least
+// N*T past Redis's clock read before the first decision; every window
+// holds to the bound within the stamps' jitter (AllowCoalesced.Check).
 func TestProcessesAllowCoalesced(t *testing.T) {
-	lim := limiter.Limit{Rate: 1000, Period: time.Second, Burst: 10}
-	own := limiter.Limit{Rate: 5000, Period: time.Second, Burst: 50}
-	const procs, goroutines, dur = 4, 16, 1500 * time.Millisecond
+	a := proctest.Coalesced
 	if c, ok := proctest.Child(); ok {
-		l, err := limiter.Open(context.Background(), os.Getenv(envProcURL))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		if _, err := l.Status(context.Background(), "warm", lim); err != nil {
-			t.Fatal(err)
-		}
-		hot := limiter.Need{Key: "hot", Limit: lim, N: 1}
-		mine := limiter.Need{Key: "own" + string(rune('a'+c.Index)), Limit: own, N: 1}
-		var n atomic.Int64
-		err = c.Load(goroutines, dur, func(ctx context.Context) (bool, error) {
-			var r limiter.Result
-			var err error
-			if n.Add(1)%4 == 0 {
-				r, err = l.Allow(ctx, hot, mine)
-			} else {
-				r, err = l.AllowN(ctx, "hot", lim, 1)
-			}
-			return err == nil && r.Allowed, err
-		})
-		if err != nil {
+		l := openProc(t, a.Hot)
+		if err := a.Load(c, l); err != nil {
 			t.Errorf("child %d: %v", c.Index, err)
 		}
 		c.Flush()
@@ -119,7 +90,7 @@ func TestProcessesAllowCoalesced(t *testing.T) {
 	}()
 	all := func() [][]time.Duration {
 		defer close(exited) // also when Spawn fails the test
-		return proctest.Spawn(t, procs, []string{envProcURL + "=" + srv.URL() + "?prefix=procsallow:"}, 2*time.Minute)
+		return proctest.Spawn(t, a.Procs, []string{envProcURL + "=" + srv.URL() + "?prefix=procsallow:"}, 2*time.Minute)
 	}()
 	if err := <-polled; err != nil || tat == 0 {
 		t.Fatalf("reading the hot key: %v (tat %d)", err, tat)
@@ -128,23 +99,9 @@ func TestProcessesAllowCoalesced(t *testing.T) {
 	if before.err != nil || before.exists != 0 {
 		t.Fatalf("reading Redis before the start: %v (the hot key exists: %d)", before.err, before.exists)
 	}
-	times, counts := proctest.Merge(all)
 	// Every admission moved the key's tat on by T from at least the
-	// clock before the first: N admissions leave tat >= before + N*T.
-	// Fewer is an admission the key does not hold (1 µs for
-	// redis_rate's float seconds).
-	T := lim.Interval().Microseconds()
-	moved := tat - (before.at.UnixMicro() - scriptEpoch) + 1
-	t.Logf("admissions per process %v, %d in all; the hot key's tat moved %d µs past Redis's clock before the start: at most %d",
-		counts, len(times), moved, moved/T)
-	if int64(len(times))*T > moved {
-		t.Errorf("%d admissions of the hot key, but its tat moved %d µs (%d intervals of %d µs) from before the first: over-admission",
-			len(times), moved, moved/T, T)
-	}
-	if len(times) < int(float64(lim.Rate)*dur.Seconds()/2) {
-		t.Errorf("%d admissions in %s: the load did not saturate the limit %s", len(times), dur, lim)
-	}
-	limitertest.CheckWindows(t, times, lim, 40*time.Millisecond)
+	// clock before the first (1 µs more for redis_rate's float seconds).
+	a.Check(t, all, tat-(before.at.UnixMicro()-scriptEpoch)+1)
 }
 
 // scriptEpoch is the Unix time in µs of the scripts' (and redis_rate's)

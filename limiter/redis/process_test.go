@@ -15,6 +15,22 @@ import (
 
 const envProcURL = "SHAREDLIMIT_TEST_REDIS_URL"
 
+// openProc opens, in a child, the limiter at the parent's envProcURL
+// (closed when t ends) and connects it before the start, so that no
+// process starts late.
+func openProc(t *testing.T, lim limiter.Limit) limiter.Limiter {
+	t.Helper()
+	l, err := limiter.Open(context.Background(), os.Getenv(envProcURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if _, err := l.Status(context.Background(), "warm", lim); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // TestProcesses: 4 OS processes x 8 goroutines Wait on one key through a
 // real Redis for 2 s: within ceil(rate*t) + burst - 1 in every window, at
 // least 99 % of the budget used, and each process's share within 10 % of
@@ -25,15 +41,7 @@ func TestProcesses(t *testing.T) {
 	lim := limiter.Limit{Rate: 400, Period: time.Second, Burst: 1}
 	const procs, goroutines, dur = 4, 8, 2 * time.Second
 	if c, ok := proctest.Child(); ok {
-		l, err := limiter.Open(context.Background(), os.Getenv(envProcURL))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		// Connect before the start, so that no process starts late.
-		if _, err := l.Status(context.Background(), "warm", lim); err != nil {
-			t.Fatal(err)
-		}
+		l := openProc(t, lim)
 		// A Wait that fails ends its loop, as the deadline does.
 		_ = c.Load(goroutines, dur, func(ctx context.Context) (bool, error) {
 			return true, limiter.Wait(ctx, l, "procs", lim, 1)
