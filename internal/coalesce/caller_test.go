@@ -31,6 +31,20 @@ func start(t *testing.T, s *Store, op driver.Op, key string) *caller {
 	return c
 }
 
+// busy starts an Allow of "1" on s and waits until it is in flight at f
+// (the fake under s), so that the callers started next queue; release
+// grants it and waits for its caller's answer.
+func busy(t *testing.T, s *Store, f *fakeStore) (release func()) {
+	t.Helper()
+	a := start(t, s, driver.Allow, "1")
+	first := f.next(t)
+	return func() {
+		t.Helper()
+		first.grant()
+		a.granted(t)
+	}
+}
+
 // startQueued starts a caller and waits until it is in s's queue, as the
 // queue's n-th; the callers started so queue in the order started.
 func startQueued(t *testing.T, s *Store, op driver.Op, key string, n int) *caller {

@@ -13,8 +13,7 @@ import (
 func TestQueuedCallerLeaves(t *testing.T) {
 	f := newFake()
 	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Allow, "2", 1)
 	c := startQueued(t, s, driver.Reserve, "3", 2)
 	d := startQueued(t, s, driver.Allow, "4", 3)
@@ -23,8 +22,7 @@ func TestQueuedCallerLeaves(t *testing.T) {
 		t.Errorf("queued caller whose context ended: %v, want context.Canceled", err)
 	}
 	waitQueued(t, s, 2)
-	first.grant()
-	a.granted(t)
+	release()
 	batch := f.next(t)
 	checkCall(t, batch, true, true, "2", "4")
 	batch.grant()
@@ -60,11 +58,9 @@ func TestSentCallerLeaves(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake()
 			s := newStore(t, batchStore{f}, Options{})
-			a := start(t, s, driver.Allow, "1")
-			first := f.next(t)
+			release := busy(t, s, f)
 			b := startQueued(t, s, tt.op, "2", 1)
-			first.grant()
-			a.granted(t)
+			release()
 			sent := f.next(t)
 			checkCall(t, sent, false, true, "2")
 			b.cancel()
@@ -101,11 +97,9 @@ func TestSentCallerLeaves(t *testing.T) {
 func TestOrphanCancelGoesAlone(t *testing.T) {
 	f := newFake()
 	s := newStore(t, f, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
-	first.grant()
-	a.granted(t)
+	release()
 	sent := f.next(t)
 	b.cancel()
 	if err := b.result(t); !errors.Is(err, context.Canceled) {

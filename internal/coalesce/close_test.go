@@ -24,11 +24,9 @@ func TestCloseWithBatchInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
-	first.grant()
-	a.granted(t)
+	release()
 	inFlight := f.next(t) // b's batch, from the sender
 	c := startQueued(t, s, driver.Allow, "3", 1)
 	d := startQueued(t, s, driver.Reserve, "4", 2)
@@ -104,17 +102,14 @@ func TestCloseEndsIdleSender(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := start(t, s, driver.Allow, "1")
-		first := f.next(t)
+		release := busy(t, s, f)
 		if !linger {
 			b := startQueued(t, s, driver.Allow, "2", 1)
-			first.grant()
-			a.granted(t)
+			release()
 			f.next(t).grant()
 			b.granted(t)
 		} else {
-			first.grant()
-			a.granted(t)
+			release()
 		}
 		waitIdle(t, s)
 		if err := s.Close(); err != nil {

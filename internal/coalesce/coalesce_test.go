@@ -38,8 +38,7 @@ func TestAloneGoesAtOnce(t *testing.T) {
 func TestQueuedGoAsNextBatchInOrder(t *testing.T) {
 	f := newFake()
 	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	var queued []*caller
 	for i, k := range []string{"2", "3", "4", "5"} {
 		op := driver.Allow
@@ -52,8 +51,7 @@ func TestQueuedGoAsNextBatchInOrder(t *testing.T) {
 	for _, q := range queued {
 		q.running(t)
 	}
-	first.grant()
-	a.granted(t)
+	release()
 	b := f.next(t)
 	checkCall(t, b, true, true, "2", "3", "4", "5")
 	if b.ctx.Err() != nil {
@@ -72,11 +70,9 @@ func TestQueuedGoAsNextBatchInOrder(t *testing.T) {
 func TestBatchOfOneGoesThroughDo(t *testing.T) {
 	f := newFake()
 	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
-	first.grant()
-	a.granted(t)
+	release()
 	c := f.next(t)
 	checkCall(t, c, false, true, "2")
 	c.grant()
@@ -88,12 +84,10 @@ func TestBatchOfOneGoesThroughDo(t *testing.T) {
 func TestWithoutBatcherBatchesGoThroughDo(t *testing.T) {
 	f := newFake()
 	s := newStore(t, f, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Allow, "2", 1)
 	c := startQueued(t, s, driver.Status, "3", 2)
-	first.grant()
-	a.granted(t)
+	release()
 	batch := f.next(t)
 	checkCall(t, batch, false, true, "2", "3")
 	batch.grant()
@@ -107,14 +101,12 @@ func TestWithoutBatcherBatchesGoThroughDo(t *testing.T) {
 func TestMaxAndOneBatchInFlight(t *testing.T) {
 	f := newFake()
 	s := newStore(t, batchStore{f}, Options{Max: 2})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	var cs []*caller
 	for i, k := range []string{"2", "3", "4", "5", "6"} {
 		cs = append(cs, startQueued(t, s, driver.Allow, k, i+1))
 	}
-	first.grant()
-	a.granted(t)
+	release()
 
 	b1 := f.next(t)
 	checkCall(t, b1, true, true, "2", "3")
@@ -145,12 +137,10 @@ func TestMaxAndOneBatchInFlight(t *testing.T) {
 func TestFailedBatch(t *testing.T) {
 	f := newFake()
 	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Allow, "2", 1)
 	c := startQueued(t, s, driver.Reserve, "3", 2)
-	first.grant()
-	a.granted(t)
+	release()
 	boom := errors.New("store down")
 	f.next(t).fail(boom)
 	for _, x := range []*caller{b, c} {

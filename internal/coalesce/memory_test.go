@@ -16,14 +16,12 @@ import (
 func TestAnswerNeedsAreTheCallers(t *testing.T) {
 	f := newFake()
 	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
 	c := startQueued(t, s, driver.Allow, "3", 2)
 	c.ans[0].Needs = nil // no room of its own: it gets fresh memory
 	own := &b.ans[0].Needs[:1][0]
-	first.grant()
-	a.granted(t)
+	release()
 
 	batch := f.next(t)
 	grant := batch.granted()
@@ -70,8 +68,7 @@ func TestAnswerNeedsAreTheCallers(t *testing.T) {
 func TestRequestNeedsAreCopied(t *testing.T) {
 	f := newFake()
 	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
 
 	// A request of 6 needs, keys 30..35.
@@ -84,8 +81,7 @@ func TestRequestNeedsAreCopied(t *testing.T) {
 	wideDone := make(chan error, 1)
 	go func() { wideDone <- s.Do(ctx, []driver.Request{wide}, wideAns) }()
 	waitQueued(t, s, 2)
-	first.grant()
-	a.granted(t)
+	release()
 
 	batch := f.next(t)
 	checkCall(t, batch, true, true, "2", "30")
