@@ -167,6 +167,14 @@ func checkCall(t *testing.T, c *call, batched, fromSender bool, keys ...string) 
 	}
 }
 
+// expect returns the next call f received, checked by checkCall.
+func (f *fakeStore) expect(t *testing.T, batched, fromSender bool, keys ...string) *call {
+	t.Helper()
+	c := f.next(t)
+	checkCall(t, c, batched, fromSender, keys...)
+	return c
+}
+
 // checkStats fails t unless s counted requests and roundTrips.
 func checkStats(t *testing.T, s *Store, requests, roundTrips int64) {
 	t.Helper()

@@ -23,8 +23,7 @@ func TestQueuedCallerLeaves(t *testing.T) {
 	}
 	waitQueued(t, s, 2)
 	release()
-	batch := f.next(t)
-	checkCall(t, batch, true, true, "2", "4")
+	batch := f.expect(t, true, true, "2", "4")
 	batch.grant()
 	b.granted(t)
 	d.granted(t)
@@ -61,8 +60,7 @@ func TestSentCallerLeaves(t *testing.T) {
 			release := busy(t, s, f)
 			b := startQueued(t, s, tt.op, "2", 1)
 			release()
-			sent := f.next(t)
-			checkCall(t, sent, false, true, "2")
+			sent := f.expect(t, false, true, "2")
 			b.cancel()
 			if err := b.result(t); !errors.Is(err, context.Canceled) {
 				t.Fatalf("sent caller whose context ended: %v, want context.Canceled at once", err)
@@ -114,8 +112,7 @@ func TestOrphanCancelGoesAlone(t *testing.T) {
 	// Then the Store is idle: the next call goes alone.
 	waitIdle(t, s)
 	d := start(t, s, driver.Allow, "4")
-	alone := f.next(t)
-	checkCall(t, alone, false, false, "4")
+	alone := f.expect(t, false, false, "4")
 	alone.grant()
 	d.granted(t)
 }

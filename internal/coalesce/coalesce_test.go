@@ -18,8 +18,7 @@ func TestAloneGoesAtOnce(t *testing.T) {
 	f := newFake()
 	s := newStore(t, batchStore{f}, Options{})
 	a := start(t, s, driver.Allow, "1")
-	c := f.next(t)
-	checkCall(t, c, false, false, "1")
+	c := f.expect(t, false, false, "1")
 	a.running(t)
 	c.grant()
 	a.granted(t)
@@ -52,8 +51,7 @@ func TestQueuedGoAsNextBatchInOrder(t *testing.T) {
 		q.running(t)
 	}
 	release()
-	b := f.next(t)
-	checkCall(t, b, true, true, "2", "3", "4", "5")
+	b := f.expect(t, true, true, "2", "3", "4", "5")
 	if b.ctx.Err() != nil {
 		t.Errorf("the batch's context ended: %v", b.ctx.Err())
 	}
@@ -73,8 +71,7 @@ func TestBatchOfOneGoesThroughDo(t *testing.T) {
 	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
 	release()
-	c := f.next(t)
-	checkCall(t, c, false, true, "2")
+	c := f.expect(t, false, true, "2")
 	c.grant()
 	b.granted(t)
 	checkStats(t, s, 2, 2)
@@ -88,8 +85,7 @@ func TestWithoutBatcherBatchesGoThroughDo(t *testing.T) {
 	b := startQueued(t, s, driver.Allow, "2", 1)
 	c := startQueued(t, s, driver.Status, "3", 2)
 	release()
-	batch := f.next(t)
-	checkCall(t, batch, false, true, "2", "3")
+	batch := f.expect(t, false, true, "2", "3")
 	batch.grant()
 	b.granted(t)
 	c.granted(t)
@@ -108,8 +104,7 @@ func TestMaxAndOneBatchInFlight(t *testing.T) {
 	}
 	release()
 
-	b1 := f.next(t)
-	checkCall(t, b1, true, true, "2", "3")
+	b1 := f.expect(t, true, true, "2", "3")
 	// While b1 is in flight, 4, 5 and 6 stay queued and one more joins.
 	cs = append(cs, startQueued(t, s, driver.Allow, "7", 4))
 	f.idle(t)
@@ -117,13 +112,11 @@ func TestMaxAndOneBatchInFlight(t *testing.T) {
 	cs[0].granted(t)
 	cs[1].granted(t)
 
-	b2 := f.next(t)
-	checkCall(t, b2, true, true, "4", "5")
+	b2 := f.expect(t, true, true, "4", "5")
 	f.idle(t)
 	cs[4].running(t)
 	b2.grant()
-	b3 := f.next(t)
-	checkCall(t, b3, true, true, "6", "7")
+	b3 := f.expect(t, true, true, "6", "7")
 	b3.grant()
 	for _, c := range cs[2:] {
 		c.granted(t)
@@ -196,8 +189,7 @@ func TestLinger(t *testing.T) {
 	f := newFake()
 	s := newStore(t, batchStore{f}, Options{Linger: time.Microsecond})
 	a := start(t, s, driver.Allow, "1")
-	c := f.next(t)
-	checkCall(t, c, true, true, "1")
+	c := f.expect(t, true, true, "1")
 	b := startQueued(t, s, driver.Reserve, "2", 1)
 	c.grant()
 	a.granted(t)

@@ -83,8 +83,7 @@ func TestRequestNeedsAreCopied(t *testing.T) {
 	waitQueued(t, s, 2)
 	release()
 
-	batch := f.next(t)
-	checkCall(t, batch, true, true, "2", "30")
+	batch := f.expect(t, true, true, "2", "30")
 	b.cancel()
 	if err := b.result(t); !errors.Is(err, context.Canceled) {
 		t.Fatalf("sent caller: %v, want context.Canceled", err)
