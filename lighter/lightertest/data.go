@@ -9,16 +9,18 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/sharedlimit/sharedlimit/lighter"
 )
 
-// Endpoint paths served.
+// Endpoint paths served, the client's (lighter).
 const (
-	PathSystemConfig        = "/api/v1/systemConfig"
-	PathPublicPoolsMetadata = "/api/v1/publicPoolsMetadata"
-	PathAccount             = "/api/v1/account"
-	PathPnL                 = "/api/v1/pnl"
-	PathOrderBooks          = "/api/v1/orderBooks"
-	PathCandles             = "/api/v1/candles"
+	PathSystemConfig        = lighter.PathSystemConfig
+	PathPublicPoolsMetadata = lighter.PathPublicPoolsMetadata
+	PathAccount             = lighter.PathAccount
+	PathPnL                 = lighter.PathPnL
+	PathOrderBooks          = lighter.PathOrderBooks
+	PathCandles             = lighter.PathCandles
 )
 
 // Lighter's error codes the fake answers with, in a 400's JSON body.
@@ -28,7 +30,7 @@ const (
 )
 
 // maxTimestamp is the largest timestamp Lighter accepts.
-const maxTimestamp = 5_000_000_000_000
+const maxTimestamp = lighter.MaxTimestamp
 
 // maxPnLEntries bounds a pnl answer (the newest are kept).
 const maxPnLEntries = 5000

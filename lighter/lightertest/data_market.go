@@ -10,17 +10,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sharedlimit/sharedlimit/lighter"
 )
 
-// Paths of the market-data endpoints served.
+// Paths of the market-data endpoints served, the client's (lighter).
 const (
-	PathFundings            = "/api/v1/fundings"
-	PathFundingRates        = "/api/v1/funding-rates"
-	PathRecentTrades        = "/api/v1/recentTrades"
-	PathTrades              = "/api/v1/trades"
-	PathOrderBookDetails    = "/api/v1/orderBookDetails"
-	PathExchangeStats       = "/api/v1/exchangeStats"
-	PathAccountsByL1Address = "/api/v1/accountsByL1Address"
+	PathFundings            = lighter.PathFundings
+	PathFundingRates        = lighter.PathFundingRates
+	PathRecentTrades        = lighter.PathRecentTrades
+	PathTrades              = lighter.PathTrades
+	PathOrderBookDetails    = lighter.PathOrderBookDetails
+	PathExchangeStats       = lighter.PathExchangeStats
+	PathAccountsByL1Address = lighter.PathAccountsByL1Address
 )
 
 // FirstTradeID is the trade ID of the oldest generated trade; the next
