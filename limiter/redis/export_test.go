@@ -13,7 +13,7 @@ var Slot = slot
 // WithLinger forces batches, for the tests: every call queues and each
 // batch waits d before it goes, through batchScript even when it holds one
 // request (coalesce.Options.Linger).
-func WithLinger(d time.Duration) Option { return func(c *config) { c.batch.Linger = d } }
+func WithLinger(d time.Duration) Option { return func(c *config) { c.Batch.Linger = d } }
 
 // DoBatch sends batch through l's batchScript path as one batch (the
 // benchmarks), whatever its coalescing.
