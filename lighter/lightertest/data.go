@@ -13,16 +13,6 @@ import (
 	"github.com/sharedlimit/sharedlimit/lighter"
 )
 
-// Endpoint paths served, the client's (lighter).
-const (
-	PathSystemConfig        = lighter.PathSystemConfig
-	PathPublicPoolsMetadata = lighter.PathPublicPoolsMetadata
-	PathAccount             = lighter.PathAccount
-	PathPnL                 = lighter.PathPnL
-	PathOrderBooks          = lighter.PathOrderBooks
-	PathCandles             = lighter.PathCandles
-)
-
 // Lighter's error codes the fake answers with, in a 400's JSON body.
 const (
 	CodeInvalidParam    = 20001
@@ -61,19 +51,19 @@ var markets = []market{
 
 func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) {
 	route := map[string]func(http.ResponseWriter, url.Values){
-		PathSystemConfig:        h.systemConfig,
-		PathPublicPoolsMetadata: h.publicPoolsMetadata,
-		PathAccount:             h.account,
-		PathPnL:                 h.pnl,
-		PathOrderBooks:          h.orderBooks,
-		PathCandles:             h.candles,
-		PathFundings:            h.fundings,
-		PathFundingRates:        h.fundingRates,
-		PathRecentTrades:        h.recentTrades,
-		PathTrades:              h.trades,
-		PathOrderBookDetails:    h.orderBookDetails,
-		PathExchangeStats:       h.exchangeStats,
-		PathAccountsByL1Address: h.accountsByL1Address,
+		lighter.PathSystemConfig:        h.systemConfig,
+		lighter.PathPublicPoolsMetadata: h.publicPoolsMetadata,
+		lighter.PathAccount:             h.account,
+		lighter.PathPnL:                 h.pnl,
+		lighter.PathOrderBooks:          h.orderBooks,
+		lighter.PathCandles:             h.candles,
+		lighter.PathFundings:            h.fundings,
+		lighter.PathFundingRates:        h.fundingRates,
+		lighter.PathRecentTrades:        h.recentTrades,
+		lighter.PathTrades:              h.trades,
+		lighter.PathOrderBookDetails:    h.orderBookDetails,
+		lighter.PathExchangeStats:       h.exchangeStats,
+		lighter.PathAccountsByL1Address: h.accountsByL1Address,
 	}[r.URL.Path]
 	switch {
 	case route == nil:

@@ -10,19 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/sharedlimit/sharedlimit/lighter"
-)
-
-// Paths of the market-data endpoints served, the client's (lighter).
-const (
-	PathFundings            = lighter.PathFundings
-	PathFundingRates        = lighter.PathFundingRates
-	PathRecentTrades        = lighter.PathRecentTrades
-	PathTrades              = lighter.PathTrades
-	PathOrderBookDetails    = lighter.PathOrderBookDetails
-	PathExchangeStats       = lighter.PathExchangeStats
-	PathAccountsByL1Address = lighter.PathAccountsByL1Address
 )
 
 // FirstTradeID is the trade ID of the oldest generated trade; the next
