@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/internal/lifecycle"
-	"github.com/sharedlimit/sharedlimit/internal/memstore"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/memory"
 )
@@ -122,18 +121,7 @@ func TestCloseEndsFailWaitRetry(t *testing.T) {
 // the fallback granted (the store down) is given back on both keys of the
 // fallback when the Handle closes, and returns ErrClosed.
 func TestCloseGivesBackCompositeFallbackWaits(t *testing.T) {
-	c := newStepClock()
-	st := memstore.NewState(c.Now)
-	view := memory.New(memory.WithState(st))
-	defer view.Close()
-	store := newFakeStore(c.Now)
-	store.failing.Store(true)
-	g, err := limiter.NewHandle(store, limiter.Policy{OnFailure: limiter.FailFallback, Fallback: memstore.New(st), FallbackShare: 1,
-		Now: c.Now, Sleep: c.Sleep, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g, view := downWithFallback(t, limiter.Policy{})
 	ctx := context.Background()
 	l := limiter.Every(10 * time.Second)
 	needs := []limiter.Need{need("a", l, 1), need("b", l, 1)}

@@ -22,19 +22,7 @@ import (
 // been given back, so the Wait went at 1 s while another handle on the
 // fallback's State was granted the same slot.
 func TestFallbackWaitSlotGivenBackIsNotUsed(t *testing.T) {
-	c := newStepClock()
-	st := memstore.NewState(c.Now)
-	other := memory.New(memory.WithState(st))
-	defer other.Close()
-	store := newFakeStore(c.Now)
-	store.failing.Store(true)
-	g, err := limiter.NewHandle(store, limiter.Policy{OnFailure: limiter.FailFallback, Fallback: memstore.New(st), FallbackShare: 1,
-		Now: c.Now, Sleep: c.Sleep, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g, other := downWithFallback(t, limiter.Policy{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
 	ctx := context.Background()
 	lim := limiter.Every(time.Second)
 	if err := limiter.Wait(ctx, g, "k", lim, 1); err != nil {
@@ -71,4 +59,26 @@ func TestFallbackWaitSlotGivenBackIsNotUsed(t *testing.T) {
 	if werr != nil && !errors.Is(werr, limiter.ErrClosed) {
 		t.Errorf("the Wait whose slot was given back: %v, want ErrClosed", werr)
 	}
+}
+
+// downWithFallback is a Handle on a step clock whose store is down,
+// deciding on an in-process fallback (FallbackShare 1) over a State that
+// view, a memory limiter, reads too; p adds its backoffs. Both close when
+// t ends.
+func downWithFallback(t *testing.T, p limiter.Policy) (g *limiter.Handle, view *memory.Limiter) {
+	t.Helper()
+	c := newStepClock()
+	st := memstore.NewState(c.Now)
+	view = memory.New(memory.WithState(st))
+	t.Cleanup(func() { view.Close() })
+	store := newFakeStore(c.Now)
+	store.failing.Store(true)
+	p.OnFailure, p.Fallback, p.FallbackShare = limiter.FailFallback, memstore.New(st), 1
+	p.Now, p.Sleep, p.Logger = c.Now, c.Sleep, slog.New(slog.NewTextHandler(io.Discard, nil))
+	g, err := limiter.NewHandle(store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g, view
 }

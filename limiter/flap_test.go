@@ -45,6 +45,35 @@ func newFlapRig(t *testing.T, share float64) *flapRig {
 	return r
 }
 
+// acrossSwitch holds back the store's answer to call a, takes the store
+// down, makes call b (the fallback decides it), then lets a's answer
+// arrive, and returns both results once r settled.
+func (r *flapRig) acrossSwitch(a, b func(context.Context) (limiter.Result, error)) (resA, resB limiter.Result) {
+	r.t.Helper()
+	ctx := context.Background()
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	r.store.answered = func() { once.Do(func() { close(inFlight); <-release }) }
+	done := make(chan limiter.Result, 1)
+	go func() {
+		res, err := a(ctx)
+		if err != nil {
+			r.t.Errorf("A: %v", err)
+		}
+		done <- res
+	}()
+	<-inFlight
+	r.store.failing.Store(true)
+	resB, err := b(ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	close(release)
+	resA = <-done
+	r.settle()
+	return resA, resB
+}
+
 // flapper takes the store down and up at random: from 0, down first, each
 // state lasts 1 to maxMS ms, drawn from rng.
 type flapper struct {
@@ -244,27 +273,8 @@ func flapRun(t *testing.T, r *flapRig, rng *rand.Rand, lim limiter.Limit) []time
 func TestFallbackAnswerAcrossSwitch(t *testing.T) {
 	lim := limiter.Every(time.Second)
 	r := newFlapRig(t, 1)
-	ctx := context.Background()
-	inFlight, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	r.store.answered = func() { once.Do(func() { close(inFlight); <-release }) }
-	a := make(chan limiter.Result, 1)
-	go func() {
-		res, err := r.g.AllowN(ctx, "k", lim, 1)
-		if err != nil {
-			t.Errorf("A: %v", err)
-		}
-		a <- res
-	}()
-	<-inFlight
-	r.store.failing.Store(true)
-	b, err := r.g.AllowN(ctx, "k", lim, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	close(release)
-	resA := <-a
-	r.settle()
+	allow := func(ctx context.Context) (limiter.Result, error) { return r.g.AllowN(ctx, "k", lim, 1) }
+	resA, b := r.acrossSwitch(allow, allow)
 	if !b.Allowed || resA.Allowed {
 		t.Errorf("A (the store's answer in flight across the switch): %+v; B (the fallback's): %+v; want B alone admitted", resA, b)
 	}
