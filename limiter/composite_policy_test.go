@@ -111,7 +111,9 @@ func TestFallbackCompositeAnswerAcrossSwitch(t *testing.T) {
 	lim := limiter.Every(time.Second)
 	r := newFlapRig(t, 1)
 	resA, b := r.acrossSwitch(
-		func(ctx context.Context) (limiter.Result, error) { return r.g.Allow(ctx, need("a", lim, 1), need("b", lim, 1)) },
+		func(ctx context.Context) (limiter.Result, error) {
+			return r.g.Allow(ctx, need("a", lim, 1), need("b", lim, 1))
+		},
 		func(ctx context.Context) (limiter.Result, error) { return r.g.AllowN(ctx, "b", lim, 1) })
 	if !b.Allowed || resA.Allowed || resA.Binding != 1 {
 		t.Errorf("A (the store's answer in flight across the switch): %+v; B (the fallback's, on b): %+v; want B alone admitted, A refused on b", resA, b)

@@ -39,12 +39,13 @@ func Example() {
 
 // A request of two needs, as Lighter counts a standard account: 60
 // requests a minute per account, and a heavy endpoint 10 a minute of its
-// own. Both are taken at one instant, or neither.
+// own. Both are taken at one instant, or neither. The limiter is opened
+// by its URL here.
 func Example_composite() {
 	dir, cleanup := exampleDir()
 	defer cleanup()
 	ctx := context.Background()
-	l, err := sqlite.New(ctx, filepath.Join(dir, "rate-limit.sqlite"))
+	l, err := limiter.Open(ctx, "sqlite://"+filepath.Join(dir, "rate-limit.sqlite"))
 	if err != nil {
 		panic(err)
 	}
