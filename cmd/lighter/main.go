@@ -62,8 +62,9 @@ func (quietRedis) Printf(ctx context.Context, format string, v ...any) {
 // tests).
 type env func(string) (string, bool)
 
-// commands are the commands beside help and the market-data calls
-// (marketCommands).
+// commands are the commands beside help; the market-data calls are each
+// named after its endpoint, with flags named after the endpoint's
+// parameters (market.go).
 var commands = map[string]func(c *cli, ctx context.Context, args []string) int{
 	"pools":       (*cli).pools,
 	"account":     (*cli).account,
@@ -73,6 +74,14 @@ var commands = map[string]func(c *cli, ctx context.Context, args []string) int{
 	"demo":        (*cli).demo,
 	"fake-server": (*cli).fakeServer,
 	demoWorkerCmd: (*cli).demoWorker,
+
+	"fundings":               (*cli).fundings,
+	"funding-rates":          (*cli).fundingRates,
+	"recent-trades":          (*cli).recentTrades,
+	"trades":                 (*cli).trades,
+	"order-book-details":     (*cli).orderBookDetails,
+	"exchange-stats":         (*cli).exchangeStats,
+	"accounts-by-l1-address": (*cli).accountsByL1Address,
 }
 
 // run is the whole command, for main and for tests.
@@ -93,9 +102,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 		return exitOK
 	}
 	if fn, ok := commands[cmd]; ok {
-		return fn(c, ctx, cmdArgs)
-	}
-	if fn, ok := marketCommands[cmd]; ok {
 		return fn(c, ctx, cmdArgs)
 	}
 	fmt.Fprintf(stderr, "lighter: unknown command %q\n", cmd)
