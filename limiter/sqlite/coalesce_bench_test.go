@@ -37,16 +37,8 @@ func coalesceInProcess(b *testing.B, g int) {
 		b.Fatal(err)
 	}
 	defer bl.db.Close()
-	ours, err := sqlite.New(ctx, filepath.Join(dir, "ours.sqlite"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ours.Close()
-	off, err := sqlite.New(ctx, filepath.Join(dir, "off.sqlite"), sqlite.WithCoalescing(false))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer off.Close()
+	ours := open(b, filepath.Join(dir, "ours.sqlite"))
+	off := open(b, filepath.Join(dir, "off.sqlite"), sqlite.WithCoalescing(false))
 	allow := func(l *sqlite.Limiter) func() error {
 		return func() error { _, err := l.AllowN(ctx, "bench", benchLimit, 1); return err }
 	}
