@@ -93,6 +93,26 @@ func (f *flapper) stepTo(r *flapRig, at time.Duration) {
 	r.step(at, f.down)
 }
 
+// stepFaulty is stepTo, then the next call to the store fails alone (5 %:
+// it may be a raise or the probe's) or loses its reply after the store
+// decided (5 %: its slot taken, the caller told it failed), drawn from
+// f's rng.
+func (f *flapper) stepFaulty(r *flapRig, at time.Duration) {
+	f.stepTo(r, at)
+	switch x := f.rng.IntN(100); {
+	case x < 5:
+		r.store.failNext.Store(1)
+	case x < 10:
+		r.store.lose.Store(true)
+	}
+}
+
+// randomLimit draws from rng a limit of 1 to rate tokens per 1 to periods
+// seconds, with a Burst of 1 to burst.
+func randomLimit(rng *rand.Rand, rate, periods, burst int) limiter.Limit {
+	return limiter.Limit{Rate: 1 + rng.IntN(rate), Period: time.Duration(1+rng.IntN(periods)) * time.Second, Burst: 1 + rng.IntN(burst)}
+}
+
 // fallbackBurst takes the store down (at 0) and a full burst of lim on
 // "k" from the fallback, failing the test unless each call is admitted.
 func (r *flapRig) fallbackBurst(ctx context.Context, lim limiter.Limit) {
@@ -186,7 +206,7 @@ func TestFallbackFlappingRandom(t *testing.T) {
 	worst := -1 << 30
 	for i := range 40 {
 		rng := rand.New(rand.NewPCG(12, uint64(i)))
-		lim := limiter.Limit{Rate: 1 + rng.IntN(20), Period: time.Duration(1+rng.IntN(3)) * time.Second, Burst: 1 + rng.IntN(6)}
+		lim := randomLimit(rng, 20, 3, 6)
 		share := shares[rng.IntN(len(shares))]
 		t.Run("", func(t *testing.T) {
 			r := newFlapRig(t, share)

@@ -39,7 +39,7 @@ func TestFallbackFlappingEveryWindow(t *testing.T) {
 	keys := []string{"a", "b"}
 	for i := range 60 {
 		rng := rand.New(rand.NewPCG(99, uint64(i)))
-		lim := limiter.Limit{Rate: 1 + rng.IntN(30), Period: time.Duration(1+rng.IntN(2)) * time.Second, Burst: 1 + rng.IntN(9)}
+		lim := randomLimit(rng, 30, 2, 9)
 		share := shares[rng.IntN(len(shares))]
 		t.Run("", func(t *testing.T) {
 			r := newFlapRig(t, share)
@@ -58,13 +58,7 @@ func TestFallbackFlappingEveryWindow(t *testing.T) {
 			queued := map[string][]pending{}
 			flaps := &flapper{rng: rng, maxMS: 300}
 			for at := time.Duration(0); at < run; at += time.Duration(1+rng.IntN(15)) * time.Millisecond {
-				flaps.stepTo(r, at)
-				switch x := rng.IntN(100); {
-				case x < 5:
-					r.store.failNext.Store(1)
-				case x < 10:
-					r.store.lose.Store(true)
-				}
+				flaps.stepFaulty(r, at)
 				k := keys[rng.IntN(len(keys))]
 				n := 1 + rng.IntN(lim.Burst)
 				switch op := rng.IntN(100); {
@@ -198,7 +192,7 @@ func TestFallbackFlappingCompositeRandom(t *testing.T) {
 		rng := rand.New(rand.NewPCG(16, uint64(i)))
 		keys := compositeKeys{}
 		for _, k := range names {
-			keys[k] = limiter.Limit{Rate: 1 + rng.IntN(30), Period: time.Duration(1+rng.IntN(2)) * time.Second, Burst: 1 + rng.IntN(6)}
+			keys[k] = randomLimit(rng, 30, 2, 6)
 		}
 		share := shares[rng.IntN(len(shares))]
 		t.Run("", func(t *testing.T) {
@@ -221,13 +215,7 @@ func TestFallbackFlappingCompositeRandom(t *testing.T) {
 			}
 			flaps := &flapper{rng: rng, maxMS: 300}
 			for at := time.Duration(0); at < run; at += time.Duration(1+rng.IntN(15)) * time.Millisecond {
-				flaps.stepTo(r, at)
-				switch x := rng.IntN(100); {
-				case x < 5:
-					r.store.failNext.Store(1)
-				case x < 10:
-					r.store.lose.Store(true)
-				}
+				flaps.stepFaulty(r, at)
 				perm := rng.Perm(len(names))[:1+rng.IntN(len(names))]
 				var needs []limiter.Need
 				for _, j := range perm {
