@@ -32,11 +32,7 @@ func BenchmarkCoalesce(b *testing.B) {
 func coalesceInProcess(b *testing.B, g int) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	bl, err := openBaseline(filepath.Join(dir, "baseline.sqlite"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bl.db.Close()
+	bl := baselineAt(b, filepath.Join(dir, "baseline.sqlite"))
 	ours := open(b, filepath.Join(dir, "ours.sqlite"))
 	off := open(b, filepath.Join(dir, "off.sqlite"), sqlite.WithCoalescing(false))
 	allow := func(l *sqlite.Limiter) func() error {
@@ -48,6 +44,16 @@ func coalesceInProcess(b *testing.B, g int) {
 		{Name: "off", Goroutines: g, Op: allow(off)},
 	}, benchround.Ratio{Num: "ours", Den: "minimal"}, benchround.Ratio{Num: "off", Den: "minimal"})
 	reportRoundTrips(b, ours.Stats())
+}
+
+// baselineAt opens the baseline's file at path, closed when b ends.
+func baselineAt(b *testing.B, path string) *baseline {
+	bl, err := openBaseline(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { bl.db.Close() })
+	return bl
 }
 
 // reportRoundTrips reports st's round trips per decision.
