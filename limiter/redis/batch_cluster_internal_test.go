@@ -336,16 +336,9 @@ func TestBatchClusterFlushLoad(t *testing.T) {
 			calls := redistest.FlushLoad(ctx, t, c.Addrs(), 20*time.Millisecond, 16, func(g, i int) error {
 				key := fmt.Sprintf("k%d", (g*7+i)%40)
 				var err error
-				switch (g + i) % 4 {
-				case 0:
-					_, err = l.AllowN(bg, key, lim, 1)
-				case 1:
-					var r *limiter.Reservation
-					if r, err = l.ReserveN(bg, key, lim, 1, time.Second); err == nil {
-						err = r.Cancel(bg)
-					}
-				case 2:
-					_, err = l.Status(bg, key, lim)
+				switch kind := (g + i) % 4; kind {
+				case 0, 1, 2:
+					err = SimpleCall(bg, l, kind, key, lim)
 				case 3:
 					_, err = l.Allow(bg, limiter.Need{Key: "{" + key + "}:a", Limit: lim, N: 1}, limiter.Need{Key: "{" + key + "}:b", Limit: lim, N: 2})
 				}

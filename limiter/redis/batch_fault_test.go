@@ -49,16 +49,9 @@ func TestBatchScriptFlushMidLoad(t *testing.T) {
 			calls := redistest.FlushLoad(ctx, t, []string{srv.Addr()}, 5*time.Millisecond, 16, func(g, i int) error {
 				key := fmt.Sprintf("k%d", i%3)
 				var err error
-				switch g % 5 {
-				case 0:
-					_, err = l.AllowN(bg, key, lim, 1)
-				case 1:
-					var r *limiter.Reservation
-					if r, err = l.ReserveN(bg, key, lim, 1, time.Second); err == nil {
-						err = r.Cancel(bg)
-					}
-				case 2:
-					_, err = l.Status(bg, key, lim)
+				switch kind := g % 5; kind {
+				case 0, 1, 2:
+					err = redis.SimpleCall(bg, l, kind, key, lim)
 				case 3:
 					err = l.Hold(bg, "hold", lim, time.Microsecond)
 				case 4:
