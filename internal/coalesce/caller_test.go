@@ -143,6 +143,14 @@ func newStore(t *testing.T, inner driver.Store, o Options) *Store {
 	return s
 }
 
+// newBatching is a Store (newStore) over a new fake store with the
+// Batcher capability.
+func newBatching(t *testing.T, o Options) (*fakeStore, *Store) {
+	t.Helper()
+	f := newFake()
+	return f, newStore(t, batchStore{f}, o)
+}
+
 // checkCall fails t unless c came through DoBatch when batched, from the
 // sender (fromSender) or its caller's goroutine, with requests of keys in
 // that order.

@@ -11,8 +11,7 @@ import (
 // A caller whose context ends while it is queued returns at once, and its
 // request is never sent.
 func TestQueuedCallerLeaves(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
+	f, s := newBatching(t, Options{})
 	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Allow, "2", 1)
 	c := startQueued(t, s, driver.Reserve, "3", 2)
@@ -55,8 +54,7 @@ func TestSentCallerLeaves(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake()
-			s := newStore(t, batchStore{f}, Options{})
+			f, s := newBatching(t, Options{})
 			release := busy(t, s, f)
 			b := startQueued(t, s, tt.op, "2", 1)
 			release()

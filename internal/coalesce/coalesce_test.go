@@ -15,8 +15,7 @@ import (
 // caller's context (on its goroutine), not through DoBatch and without
 // starting the sender.
 func TestAloneGoesAtOnce(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
+	f, s := newBatching(t, Options{})
 	a := start(t, s, driver.Allow, "1")
 	c := f.expect(t, false, false, "1")
 	a.running(t)
@@ -35,8 +34,7 @@ func TestAloneGoesAtOnce(t *testing.T) {
 // order, as the next batch, through DoBatch from the sender; each caller
 // gets its own answer.
 func TestQueuedGoAsNextBatchInOrder(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
+	f, s := newBatching(t, Options{})
 	release := busy(t, s, f)
 	var queued []*caller
 	for i, k := range []string{"2", "3", "4", "5"} {
@@ -66,8 +64,7 @@ func TestQueuedGoAsNextBatchInOrder(t *testing.T) {
 // A batch of one request goes through Do (a store's path for a request
 // alone), from the sender.
 func TestBatchOfOneGoesThroughDo(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
+	f, s := newBatching(t, Options{})
 	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
 	release()
@@ -95,8 +92,7 @@ func TestWithoutBatcherBatchesGoThroughDo(t *testing.T) {
 // and batches never exceed Max, the queue going out in order over as many
 // batches as it takes.
 func TestMaxAndOneBatchInFlight(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{Max: 2})
+	f, s := newBatching(t, Options{Max: 2})
 	release := busy(t, s, f)
 	var cs []*caller
 	for i, k := range []string{"2", "3", "4", "5", "6"} {
@@ -128,8 +124,7 @@ func TestMaxAndOneBatchInFlight(t *testing.T) {
 // A failed batch gives every caller in it the store's error; a request's
 // own error reaches its caller only.
 func TestFailedBatch(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
+	f, s := newBatching(t, Options{})
 	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Allow, "2", 1)
 	c := startQueued(t, s, driver.Reserve, "3", 2)
@@ -166,8 +161,7 @@ func TestFailedBatch(t *testing.T) {
 // Off sends every call at once through Do, in its caller's context, even
 // while another is in flight; they still count.
 func TestOff(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{Off: true})
+	f, s := newBatching(t, Options{Off: true})
 	a := start(t, s, driver.Allow, "1")
 	ca := f.next(t)
 	b := start(t, s, driver.Reserve, "2")
@@ -186,8 +180,7 @@ func TestOff(t *testing.T) {
 
 // Linger takes every call through the sender and DoBatch, even alone.
 func TestLinger(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{Linger: time.Microsecond})
+	f, s := newBatching(t, Options{Linger: time.Microsecond})
 	a := start(t, s, driver.Allow, "1")
 	c := f.expect(t, true, true, "1")
 	b := startQueued(t, s, driver.Reserve, "2", 1)

@@ -14,8 +14,7 @@ import (
 // store's memory, so that later batches (reusing the Store's waiters and
 // scratch) leave it alone.
 func TestAnswerNeedsAreTheCallers(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
+	f, s := newBatching(t, Options{})
 	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
 	c := startQueued(t, s, driver.Allow, "3", 2)
@@ -66,8 +65,7 @@ func TestAnswerNeedsAreTheCallers(t *testing.T) {
 // store still reads what was asked. Requests of more needs than a waiter
 // holds inline go whole, and their answers come back whole.
 func TestRequestNeedsAreCopied(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
+	f, s := newBatching(t, Options{})
 	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
 
