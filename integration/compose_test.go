@@ -134,7 +134,7 @@ func TestCompose(t *testing.T) {
 		t.Errorf("Dockerfile's ENTRYPOINT is not the lighter binary")
 	}
 
-	// The commands exist in cmd/lighter: a case of run's switch each.
+	// The commands exist in cmd/lighter: a key of its commands map each.
 	cmds := cliCommands(t)
 	for _, name := range []string{fake.Command[0], w.Command[0]} {
 		if !cmds[name] {
@@ -151,8 +151,8 @@ func flagValue(args []string, flag string) string {
 	return ""
 }
 
-// cliCommands returns the command names of cmd/lighter: the string cases
-// of the switch in its run function.
+// cliCommands returns the command names of cmd/lighter: the string keys
+// of its commands map (main.go).
 func cliCommands(t *testing.T) map[string]bool {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, filepath.Join("..", "cmd", "lighter", "main.go"), nil, 0)
@@ -161,27 +161,36 @@ func cliCommands(t *testing.T) map[string]bool {
 	}
 	cmds := map[string]bool{}
 	for _, d := range f.Decls {
-		fn, ok := d.(*ast.FuncDecl)
-		if !ok || fn.Name.Name != "run" {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.VAR {
 			continue
 		}
-		ast.Inspect(fn, func(n ast.Node) bool {
-			cc, ok := n.(*ast.CaseClause)
-			if !ok {
-				return true
-			}
-			for _, e := range cc.List {
-				if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					if s, err := strconv.Unquote(lit.Value); err == nil {
-						cmds[s] = true
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if name.Name != "commands" || i >= len(vs.Values) {
+					continue
+				}
+				lit, ok := vs.Values[i].(*ast.CompositeLit)
+				if !ok {
+					continue
+				}
+				for _, e := range lit.Elts {
+					kv, ok := e.(*ast.KeyValueExpr)
+					if !ok {
+						continue
+					}
+					if key, ok := kv.Key.(*ast.BasicLit); ok && key.Kind == token.STRING {
+						if s, err := strconv.Unquote(key.Value); err == nil {
+							cmds[s] = true
+						}
 					}
 				}
 			}
-			return true
-		})
+		}
 	}
 	if len(cmds) == 0 {
-		t.Fatal("found no commands in cmd/lighter/main.go's run")
+		t.Fatal("found no commands in cmd/lighter/main.go's commands map")
 	}
 	return cmds
 }

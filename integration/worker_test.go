@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/lighter"
-	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
 	"github.com/sharedlimit/sharedlimit/limiter"
 )
 
@@ -310,7 +309,7 @@ func runWorker(t *testing.T, idx int, spec workerSpec) {
 			for runCtx.Err() == nil {
 				var raw json.RawMessage
 				callCtx := context.WithValue(runCtx, pendingKey{}, &pending{})
-				err := s.GetJSON(callCtx, lightertest.PathOrderBooks, params, &raw)
+				err := s.GetJSON(callCtx, lighter.PathOrderBooks, params, &raw)
 				reason := classify(runCtx, err)
 				mu.Lock()
 				res.Calls++
@@ -349,7 +348,7 @@ func runWorker(t *testing.T, idx int, spec workerSpec) {
 // requests bypass the Session (and its counters); the parent resets the
 // API's counters afterwards.
 func warmUp(t *testing.T, s *lighter.Session, l limiter.Limiter, rt http.RoundTripper, n int) {
-	u, err := s.Resolve(lightertest.PathOrderBooks, url.Values{"warm": {"1"}})
+	u, err := s.Resolve(lighter.PathOrderBooks, url.Values{"warm": {"1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package lighter
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -375,13 +376,9 @@ func (c Config) resolve() (*resolved, error) {
 		r.limit = tier.Limit
 	} else {
 		rps := c.RequestsPerSecond
-		if rps == 0 {
-			rps = DefaultRequestsPerSecond
-		}
+		rps = cmp.Or(rps, DefaultRequestsPerSecond)
 		burst := c.Burst
-		if burst == 0 {
-			burst = DefaultBurst
-		}
+		burst = cmp.Or(burst, DefaultBurst)
 		if burst < 0 {
 			return nil, configErrorf("invalid Burst %d: must be >= 1", burst)
 		}
@@ -408,18 +405,10 @@ func (c Config) resolve() (*resolved, error) {
 	case c.Timeout < 0:
 		return nil, configErrorf("invalid Timeout %s: want > 0", c.Timeout)
 	}
-	if r.Retries == 0 {
-		r.Retries = DefaultRetries
-	}
-	if r.BackoffFactor == 0 {
-		r.BackoffFactor = DefaultBackoffFactor
-	}
-	if r.PoolMaxSize == 0 {
-		r.PoolMaxSize = DefaultPoolMaxSize
-	}
-	if r.Timeout == 0 {
-		r.Timeout = DefaultTimeout
-	}
+	r.Retries = cmp.Or(r.Retries, DefaultRetries)
+	r.BackoffFactor = cmp.Or(r.BackoffFactor, DefaultBackoffFactor)
+	r.PoolMaxSize = cmp.Or(r.PoolMaxSize, DefaultPoolMaxSize)
+	r.Timeout = cmp.Or(r.Timeout, DefaultTimeout)
 	if r.Logger == nil {
 		r.Logger = slog.Default()
 	}

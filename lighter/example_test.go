@@ -14,14 +14,9 @@ import (
 // starts with the LLP. Here against a fake Lighter with 250 pools and the
 // LLP: three pages, no account request.
 func ExampleSession_PublicPoolsMetadata() {
-	srv := lightertest.NewServer(lightertest.Options{Pools: 250})
-	defer srv.Close()
+	s, srv, cleanup := fakeSession(lightertest.Options{Pools: 250}, 100)
+	defer cleanup()
 	ctx := context.Background()
-	s, err := lighter.NewSession(ctx, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: 100})
-	if err != nil {
-		panic(err)
-	}
-	defer s.Close()
 
 	pools, err := s.PublicPoolsMetadata(ctx)
 	if err != nil {
@@ -38,14 +33,9 @@ func ExampleSession_PublicPoolsMetadata() {
 // AllTrades follows the trades cursor to the last page; here 12 trades of
 // market 2, 5 per page: three pages.
 func ExampleSession_AllTrades() {
-	srv := lightertest.NewServer(lightertest.Options{Trades: 12})
-	defer srv.Close()
+	s, srv, cleanup := fakeSession(lightertest.Options{Trades: 12}, 100)
+	defer cleanup()
 	ctx := context.Background()
-	s, err := lighter.NewSession(ctx, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: 100})
-	if err != nil {
-		panic(err)
-	}
-	defer s.Close()
 
 	n := 0
 	for _, err := range s.AllTrades(ctx, lighter.TradesQuery{SortBy: "trade_id", Limit: 5, MarketID: lighter.Ptr(2)}, 100) {
@@ -62,16 +52,11 @@ func ExampleSession_AllTrades() {
 // Candles returns a market's candles; the query is checked before anything
 // is sent.
 func ExampleSession_Candles() {
-	srv := lightertest.NewServer(lightertest.Options{})
-	defer srv.Close()
+	s, _, cleanup := fakeSession(lightertest.Options{}, 0)
+	defer cleanup()
 	ctx := context.Background()
-	s, err := lighter.NewSession(ctx, lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://"})
-	if err != nil {
-		panic(err)
-	}
-	defer s.Close()
 
-	_, err = s.Candles(ctx, lighter.CandlesQuery{MarketID: 0, Resolution: "1h", StartTimestamp: 2000, EndTimestamp: 1000})
+	_, err := s.Candles(ctx, lighter.CandlesQuery{MarketID: 0, Resolution: "1h", StartTimestamp: 2000, EndTimestamp: 1000})
 	fmt.Println(err)
 	// Output:
 	// lighter: candles: EndTimestamp 1000 is before StartTimestamp 2000 (end_timestamp, start_timestamp)
@@ -113,4 +98,19 @@ func ExampleConfigFromEnv() {
 		panic(err)
 	}
 	defer s.Close()
+}
+
+// fakeSession is a Session of rps requests a second (0: the tier's) with
+// an in-process limiter against a new fake Lighter of o, and the function
+// that closes both.
+func fakeSession(o lightertest.Options, rps float64) (*lighter.Session, *lightertest.Server, func()) {
+	srv := lightertest.NewServer(o)
+	s, err := lighter.NewSession(context.Background(), lighter.Config{APIURL: srv.URL, RateLimitURL: "memory://", RequestsPerSecond: rps})
+	if err != nil {
+		panic(err)
+	}
+	return s, srv, func() {
+		s.Close()
+		srv.Close()
+	}
 }

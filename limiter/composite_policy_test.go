@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -111,27 +110,11 @@ func TestCompositeFailFallback(t *testing.T) {
 func TestFallbackCompositeAnswerAcrossSwitch(t *testing.T) {
 	lim := limiter.Every(time.Second)
 	r := newFlapRig(t, 1)
-	ctx := context.Background()
-	inFlight, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	r.store.answered = func() { once.Do(func() { close(inFlight); <-release }) }
-	a := make(chan limiter.Result, 1)
-	go func() {
-		res, err := r.g.Allow(ctx, need("a", lim, 1), need("b", lim, 1))
-		if err != nil {
-			t.Errorf("A: %v", err)
-		}
-		a <- res
-	}()
-	<-inFlight
-	r.store.failing.Store(true)
-	b, err := r.g.AllowN(ctx, "b", lim, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	close(release)
-	resA := <-a
-	r.settle()
+	resA, b := r.acrossSwitch(
+		func(ctx context.Context) (limiter.Result, error) {
+			return r.g.Allow(ctx, need("a", lim, 1), need("b", lim, 1))
+		},
+		func(ctx context.Context) (limiter.Result, error) { return r.g.AllowN(ctx, "b", lim, 1) })
 	if !b.Allowed || resA.Allowed || resA.Binding != 1 {
 		t.Errorf("A (the store's answer in flight across the switch): %+v; B (the fallback's, on b): %+v; want B alone admitted, A refused on b", resA, b)
 	}

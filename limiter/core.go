@@ -208,13 +208,7 @@ func (h *Handle) Allow(ctx context.Context, needs ...Need) (Result, error) {
 // allowNeeds is Allow on a store that decides a request for less than a
 // batch costs (see driver.NeedsAllower), while it answers.
 func (h *Handle) allowNeeds(ctx context.Context, needs []Need, c *call) (Result, error) {
-	if err := checkNeeds("Allow", needs); err != nil {
-		return Result{}, err
-	}
-	if err := h.checkStore(driver.Allow, needs, c); err != nil {
-		return Result{}, err
-	}
-	if err := h.lc.EnterContext(ctx); err != nil {
+	if err := h.enterAllow(ctx, "Allow", needs, c); err != nil {
 		return Result{}, err
 	}
 	defer h.lc.Leave()
@@ -233,14 +227,20 @@ func (h *Handle) allowNeeds(ctx context.Context, needs []Need, c *call) (Result,
 	return c.result(needs), nil
 }
 
-func (h *Handle) allow(ctx context.Context, op string, needs []Need, c *call) (Result, error) {
+// enterAllow checks an Allow of needs (op names it in errors) and enters
+// the handle's lifecycle; the caller leaves it.
+func (h *Handle) enterAllow(ctx context.Context, op string, needs []Need, c *call) error {
 	if err := checkNeeds(op, needs); err != nil {
-		return Result{}, err
+		return err
 	}
 	if err := h.checkStore(driver.Allow, needs, c); err != nil {
-		return Result{}, err
+		return err
 	}
-	if err := h.lc.EnterContext(ctx); err != nil {
+	return h.lc.EnterContext(ctx)
+}
+
+func (h *Handle) allow(ctx context.Context, op string, needs []Need, c *call) (Result, error) {
+	if err := h.enterAllow(ctx, op, needs, c); err != nil {
 		return Result{}, err
 	}
 	defer h.lc.Leave()

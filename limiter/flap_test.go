@@ -45,6 +45,35 @@ func newFlapRig(t *testing.T, share float64) *flapRig {
 	return r
 }
 
+// acrossSwitch holds back the store's answer to call a, takes the store
+// down, makes call b (the fallback decides it), then lets a's answer
+// arrive, and returns both results once r settled.
+func (r *flapRig) acrossSwitch(a, b func(context.Context) (limiter.Result, error)) (resA, resB limiter.Result) {
+	r.t.Helper()
+	ctx := context.Background()
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	r.store.answered = func() { once.Do(func() { close(inFlight); <-release }) }
+	done := make(chan limiter.Result, 1)
+	go func() {
+		res, err := a(ctx)
+		if err != nil {
+			r.t.Errorf("A: %v", err)
+		}
+		done <- res
+	}()
+	<-inFlight
+	r.store.failing.Store(true)
+	resB, err := b(ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	close(release)
+	resA = <-done
+	r.settle()
+	return resA, resB
+}
+
 // flapper takes the store down and up at random: from 0, down first, each
 // state lasts 1 to maxMS ms, drawn from rng.
 type flapper struct {
@@ -62,6 +91,26 @@ func (f *flapper) stepTo(r *flapRig, at time.Duration) {
 		f.flip += time.Duration(1+f.rng.IntN(f.maxMS)) * time.Millisecond
 	}
 	r.step(at, f.down)
+}
+
+// stepFaulty is stepTo, then the next call to the store fails alone (5 %:
+// it may be a raise or the probe's) or loses its reply after the store
+// decided (5 %: its slot taken, the caller told it failed), drawn from
+// f's rng.
+func (f *flapper) stepFaulty(r *flapRig, at time.Duration) {
+	f.stepTo(r, at)
+	switch x := f.rng.IntN(100); {
+	case x < 5:
+		r.store.failNext.Store(1)
+	case x < 10:
+		r.store.lose.Store(true)
+	}
+}
+
+// randomLimit draws from rng a limit of 1 to rate tokens per 1 to periods
+// seconds, with a Burst of 1 to burst.
+func randomLimit(rng *rand.Rand, rate, periods, burst int) limiter.Limit {
+	return limiter.Limit{Rate: 1 + rng.IntN(rate), Period: time.Duration(1+rng.IntN(periods)) * time.Second, Burst: 1 + rng.IntN(burst)}
 }
 
 // fallbackBurst takes the store down (at 0) and a full burst of lim on
@@ -157,7 +206,7 @@ func TestFallbackFlappingRandom(t *testing.T) {
 	worst := -1 << 30
 	for i := range 40 {
 		rng := rand.New(rand.NewPCG(12, uint64(i)))
-		lim := limiter.Limit{Rate: 1 + rng.IntN(20), Period: time.Duration(1+rng.IntN(3)) * time.Second, Burst: 1 + rng.IntN(6)}
+		lim := randomLimit(rng, 20, 3, 6)
 		share := shares[rng.IntN(len(shares))]
 		t.Run("", func(t *testing.T) {
 			r := newFlapRig(t, share)
@@ -244,27 +293,8 @@ func flapRun(t *testing.T, r *flapRig, rng *rand.Rand, lim limiter.Limit) []time
 func TestFallbackAnswerAcrossSwitch(t *testing.T) {
 	lim := limiter.Every(time.Second)
 	r := newFlapRig(t, 1)
-	ctx := context.Background()
-	inFlight, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	r.store.answered = func() { once.Do(func() { close(inFlight); <-release }) }
-	a := make(chan limiter.Result, 1)
-	go func() {
-		res, err := r.g.AllowN(ctx, "k", lim, 1)
-		if err != nil {
-			t.Errorf("A: %v", err)
-		}
-		a <- res
-	}()
-	<-inFlight
-	r.store.failing.Store(true)
-	b, err := r.g.AllowN(ctx, "k", lim, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	close(release)
-	resA := <-a
-	r.settle()
+	allow := func(ctx context.Context) (limiter.Result, error) { return r.g.AllowN(ctx, "k", lim, 1) }
+	resA, b := r.acrossSwitch(allow, allow)
 	if !b.Allowed || resA.Allowed {
 		t.Errorf("A (the store's answer in flight across the switch): %+v; B (the fallback's): %+v; want B alone admitted", resA, b)
 	}

@@ -138,11 +138,7 @@ func TestTransportNeeds429Holds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, l := newFake()
 			defer l.Close()
-			h := http.Header{}
-			if tc.retryAfter != "" {
-				h.Set("Retry-After", tc.retryAfter)
-			}
-			srv, _ := server(t, 429, h)
+			srv := tooMany(t, tc.retryAfter)
 			host := "host:" + strings.TrimPrefix(srv.URL, "http://")
 			rec := &recorder{}
 			tr := &limiter.Transport{Limiter: l, Needs: hostAndWeight, Observer: rec}

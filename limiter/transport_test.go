@@ -25,6 +25,17 @@ func newFake() (*testutil.Clock, *memory.Limiter) {
 }
 
 // server answers with the given status and headers, counting requests.
+// tooMany is a server answering every request 429, with Retry-After
+// retryAfter unless it is "".
+func tooMany(t *testing.T, retryAfter string) *httptest.Server {
+	h := http.Header{}
+	if retryAfter != "" {
+		h.Set("Retry-After", retryAfter)
+	}
+	srv, _ := server(t, http.StatusTooManyRequests, h)
+	return srv
+}
+
 func server(t *testing.T, status int, header http.Header) (*httptest.Server, *atomic.Int64) {
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -179,11 +190,7 @@ func TestTransport429Holds(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk, l := newFake()
 			defer l.Close()
-			h := http.Header{}
-			if tt.retryAfter != "" {
-				h.Set("Retry-After", tt.retryAfter)
-			}
-			srv, _ := server(t, 429, h)
+			srv := tooMany(t, tt.retryAfter)
 			lim := limiter.Limit{Rate: 4, Period: 2 * time.Second, Burst: 1}
 			tr := &limiter.Transport{Limiter: l, Limit: lim, MaxHold: 30 * time.Second, Now: clk.Now,
 				Key: func(*http.Request) string { return "k" }}

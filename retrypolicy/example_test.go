@@ -18,14 +18,7 @@ import (
 // answers. The first retry follows at once (urllib3's backoff sleeps 0, 1,
 // 2, 4, 8 s), so the example does not wait.
 func ExampleNewTransport() {
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			http.Error(w, "busy", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprint(w, "hello")
-	}))
+	srv, _ := busyOnce(http.StatusServiceUnavailable)
 	defer srv.Close()
 
 	rt, err := retrypolicy.NewTransport(nil, retrypolicy.Config{
@@ -40,14 +33,12 @@ func ExampleNewTransport() {
 	}
 	client := &http.Client{Transport: rt}
 
-	resp, err := client.Get(srv.URL)
+	status, body, err := get(client, srv.URL)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	fmt.Println(resp.StatusCode, string(body))
+	fmt.Println(status, body)
 	// Output:
 	// attempt 1 got 503, retrying in 0s
 	// 200 hello
@@ -84,14 +75,7 @@ func ExampleError() {
 // The policy alone, composed by failsafehttp (perhaps with other failsafe
 // policies). NewTransport adds the method rule and the final *Error.
 func ExampleNew() {
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			http.Error(w, "slow down", http.StatusTooManyRequests)
-			return
-		}
-		fmt.Fprint(w, "hello")
-	}))
+	srv, calls := busyOnce(http.StatusTooManyRequests)
 	defer srv.Close()
 
 	policy, err := retrypolicy.New(retrypolicy.Config{Logger: slog.New(slog.DiscardHandler)})
@@ -101,14 +85,37 @@ func ExampleNew() {
 	}
 	client := &http.Client{Transport: failsafehttp.NewRoundTripper(nil, policy)}
 
-	resp, err := client.Get(srv.URL)
+	status, body, err := get(client, srv.URL)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	fmt.Println(resp.StatusCode, string(body), calls.Load())
+	fmt.Println(status, body, calls.Load())
 	// Output:
 	// 200 hello 2
+}
+
+// busyOnce is a server that answers its first request with status and
+// every later one with "hello"; calls counts the requests.
+func busyOnce(status int) (srv *httptest.Server, calls *atomic.Int32) {
+	calls = new(atomic.Int32)
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		fmt.Fprint(w, "hello")
+	}))
+	return srv, calls
+}
+
+// get returns the status and body of a GET of url through client.
+func get(client *http.Client, url string) (int, string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
 }

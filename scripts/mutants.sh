@@ -13,11 +13,12 @@
 #   bash scripts/mutants.sh hold cancel  # the mutants whose name contains a word
 #   MUTANTS_SLOW=1 bash scripts/mutants.sh   # also the slow entries (process fleets)
 #
-# Entries: mutant NAME FILE OLD NEW PACKAGE RUN, where OLD is replaced by
-# NEW (plain text, not a pattern; it must occur exactly once in FILE) and
-# the mutant is tested with the package's test binary (`go test -c`), run twice
-# as `go test -count=1 -run RUN PACKAGE` would run it (no -race:
-# speed). Keep each RUN to the fastest tests that catch the mutant.
+# Entries: mutant NAME FILE OLD NEW PACKAGE RUN [PACKAGE RUN]..., where
+# OLD is replaced by NEW (plain text, not a pattern; it must occur exactly
+# once in FILE) and the mutant is tested, for each PACKAGE RUN pair, with
+# the package's test binary (`go test -c`) run twice as `go test -count=1
+# -run RUN PACKAGE` would run it (no -race: speed): it is caught when every
+# pair fails twice. Keep each RUN to the fastest tests that catch it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/sharedlimit-mutants.XXXXXX")
@@ -50,9 +51,10 @@ substitute() {
   ' "$1"
 }
 
-# mutant NAME FILE OLD NEW PACKAGE RUN
+# mutant NAME FILE OLD NEW PACKAGE RUN [PACKAGE RUN]...
 mutant() {
-  local name=$1 file=$2 old=$3 new=$4 pkg=$5 run=$6
+  local name=$1 file=$2 old=$3 new=$4
+  shift 4
   if [ ${#filters[@]} -gt 0 ]; then
     local hit=0 f
     for f in "${filters[@]}"; do [[ $name == *"$f"* ]] && hit=1; done
@@ -67,27 +69,33 @@ mutant() {
     failed+=("$name (target not found)")
     return 0
   fi
-  local caught=0 i bin="$work/mutant.test"
-  # One build, two runs of the binary in the package's folder (as go test
-  # runs it): a mutant that does not build would be "caught" by every test.
-  if ! out=$(go test -c -o "$bin" "$pkg" 2>&1); then
-    echo "MUTANT BROKEN $name: does not compile:"; echo "$out" | tail -20
-    mv "$file.orig" "$file"
-    failed+=("$name (does not compile)")
-    return 0
-  fi
-  for i in 1 2; do
-    if out=$(cd "$pkg" && "$bin" -test.count=1 -test.failfast -test.timeout=150s -test.run "$run" 2>&1); then
-      echo "MUTANT SURVIVED $name: run $i of go test -run '$run' $pkg passed"
-    else
-      caught=$((caught + 1))
-      echo "   caught $name (run $i): $(echo "$out" | grep -m1 -E '^\s+[a-z_]+\.go:[0-9]+:|panic:' | sed 's/^[[:space:]]*//' | cut -c1-150)"
+  local caught=0 runs=0 i pkg run bin="$work/mutant.test"
+  while [ $# -ge 2 ]; do
+    pkg=$1 run=$2
+    shift 2
+    # One build, two runs of the binary in the package's folder (as go
+    # test runs it): a mutant that does not build would be "caught" by
+    # every test.
+    if ! out=$(go test -c -o "$bin" "$pkg" 2>&1); then
+      echo "MUTANT BROKEN $name: does not compile:"; echo "$out" | tail -20
+      mv "$file.orig" "$file"
+      failed+=("$name (does not compile)")
+      return 0
     fi
+    for i in 1 2; do
+      runs=$((runs + 1))
+      if out=$(cd "$pkg" && "$bin" -test.count=1 -test.failfast -test.timeout=150s -test.run "$run" 2>&1); then
+        echo "MUTANT SURVIVED $name: run $i of go test -run '$run' $pkg passed"
+      else
+        caught=$((caught + 1))
+        echo "   caught $name (run $i of -run '$run' $pkg): $(echo "$out" | grep -m1 -E '^\s+[a-z_]+\.go:[0-9]+:|panic:' | sed 's/^[[:space:]]*//' | cut -c1-150)"
+      fi
+    done
   done
   rm -f "$bin"
   mv "$file.orig" "$file"
-  if [ $caught = 2 ]; then
-    echo "ok $name: caught twice by go test -run '$run' $pkg ($(($(date +%s) - start)) s)"
+  if [ $caught = $runs ]; then
+    echo "ok $name: caught twice by each of its tests ($(($(date +%s) - start)) s)"
   else
     failed+=("$name")
   fi
@@ -96,11 +104,17 @@ mutant() {
 # ---------------------------------------------------------------------------
 # The mutants. One entry each: name, file, old text, new text, package, -run.
 
-# The emission interval 1 % short: every backend 1 % too fast.
+# The emission interval 1 % short: every backend 1 % too fast. With
+# MUTANTS_SLOW=1 the process fleets (SQLite and Redis) must see it too,
+# not only the conformance suite.
+fleets=()
+if [ "${MUTANTS_SLOW:-}" = 1 ]; then
+  fleets=(./integration/ '^TestFleet$/^sqlite$' ./integration/ '^TestFleet$/^redis$')
+fi
 mutant interval-short limiter/core.go \
   'return driver.Need{Key: key, N: int64(n), T: t, Tau: t * int64(limit.Burst)}' \
   'return driver.Need{Key: key, N: int64(n), T: t * 99 / 100, Tau: t * 99 / 100 * int64(limit.Burst)}' \
-  ./limiter/memory/ '^TestConformance$'
+  ./limiter/memory/ '^TestConformance$' "${fleets[@]}"
 
 # One extra token of Burst, in the formulas every backend's scripts and
 # statements get (tau = Burst*T).
@@ -137,18 +151,14 @@ mutant composite-charge-early-go internal/gcra/gcra.go \
   't := max(tats[i], now) + nd.N*nd.T' \
   ./limiter/memory/ '^TestConformance$'
 
-# The same in Redis's reserve script, against miniredis (moved clock)...
+# The same in Redis's reserve script, against miniredis (moved clock) and
+# against a real Redis, on the real clock: only the real-clock concurrent
+# check (AllowN and ReserveN without waiting, stamped within each call's
+# round trip) can see it there.
 mutant reserve-early-lua limiter/redis/scripts.go \
   'local wait = math.max(0, new - now - tau)' \
   'local wait = math.max(0, new - now - tau - T)' \
-  ./limiter/redis/ '^TestConformanceMiniredis$'
-
-# ...and against a real Redis, on the real clock: only the real-clock
-# concurrent check (AllowN and ReserveN without waiting, stamped within
-# each call's round trip) can see it there.
-mutant reserve-early-lua-real limiter/redis/scripts.go \
-  'local wait = math.max(0, new - now - tau)' \
-  'local wait = math.max(0, new - now - tau - T)' \
+  ./limiter/redis/ '^TestConformanceMiniredis$' \
   ./limiter/redis/ '^TestConformanceRealRedis$/^Concurrent$'
 
 # A cancel that ignores its compare-and-set (Go: memory): it restores the
@@ -202,16 +212,12 @@ mutant cancel-no-cas-lua limiter/redis/scripts.go \
   ./limiter/redis/ '^TestConformanceMiniredis$'
 
 # Redis's composite script (requests of several needs) deciding on its
-# first key only: the other needs' limits are ignored (over-admission)...
+# first key only: the other needs' limits are ignored (over-admission),
+# seen on a real Redis by the mixed load's windows too.
 mutant composite-first-key-only-lua limiter/redis/scripts.go \
   'if si > s then' \
   'if si > s and i == 1 then' \
-  ./limiter/redis/ '^TestComposite(AllOrNothing|SharesWithRedisRate)$'
-
-# ...seen on a real Redis by the mixed load's windows too.
-mutant composite-first-key-only-lua-real limiter/redis/scripts.go \
-  'if si > s then' \
-  'if si > s and i == 1 then' \
+  ./limiter/redis/ '^TestComposite(AllOrNothing|SharesWithRedisRate)$' \
   ./limiter/redis/ '^TestCompositeLoadRealRedis$'
 
 # The binding need the last on a tie, not the first.
@@ -274,19 +280,6 @@ mutant session-retry-outside-limiter lighter/session.go \
   'retrypolicy.NewTransport(limited, retrypolicy.Config{' \
   'retrypolicy.NewTransport(func() http.RoundTripper { _ = limited; return base }(), retrypolicy.Config{' \
   ./lighter/ '^TestEveryAttemptPaysItsToken$'
-
-# Slow entries (MUTANTS_SLOW=1): the process fleets must see a limit 1 %
-# too fast too, not only the conformance suite.
-if [ "${MUTANTS_SLOW:-}" = 1 ]; then
-  mutant fleet-interval-short limiter/core.go \
-    'return driver.Need{Key: key, N: int64(n), T: t, Tau: t * int64(limit.Burst)}' \
-    'return driver.Need{Key: key, N: int64(n), T: t * 99 / 100, Tau: t * 99 / 100 * int64(limit.Burst)}' \
-    ./integration/ '^TestFleet$/^sqlite$'
-  mutant fleet-interval-short-redis limiter/core.go \
-    'return driver.Need{Key: key, N: int64(n), T: t, Tau: t * int64(limit.Burst)}' \
-    'return driver.Need{Key: key, N: int64(n), T: t * 99 / 100, Tau: t * 99 / 100 * int64(limit.Burst)}' \
-    ./integration/ '^TestFleet$/^redis$'
-fi
 
 # ---------------------------------------------------------------------------
 took=$(($(date +%s) - t0))

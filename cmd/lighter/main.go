@@ -62,6 +62,28 @@ func (quietRedis) Printf(ctx context.Context, format string, v ...any) {
 // tests).
 type env func(string) (string, bool)
 
+// commands are the commands beside help; the market-data calls are each
+// named after its endpoint, with flags named after the endpoint's
+// parameters (market.go).
+var commands = map[string]func(c *cli, ctx context.Context, args []string) int{
+	"pools":       (*cli).pools,
+	"account":     (*cli).account,
+	"get":         (*cli).get,
+	"limiter":     (*cli).limiter,
+	"loadtest":    (*cli).loadtest,
+	"demo":        (*cli).demo,
+	"fake-server": (*cli).fakeServer,
+	demoWorkerCmd: (*cli).demoWorker,
+
+	"fundings":               (*cli).fundings,
+	"funding-rates":          (*cli).fundingRates,
+	"recent-trades":          (*cli).recentTrades,
+	"trades":                 (*cli).trades,
+	"order-book-details":     (*cli).orderBookDetails,
+	"exchange-stats":         (*cli).exchangeStats,
+	"accounts-by-l1-address": (*cli).accountsByL1Address,
+}
+
 // run is the whole command, for main and for tests.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env) int {
 	g, rest, code := parseGlobal(args, stderr, lookup)
@@ -75,28 +97,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 	}
 	cmd, cmdArgs := rest[0], rest[1:]
 	c := &cli{global: g, stdout: stdout, stderr: stderr, lookup: lookup}
-	switch cmd {
-	case "pools":
-		return c.pools(ctx, cmdArgs)
-	case "account":
-		return c.account(ctx, cmdArgs)
-	case "get":
-		return c.get(ctx, cmdArgs)
-	case "limiter":
-		return c.limiter(ctx, cmdArgs)
-	case "loadtest":
-		return c.loadtest(ctx, cmdArgs)
-	case "demo":
-		return c.demo(ctx, cmdArgs)
-	case "fake-server":
-		return c.fakeServer(ctx, cmdArgs)
-	case demoWorkerCmd:
-		return c.demoWorker(ctx, cmdArgs)
-	case "help":
+	if cmd == "help" {
 		usage(stdout)
 		return exitOK
 	}
-	if fn, ok := marketCommands[cmd]; ok {
+	if fn, ok := commands[cmd]; ok {
 		return fn(c, ctx, cmdArgs)
 	}
 	fmt.Fprintf(stderr, "lighter: unknown command %q\n", cmd)

@@ -10,18 +10,6 @@ import (
 	"github.com/sharedlimit/sharedlimit/lighter"
 )
 
-// marketCommands are the commands of the market-data calls, each named
-// after its endpoint, with flags named after the endpoint's parameters.
-var marketCommands = map[string]func(c *cli, ctx context.Context, args []string) int{
-	"fundings":               (*cli).fundings,
-	"funding-rates":          (*cli).fundingRates,
-	"recent-trades":          (*cli).recentTrades,
-	"trades":                 (*cli).trades,
-	"order-book-details":     (*cli).orderBookDetails,
-	"exchange-stats":         (*cli).exchangeStats,
-	"accounts-by-l1-address": (*cli).accountsByL1Address,
-}
-
 // marketUsage lists the market-data commands for usage.
 const marketUsage = `  fundings --market_id N --resolution 1h|1d [--start_timestamp S] [--end_timestamp E] [--count_back C]
                               a market's funding history

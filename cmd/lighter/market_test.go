@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sharedlimit/sharedlimit/lighter"
 	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
 )
 
@@ -19,14 +20,14 @@ func TestMarketCommands(t *testing.T) {
 		wantOut   string
 	}{
 		{[]string{"fundings", "--market_id", "1", "--resolution", "1h", "--start_timestamp", "0", "--end_timestamp", "7200", "--count_back", "2"},
-			lightertest.PathFundings, map[string]string{"market_id": "1", "resolution": "1h", "start_timestamp": "0", "end_timestamp": "7200", "count_back": "2"}, `"fundings": [`},
-		{[]string{"funding-rates"}, lightertest.PathFundingRates, nil, `"exchange": "binance"`},
-		{[]string{"recent-trades", "--market_id", "0", "--limit", "3"}, lightertest.PathRecentTrades, map[string]string{"market_id": "0", "limit": "3"}, `"trade_id":`},
+			lighter.PathFundings, map[string]string{"market_id": "1", "resolution": "1h", "start_timestamp": "0", "end_timestamp": "7200", "count_back": "2"}, `"fundings": [`},
+		{[]string{"funding-rates"}, lighter.PathFundingRates, nil, `"exchange": "binance"`},
+		{[]string{"recent-trades", "--market_id", "0", "--limit", "3"}, lighter.PathRecentTrades, map[string]string{"market_id": "0", "limit": "3"}, `"trade_id":`},
 		{[]string{"trades", "--sort_by", "trade_id", "--limit", "2", "--market_id", "0", "--account_index", "5", "--role", "maker"},
-			lightertest.PathTrades, map[string]string{"sort_by": "trade_id", "limit": "2", "market_id": "0", "account_index": "5", "role": "maker"}, `"trades": [`},
-		{[]string{"order-book-details", "--market_id", "0", "--filter", "perp"}, lightertest.PathOrderBookDetails, map[string]string{"market_id": "0", "filter": "perp"}, `"market_config": {`},
-		{[]string{"exchange-stats"}, lightertest.PathExchangeStats, nil, `"daily_usd_volume":`},
-		{[]string{"accounts-by-l1-address", "--l1_address", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"}, lightertest.PathAccountsByL1Address,
+			lighter.PathTrades, map[string]string{"sort_by": "trade_id", "limit": "2", "market_id": "0", "account_index": "5", "role": "maker"}, `"trades": [`},
+		{[]string{"order-book-details", "--market_id", "0", "--filter", "perp"}, lighter.PathOrderBookDetails, map[string]string{"market_id": "0", "filter": "perp"}, `"market_config": {`},
+		{[]string{"exchange-stats"}, lighter.PathExchangeStats, nil, `"daily_usd_volume":`},
+		{[]string{"accounts-by-l1-address", "--l1_address", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"}, lighter.PathAccountsByL1Address,
 			map[string]string{"l1_address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"}, `"sub_accounts": [`},
 	} {
 		t.Run(tc.args[0], func(t *testing.T) {
@@ -73,8 +74,8 @@ func TestTradesAll(t *testing.T) {
 		}
 		seen[tr.TradeID] = true
 	}
-	if len(trades) != 12 || srv.Count(lightertest.PathTrades) != 3 {
-		t.Fatalf("%d trades in %d pages, want 12 in 3", len(trades), srv.Count(lightertest.PathTrades))
+	if len(trades) != 12 || srv.Count(lighter.PathTrades) != 3 {
+		t.Fatalf("%d trades in %d pages, want 12 in 3", len(trades), srv.Count(lighter.PathTrades))
 	}
 	code, _, errs = runCmd(t, env, "trades", "--sort_by", "trade_id", "--limit", "5", "--market_id", "2", "--all", "--max_pages", "2")
 	if code != exitFailed || !strings.Contains(errs, "too many pages") {
@@ -147,7 +148,7 @@ func TestPoolsLLPOnce(t *testing.T) {
 		if args[0] == "--deployment" {
 			wantSystem = 0
 		}
-		if n := srv.Count(lightertest.PathSystemConfig); n != wantSystem {
+		if n := srv.Count(lighter.PathSystemConfig); n != wantSystem {
 			t.Fatalf("%q: %d systemConfig requests, want %d", args, n, wantSystem)
 		}
 	}

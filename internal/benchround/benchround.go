@@ -48,16 +48,23 @@ func Compare(b *testing.B, slice time.Duration, sides []Side, ratios ...Ratio) {
 		b.ReportMetric(1e9/Median(rates[s.Name]), s.Name+"-ns/op")
 	}
 	for _, q := range ratios {
-		num, den := rates[q.Num], rates[q.Den]
-		if len(num) != len(den) || len(num) == 0 {
-			b.Fatalf("ratio %s/%s: no such sides", q.Num, q.Den)
-		}
-		rs := make([]float64, len(num))
-		for i := range num {
-			rs[i] = num[i] / den[i]
-		}
-		b.ReportMetric(Median(rs), q.Num+"/"+q.Den)
+		ReportRatio(b, q.Num+"/"+q.Den, rates[q.Num], rates[q.Den])
 	}
+}
+
+// ReportRatio reports as the metric name the median of the rounds' ratios
+// num[i]/den[i] (each round's two figures neighbours in time). It fails b
+// when num and den are empty or of different lengths.
+func ReportRatio(b *testing.B, name string, num, den []float64) {
+	b.Helper()
+	if len(num) != len(den) || len(num) == 0 {
+		b.Fatalf("ratio %s: %d rounds over %d", name, len(num), len(den))
+	}
+	rs := make([]float64, len(num))
+	for i := range num {
+		rs[i] = num[i] / den[i]
+	}
+	b.ReportMetric(Median(rs), name)
 }
 
 // run calls s.Op from its goroutines until slice has passed and returns

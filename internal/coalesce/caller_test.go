@@ -31,6 +31,20 @@ func start(t *testing.T, s *Store, op driver.Op, key string) *caller {
 	return c
 }
 
+// busy starts an Allow of "1" on s and waits until it is in flight at f
+// (the fake under s), so that the callers started next queue; release
+// grants it and waits for its caller's answer.
+func busy(t *testing.T, s *Store, f *fakeStore) (release func()) {
+	t.Helper()
+	a := start(t, s, driver.Allow, "1")
+	first := f.next(t)
+	return func() {
+		t.Helper()
+		first.grant()
+		a.granted(t)
+	}
+}
+
 // startQueued starts a caller and waits until it is in s's queue, as the
 // queue's n-th; the callers started so queue in the order started.
 func startQueued(t *testing.T, s *Store, op driver.Op, key string, n int) *caller {
@@ -129,6 +143,14 @@ func newStore(t *testing.T, inner driver.Store, o Options) *Store {
 	return s
 }
 
+// newBatching is a Store (newStore) over a new fake store with the
+// Batcher capability.
+func newBatching(t *testing.T, o Options) (*fakeStore, *Store) {
+	t.Helper()
+	f := newFake()
+	return f, newStore(t, batchStore{f}, o)
+}
+
 // checkCall fails t unless c came through DoBatch when batched, from the
 // sender (fromSender) or its caller's goroutine, with requests of keys in
 // that order.
@@ -151,6 +173,14 @@ func checkCall(t *testing.T, c *call, batched, fromSender bool, keys ...string) 
 			t.Fatalf("call holds %q, want %q (in that order)", c.keys, keys)
 		}
 	}
+}
+
+// expect returns the next call f received, checked by checkCall.
+func (f *fakeStore) expect(t *testing.T, batched, fromSender bool, keys ...string) *call {
+	t.Helper()
+	c := f.next(t)
+	checkCall(t, c, batched, fromSender, keys...)
+	return c
 }
 
 // checkStats fails t unless s counted requests and roundTrips.

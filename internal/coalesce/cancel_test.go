@@ -11,10 +11,8 @@ import (
 // A caller whose context ends while it is queued returns at once, and its
 // request is never sent.
 func TestQueuedCallerLeaves(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	f, s := newBatching(t, Options{})
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Allow, "2", 1)
 	c := startQueued(t, s, driver.Reserve, "3", 2)
 	d := startQueued(t, s, driver.Allow, "4", 3)
@@ -23,10 +21,8 @@ func TestQueuedCallerLeaves(t *testing.T) {
 		t.Errorf("queued caller whose context ended: %v, want context.Canceled", err)
 	}
 	waitQueued(t, s, 2)
-	first.grant()
-	a.granted(t)
-	batch := f.next(t)
-	checkCall(t, batch, true, true, "2", "4")
+	release()
+	batch := f.expect(t, true, true, "2", "4")
 	batch.grant()
 	b.granted(t)
 	d.granted(t)
@@ -58,15 +54,11 @@ func TestSentCallerLeaves(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake()
-			s := newStore(t, batchStore{f}, Options{})
-			a := start(t, s, driver.Allow, "1")
-			first := f.next(t)
+			f, s := newBatching(t, Options{})
+			release := busy(t, s, f)
 			b := startQueued(t, s, tt.op, "2", 1)
-			first.grant()
-			a.granted(t)
-			sent := f.next(t)
-			checkCall(t, sent, false, true, "2")
+			release()
+			sent := f.expect(t, false, true, "2")
 			b.cancel()
 			if err := b.result(t); !errors.Is(err, context.Canceled) {
 				t.Fatalf("sent caller whose context ended: %v, want context.Canceled at once", err)
@@ -101,11 +93,9 @@ func TestSentCallerLeaves(t *testing.T) {
 func TestOrphanCancelGoesAlone(t *testing.T) {
 	f := newFake()
 	s := newStore(t, f, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
-	first.grant()
-	a.granted(t)
+	release()
 	sent := f.next(t)
 	b.cancel()
 	if err := b.result(t); !errors.Is(err, context.Canceled) {
@@ -120,8 +110,7 @@ func TestOrphanCancelGoesAlone(t *testing.T) {
 	// Then the Store is idle: the next call goes alone.
 	waitIdle(t, s)
 	d := start(t, s, driver.Allow, "4")
-	alone := f.next(t)
-	checkCall(t, alone, false, false, "4")
+	alone := f.expect(t, false, false, "4")
 	alone.grant()
 	d.granted(t)
 }

@@ -24,11 +24,9 @@ func TestCloseWithBatchInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
-	first.grant()
-	a.granted(t)
+	release()
 	inFlight := f.next(t) // b's batch, from the sender
 	c := startQueued(t, s, driver.Allow, "3", 1)
 	d := startQueued(t, s, driver.Reserve, "4", 2)
@@ -81,8 +79,7 @@ func TestCloseWithRequestAloneInFlight(t *testing.T) {
 		t.Errorf("the inner store was closed %d times, want once", n)
 	}
 	late := start(t, s, driver.Cancel, "3")
-	c := f.next(t)
-	checkCall(t, c, false, false, "3")
+	c := f.expect(t, false, false, "3")
 	c.grant()
 	if err := late.result(t); err != nil {
 		t.Errorf("call after Close: %v, want the inner store's answer", err)
@@ -104,17 +101,14 @@ func TestCloseEndsIdleSender(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := start(t, s, driver.Allow, "1")
-		first := f.next(t)
+		release := busy(t, s, f)
 		if !linger {
 			b := startQueued(t, s, driver.Allow, "2", 1)
-			first.grant()
-			a.granted(t)
+			release()
 			f.next(t).grant()
 			b.granted(t)
 		} else {
-			first.grant()
-			a.granted(t)
+			release()
 		}
 		waitIdle(t, s)
 		if err := s.Close(); err != nil {
@@ -148,8 +142,7 @@ func TestCloseWithSeveralBatchesInFlight(t *testing.T) {
 	var inFlight []*call
 	for _, k := range []string{"1", "2", "3"} {
 		callers = append(callers, start(t, s, driver.Reserve, k))
-		c := f.next(t)
-		checkCall(t, c, true, true, k)
+		c := f.expect(t, true, true, k)
 		inFlight = append(inFlight, c)
 	}
 	callers = append(callers, startQueued(t, s, driver.Allow, "1", 1), startQueued(t, s, driver.Allow, "4", 2))
@@ -194,11 +187,9 @@ func TestCloseSendsOrphanCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := start(t, s, driver.Reserve, "2")
-	reserve := f.next(t)
-	checkCall(t, reserve, true, true, "2")
+	reserve := f.expect(t, true, true, "2")
 	d := start(t, s, driver.Allow, "3")
-	beside := f.next(t)
-	checkCall(t, beside, true, true, "3")
+	f.expect(t, true, true, "3") // the batch beside, left in flight
 	b.cancel()
 	if err := b.result(t); !errors.Is(err, context.Canceled) {
 		t.Fatalf("caller 2 after its context ended: %v", err)

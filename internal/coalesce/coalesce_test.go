@@ -15,11 +15,9 @@ import (
 // caller's context (on its goroutine), not through DoBatch and without
 // starting the sender.
 func TestAloneGoesAtOnce(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
+	f, s := newBatching(t, Options{})
 	a := start(t, s, driver.Allow, "1")
-	c := f.next(t)
-	checkCall(t, c, false, false, "1")
+	c := f.expect(t, false, false, "1")
 	a.running(t)
 	c.grant()
 	a.granted(t)
@@ -36,10 +34,8 @@ func TestAloneGoesAtOnce(t *testing.T) {
 // order, as the next batch, through DoBatch from the sender; each caller
 // gets its own answer.
 func TestQueuedGoAsNextBatchInOrder(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	f, s := newBatching(t, Options{})
+	release := busy(t, s, f)
 	var queued []*caller
 	for i, k := range []string{"2", "3", "4", "5"} {
 		op := driver.Allow
@@ -52,10 +48,8 @@ func TestQueuedGoAsNextBatchInOrder(t *testing.T) {
 	for _, q := range queued {
 		q.running(t)
 	}
-	first.grant()
-	a.granted(t)
-	b := f.next(t)
-	checkCall(t, b, true, true, "2", "3", "4", "5")
+	release()
+	b := f.expect(t, true, true, "2", "3", "4", "5")
 	if b.ctx.Err() != nil {
 		t.Errorf("the batch's context ended: %v", b.ctx.Err())
 	}
@@ -70,15 +64,11 @@ func TestQueuedGoAsNextBatchInOrder(t *testing.T) {
 // A batch of one request goes through Do (a store's path for a request
 // alone), from the sender.
 func TestBatchOfOneGoesThroughDo(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	f, s := newBatching(t, Options{})
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
-	first.grant()
-	a.granted(t)
-	c := f.next(t)
-	checkCall(t, c, false, true, "2")
+	release()
+	c := f.expect(t, false, true, "2")
 	c.grant()
 	b.granted(t)
 	checkStats(t, s, 2, 2)
@@ -88,14 +78,11 @@ func TestBatchOfOneGoesThroughDo(t *testing.T) {
 func TestWithoutBatcherBatchesGoThroughDo(t *testing.T) {
 	f := newFake()
 	s := newStore(t, f, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Allow, "2", 1)
 	c := startQueued(t, s, driver.Status, "3", 2)
-	first.grant()
-	a.granted(t)
-	batch := f.next(t)
-	checkCall(t, batch, false, true, "2", "3")
+	release()
+	batch := f.expect(t, false, true, "2", "3")
 	batch.grant()
 	b.granted(t)
 	c.granted(t)
@@ -105,19 +92,15 @@ func TestWithoutBatcherBatchesGoThroughDo(t *testing.T) {
 // and batches never exceed Max, the queue going out in order over as many
 // batches as it takes.
 func TestMaxAndOneBatchInFlight(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{Max: 2})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	f, s := newBatching(t, Options{Max: 2})
+	release := busy(t, s, f)
 	var cs []*caller
 	for i, k := range []string{"2", "3", "4", "5", "6"} {
 		cs = append(cs, startQueued(t, s, driver.Allow, k, i+1))
 	}
-	first.grant()
-	a.granted(t)
+	release()
 
-	b1 := f.next(t)
-	checkCall(t, b1, true, true, "2", "3")
+	b1 := f.expect(t, true, true, "2", "3")
 	// While b1 is in flight, 4, 5 and 6 stay queued and one more joins.
 	cs = append(cs, startQueued(t, s, driver.Allow, "7", 4))
 	f.idle(t)
@@ -125,13 +108,11 @@ func TestMaxAndOneBatchInFlight(t *testing.T) {
 	cs[0].granted(t)
 	cs[1].granted(t)
 
-	b2 := f.next(t)
-	checkCall(t, b2, true, true, "4", "5")
+	b2 := f.expect(t, true, true, "4", "5")
 	f.idle(t)
 	cs[4].running(t)
 	b2.grant()
-	b3 := f.next(t)
-	checkCall(t, b3, true, true, "6", "7")
+	b3 := f.expect(t, true, true, "6", "7")
 	b3.grant()
 	for _, c := range cs[2:] {
 		c.granted(t)
@@ -143,14 +124,11 @@ func TestMaxAndOneBatchInFlight(t *testing.T) {
 // A failed batch gives every caller in it the store's error; a request's
 // own error reaches its caller only.
 func TestFailedBatch(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	f, s := newBatching(t, Options{})
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Allow, "2", 1)
 	c := startQueued(t, s, driver.Reserve, "3", 2)
-	first.grant()
-	a.granted(t)
+	release()
 	boom := errors.New("store down")
 	f.next(t).fail(boom)
 	for _, x := range []*caller{b, c} {
@@ -183,8 +161,7 @@ func TestFailedBatch(t *testing.T) {
 // Off sends every call at once through Do, in its caller's context, even
 // while another is in flight; they still count.
 func TestOff(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{Off: true})
+	f, s := newBatching(t, Options{Off: true})
 	a := start(t, s, driver.Allow, "1")
 	ca := f.next(t)
 	b := start(t, s, driver.Reserve, "2")
@@ -203,11 +180,9 @@ func TestOff(t *testing.T) {
 
 // Linger takes every call through the sender and DoBatch, even alone.
 func TestLinger(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{Linger: time.Microsecond})
+	f, s := newBatching(t, Options{Linger: time.Microsecond})
 	a := start(t, s, driver.Allow, "1")
-	c := f.next(t)
-	checkCall(t, c, true, true, "1")
+	c := f.expect(t, true, true, "1")
 	b := startQueued(t, s, driver.Reserve, "2", 1)
 	c.grant()
 	a.granted(t)

@@ -17,8 +17,7 @@ import (
 // counts every caller's request and every call the store got.
 func TestLoad(t *testing.T) {
 	const goroutines, calls, max = 32, 40, 8
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{Max: max})
+	f, s := newBatching(t, Options{Max: max})
 
 	var (
 		mu        sync.Mutex

@@ -14,16 +14,13 @@ import (
 // store's memory, so that later batches (reusing the Store's waiters and
 // scratch) leave it alone.
 func TestAnswerNeedsAreTheCallers(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	f, s := newBatching(t, Options{})
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
 	c := startQueued(t, s, driver.Allow, "3", 2)
 	c.ans[0].Needs = nil // no room of its own: it gets fresh memory
 	own := &b.ans[0].Needs[:1][0]
-	first.grant()
-	a.granted(t)
+	release()
 
 	batch := f.next(t)
 	grant := batch.granted()
@@ -68,10 +65,8 @@ func TestAnswerNeedsAreTheCallers(t *testing.T) {
 // store still reads what was asked. Requests of more needs than a waiter
 // holds inline go whole, and their answers come back whole.
 func TestRequestNeedsAreCopied(t *testing.T) {
-	f := newFake()
-	s := newStore(t, batchStore{f}, Options{})
-	a := start(t, s, driver.Allow, "1")
-	first := f.next(t)
+	f, s := newBatching(t, Options{})
+	release := busy(t, s, f)
 	b := startQueued(t, s, driver.Reserve, "2", 1)
 
 	// A request of 6 needs, keys 30..35.
@@ -84,11 +79,9 @@ func TestRequestNeedsAreCopied(t *testing.T) {
 	wideDone := make(chan error, 1)
 	go func() { wideDone <- s.Do(ctx, []driver.Request{wide}, wideAns) }()
 	waitQueued(t, s, 2)
-	first.grant()
-	a.granted(t)
+	release()
 
-	batch := f.next(t)
-	checkCall(t, batch, true, true, "2", "30")
+	batch := f.expect(t, true, true, "2", "30")
 	b.cancel()
 	if err := b.result(t); !errors.Is(err, context.Canceled) {
 		t.Fatalf("sent caller: %v, want context.Canceled", err)

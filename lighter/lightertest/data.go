@@ -9,16 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-)
 
-// Endpoint paths served.
-const (
-	PathSystemConfig        = "/api/v1/systemConfig"
-	PathPublicPoolsMetadata = "/api/v1/publicPoolsMetadata"
-	PathAccount             = "/api/v1/account"
-	PathPnL                 = "/api/v1/pnl"
-	PathOrderBooks          = "/api/v1/orderBooks"
-	PathCandles             = "/api/v1/candles"
+	"github.com/sharedlimit/sharedlimit/lighter"
 )
 
 // Lighter's error codes the fake answers with, in a 400's JSON body.
@@ -28,7 +20,7 @@ const (
 )
 
 // maxTimestamp is the largest timestamp Lighter accepts.
-const maxTimestamp = 5_000_000_000_000
+const maxTimestamp = lighter.MaxTimestamp
 
 // maxPnLEntries bounds a pnl answer (the newest are kept).
 const maxPnLEntries = 5000
@@ -59,19 +51,19 @@ var markets = []market{
 
 func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) {
 	route := map[string]func(http.ResponseWriter, url.Values){
-		PathSystemConfig:        h.systemConfig,
-		PathPublicPoolsMetadata: h.publicPoolsMetadata,
-		PathAccount:             h.account,
-		PathPnL:                 h.pnl,
-		PathOrderBooks:          h.orderBooks,
-		PathCandles:             h.candles,
-		PathFundings:            h.fundings,
-		PathFundingRates:        h.fundingRates,
-		PathRecentTrades:        h.recentTrades,
-		PathTrades:              h.trades,
-		PathOrderBookDetails:    h.orderBookDetails,
-		PathExchangeStats:       h.exchangeStats,
-		PathAccountsByL1Address: h.accountsByL1Address,
+		lighter.PathSystemConfig:        h.systemConfig,
+		lighter.PathPublicPoolsMetadata: h.publicPoolsMetadata,
+		lighter.PathAccount:             h.account,
+		lighter.PathPnL:                 h.pnl,
+		lighter.PathOrderBooks:          h.orderBooks,
+		lighter.PathCandles:             h.candles,
+		lighter.PathFundings:            h.fundings,
+		lighter.PathFundingRates:        h.fundingRates,
+		lighter.PathRecentTrades:        h.recentTrades,
+		lighter.PathTrades:              h.trades,
+		lighter.PathOrderBookDetails:    h.orderBookDetails,
+		lighter.PathExchangeStats:       h.exchangeStats,
+		lighter.PathAccountsByL1Address: h.accountsByL1Address,
 	}[r.URL.Path]
 	switch {
 	case route == nil:

@@ -12,17 +12,6 @@ import (
 	"time"
 )
 
-// Paths of the market-data endpoints served.
-const (
-	PathFundings            = "/api/v1/fundings"
-	PathFundingRates        = "/api/v1/funding-rates"
-	PathRecentTrades        = "/api/v1/recentTrades"
-	PathTrades              = "/api/v1/trades"
-	PathOrderBookDetails    = "/api/v1/orderBookDetails"
-	PathExchangeStats       = "/api/v1/exchangeStats"
-	PathAccountsByL1Address = "/api/v1/accountsByL1Address"
-)
-
 // FirstTradeID is the trade ID of the oldest generated trade; the next
 // ones follow one by one, across every market.
 const FirstTradeID int64 = 1000

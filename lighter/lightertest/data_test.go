@@ -6,15 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sharedlimit/sharedlimit/lighter"
 	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
 )
 
 func TestSystemConfig(t *testing.T) {
-	m := body(t, get(lightertest.NewHandler(lightertest.Options{}), lightertest.PathSystemConfig))
+	m := body(t, get(lightertest.NewHandler(lightertest.Options{}), lighter.PathSystemConfig))
 	if m["code"] != float64(200) || m["liquidity_pool_index"] != float64(lightertest.DefaultLLPIndex) || m["liquidity_pool_cooldown_period"] != float64(300000) {
 		t.Fatalf("systemConfig %v", m)
 	}
-	m = body(t, get(lightertest.NewHandler(lightertest.Options{NoLLP: true}), lightertest.PathSystemConfig))
+	m = body(t, get(lightertest.NewHandler(lightertest.Options{NoLLP: true}), lighter.PathSystemConfig))
 	if m["liquidity_pool_index"] != float64(0) {
 		t.Fatalf("NoLLP: liquidity_pool_index %v", m["liquidity_pool_index"])
 	}
@@ -23,7 +24,7 @@ func TestSystemConfig(t *testing.T) {
 // pageIndexes returns the account indexes of a publicPoolsMetadata answer.
 func pageIndexes(t *testing.T, h *lightertest.Handler, index, limit int64) []int64 {
 	t.Helper()
-	rec := get(h, fmt.Sprintf("%s?filter=all&index=%d&limit=%d", lightertest.PathPublicPoolsMetadata, index, limit))
+	rec := get(h, fmt.Sprintf("%s?filter=all&index=%d&limit=%d", lighter.PathPublicPoolsMetadata, index, limit))
 	if rec.Code != 200 {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -82,45 +83,45 @@ func TestPublicPoolsMetadata(t *testing.T) {
 func TestBadParams(t *testing.T) {
 	h := lightertest.NewHandler(lightertest.Options{})
 	for _, target := range []string{
-		lightertest.PathPublicPoolsMetadata + "?limit=10",
-		lightertest.PathPublicPoolsMetadata + "?index=5",
-		lightertest.PathPublicPoolsMetadata + "?index=-1&limit=10",
-		lightertest.PathPublicPoolsMetadata + "?index=5&limit=0",
-		lightertest.PathPublicPoolsMetadata + "?index=5&limit=101",
-		lightertest.PathPublicPoolsMetadata + "?index=5&limit=10&filter=nope",
-		lightertest.PathAccount + "?value=1",
-		lightertest.PathAccount + "?by=name&value=1",
-		lightertest.PathAccount + "?by=index&value=x",
-		lightertest.PathPnL + "?by=index&value=1&resolution=2d&start_timestamp=0&end_timestamp=1&count_back=0",
-		lightertest.PathPnL + "?by=index&value=1&resolution=1d&end_timestamp=1&count_back=0",
-		lightertest.PathPnL + "?by=index&value=1&resolution=1d&start_timestamp=0&end_timestamp=1&count_back=0&ignore_transfers=maybe",
-		lightertest.PathCandles + "?market_id=0&resolution=1d&start_timestamp=0&end_timestamp=1",
-		lightertest.PathCandles + "?market_id=0&resolution=1d&start_timestamp=0&end_timestamp=5000000000001&count_back=1",
-		lightertest.PathCandles + "?market_id=77&resolution=1d&start_timestamp=0&end_timestamp=1&count_back=1",
-		lightertest.PathOrderBooks + "?filter=options",
-		lightertest.PathFundings + "?resolution=1h&start_timestamp=0&end_timestamp=1&count_back=0",
-		lightertest.PathFundings + "?market_id=0&resolution=4h&start_timestamp=0&end_timestamp=1&count_back=0",
-		lightertest.PathFundings + "?market_id=0&resolution=1h&start_timestamp=-1&end_timestamp=1&count_back=0",
-		lightertest.PathFundings + "?market_id=2048&resolution=1h&start_timestamp=0&end_timestamp=1&count_back=0", // spot
-		lightertest.PathRecentTrades + "?market_id=0",
-		lightertest.PathRecentTrades + "?market_id=0&limit=0",
-		lightertest.PathRecentTrades + "?market_id=0&limit=101",
-		lightertest.PathRecentTrades + "?market_id=77&limit=1",
-		lightertest.PathTrades + "?limit=10",
-		lightertest.PathTrades + "?sort_by=price&limit=10",
-		lightertest.PathTrades + "?sort_by=trade_id",
-		lightertest.PathTrades + "?sort_by=trade_id&limit=101",
-		lightertest.PathTrades + "?sort_by=trade_id&limit=10&sort_dir=asc",
-		lightertest.PathTrades + "?sort_by=trade_id&limit=10&role=owner",
-		lightertest.PathTrades + "?sort_by=trade_id&limit=10&type=swap",
-		lightertest.PathTrades + "?sort_by=trade_id&limit=10&ask_filter=200",
-		lightertest.PathTrades + "?sort_by=trade_id&limit=10&account_index=-2",
-		lightertest.PathTrades + "?sort_by=trade_id&limit=10&cursor=bogus",
-		lightertest.PathTrades + "?sort_by=trade_id&limit=10&aggregate=maybe",
-		lightertest.PathOrderBookDetails + "?filter=options",
-		lightertest.PathOrderBookDetails + "?market_id=40000",
-		lightertest.PathAccountsByL1Address,
-		lightertest.PathAccountsByL1Address + "?l1_address=0x12",
+		lighter.PathPublicPoolsMetadata + "?limit=10",
+		lighter.PathPublicPoolsMetadata + "?index=5",
+		lighter.PathPublicPoolsMetadata + "?index=-1&limit=10",
+		lighter.PathPublicPoolsMetadata + "?index=5&limit=0",
+		lighter.PathPublicPoolsMetadata + "?index=5&limit=101",
+		lighter.PathPublicPoolsMetadata + "?index=5&limit=10&filter=nope",
+		lighter.PathAccount + "?value=1",
+		lighter.PathAccount + "?by=name&value=1",
+		lighter.PathAccount + "?by=index&value=x",
+		lighter.PathPnL + "?by=index&value=1&resolution=2d&start_timestamp=0&end_timestamp=1&count_back=0",
+		lighter.PathPnL + "?by=index&value=1&resolution=1d&end_timestamp=1&count_back=0",
+		lighter.PathPnL + "?by=index&value=1&resolution=1d&start_timestamp=0&end_timestamp=1&count_back=0&ignore_transfers=maybe",
+		lighter.PathCandles + "?market_id=0&resolution=1d&start_timestamp=0&end_timestamp=1",
+		lighter.PathCandles + "?market_id=0&resolution=1d&start_timestamp=0&end_timestamp=5000000000001&count_back=1",
+		lighter.PathCandles + "?market_id=77&resolution=1d&start_timestamp=0&end_timestamp=1&count_back=1",
+		lighter.PathOrderBooks + "?filter=options",
+		lighter.PathFundings + "?resolution=1h&start_timestamp=0&end_timestamp=1&count_back=0",
+		lighter.PathFundings + "?market_id=0&resolution=4h&start_timestamp=0&end_timestamp=1&count_back=0",
+		lighter.PathFundings + "?market_id=0&resolution=1h&start_timestamp=-1&end_timestamp=1&count_back=0",
+		lighter.PathFundings + "?market_id=2048&resolution=1h&start_timestamp=0&end_timestamp=1&count_back=0", // spot
+		lighter.PathRecentTrades + "?market_id=0",
+		lighter.PathRecentTrades + "?market_id=0&limit=0",
+		lighter.PathRecentTrades + "?market_id=0&limit=101",
+		lighter.PathRecentTrades + "?market_id=77&limit=1",
+		lighter.PathTrades + "?limit=10",
+		lighter.PathTrades + "?sort_by=price&limit=10",
+		lighter.PathTrades + "?sort_by=trade_id",
+		lighter.PathTrades + "?sort_by=trade_id&limit=101",
+		lighter.PathTrades + "?sort_by=trade_id&limit=10&sort_dir=asc",
+		lighter.PathTrades + "?sort_by=trade_id&limit=10&role=owner",
+		lighter.PathTrades + "?sort_by=trade_id&limit=10&type=swap",
+		lighter.PathTrades + "?sort_by=trade_id&limit=10&ask_filter=200",
+		lighter.PathTrades + "?sort_by=trade_id&limit=10&account_index=-2",
+		lighter.PathTrades + "?sort_by=trade_id&limit=10&cursor=bogus",
+		lighter.PathTrades + "?sort_by=trade_id&limit=10&aggregate=maybe",
+		lighter.PathOrderBookDetails + "?filter=options",
+		lighter.PathOrderBookDetails + "?market_id=40000",
+		lighter.PathAccountsByL1Address,
+		lighter.PathAccountsByL1Address + "?l1_address=0x12",
 	} {
 		rec := get(h, target)
 		if m := body(t, rec); rec.Code != http.StatusBadRequest || m["code"] != float64(lightertest.CodeInvalidParam) || !strings.HasPrefix(m["message"].(string), "invalid param: ") {
@@ -132,7 +133,7 @@ func TestBadParams(t *testing.T) {
 func TestAccount(t *testing.T) {
 	h := lightertest.NewHandler(lightertest.Options{Now: newClock().Now})
 	account := func(index int64) map[string]any {
-		m := body(t, get(h, fmt.Sprintf("%s?by=index&value=%d", lightertest.PathAccount, index)))
+		m := body(t, get(h, fmt.Sprintf("%s?by=index&value=%d", lighter.PathAccount, index)))
 		accts := m["accounts"].([]any)
 		if m["code"] != float64(200) || len(accts) != 1 {
 			t.Fatalf("account %d: %v", index, m)
@@ -154,7 +155,7 @@ func TestAccount(t *testing.T) {
 		t.Fatalf("last share price at %v, want today %d", last["timestamp"], epoch.Unix())
 	}
 	// The same pool reads the same in the listing and the account.
-	meta := body(t, get(h, lightertest.PathPublicPoolsMetadata+"?index=1004&limit=1"))["public_pools"].([]any)[0].(map[string]any)
+	meta := body(t, get(h, lighter.PathPublicPoolsMetadata+"?index=1004&limit=1"))["public_pools"].([]any)[0].(map[string]any)
 	if meta["name"] != pool["name"] || meta["total_asset_value"] != pool["total_asset_value"] || meta["total_shares"] != info["total_shares"] {
 		t.Fatalf("listing %v and account %v disagree", meta, pool)
 	}
@@ -165,7 +166,7 @@ func TestAccount(t *testing.T) {
 	if info, ok := plain["pool_info"]; !ok || info != nil || len(plain["positions"].([]any)) != 1 {
 		t.Fatalf("ordinary account %v", plain)
 	}
-	rec := get(h, fmt.Sprintf("%s?by=index&value=%d", lightertest.PathAccount, lightertest.MaxAccountIndex+1))
+	rec := get(h, fmt.Sprintf("%s?by=index&value=%d", lighter.PathAccount, lightertest.MaxAccountIndex+1))
 	if m := body(t, rec); rec.Code != 400 || m["code"] != float64(lightertest.CodeAccountNotFound) {
 		t.Fatalf("beyond MaxAccountIndex: %d %v", rec.Code, m)
 	}
@@ -176,7 +177,7 @@ func TestPnL(t *testing.T) {
 	now := epoch.Unix() // midnight UTC
 	pnl := func(query string) []any {
 		t.Helper()
-		rec := get(h, lightertest.PathPnL+"?by=index&value=1003&"+query)
+		rec := get(h, lighter.PathPnL+"?by=index&value=1003&"+query)
 		m := body(t, rec)
 		if rec.Code != 200 || m["code"] != float64(200) {
 			t.Fatalf("%s: %d %v", query, rec.Code, m)
@@ -203,7 +204,7 @@ func TestOrderBooks(t *testing.T) {
 	h := lightertest.NewHandler(lightertest.Options{})
 	symbols := func(query string) []string {
 		var s []string
-		for _, b := range body(t, get(h, lightertest.PathOrderBooks+query))["order_books"].([]any) {
+		for _, b := range body(t, get(h, lighter.PathOrderBooks+query))["order_books"].([]any) {
 			s = append(s, b.(map[string]any)["symbol"].(string))
 		}
 		return s
@@ -225,7 +226,7 @@ func TestCandles(t *testing.T) {
 	now := epoch.UnixMilli()
 	candles := func(query string) []map[string]any {
 		t.Helper()
-		rec := get(h, lightertest.PathCandles+"?market_id=0&"+query)
+		rec := get(h, lighter.PathCandles+"?market_id=0&"+query)
 		m := body(t, rec)
 		if rec.Code != 200 || m["code"] != float64(200) {
 			t.Fatalf("%s: %d %v", query, rec.Code, m)
@@ -264,7 +265,7 @@ func TestUnknownEndpoint(t *testing.T) {
 func TestNoLLPPoolZero(t *testing.T) {
 	// Without an LLP, pool 0 is an ordinary pool, not the LLP.
 	h := lightertest.NewHandler(lightertest.Options{PoolIndexes: []int64{0}, NoLLP: true})
-	m := body(t, get(h, lightertest.PathPublicPoolsMetadata+"?index=1&limit=1"))["public_pools"].([]any)[0].(map[string]any)
+	m := body(t, get(h, lighter.PathPublicPoolsMetadata+"?index=1&limit=1"))["public_pools"].([]any)[0].(map[string]any)
 	if m["name"] == "LLP" || m["account_index"] != float64(0) {
 		t.Fatalf("pool 0 without an LLP: %v", m)
 	}
@@ -279,7 +280,7 @@ func TestTradesCursor(t *testing.T) {
 		if page > 100 {
 			t.Fatal("paging does not end")
 		}
-		m := body(t, get(h, lightertest.PathTrades+"?sort_by=trade_id&limit=7&market_id=1&cursor="+cursor))
+		m := body(t, get(h, lighter.PathTrades+"?sort_by=trade_id&limit=7&market_id=1&cursor="+cursor))
 		for _, tr := range m["trades"].([]any) {
 			ids = append(ids, tr.(map[string]any)["trade_id"].(float64))
 		}

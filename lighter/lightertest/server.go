@@ -1,6 +1,7 @@
 package lightertest
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -161,9 +162,7 @@ func NewHandler(opts Options) *Handler {
 	if opts.Window < 0 {
 		panic(fmt.Sprintf("lightertest: negative Window %s", opts.Window))
 	}
-	if opts.Window == 0 {
-		opts.Window = DefaultWindow
-	}
+	opts.Window = cmp.Or(opts.Window, DefaultWindow)
 	switch {
 	case opts.Jitter == 0:
 		opts.Jitter = DefaultJitter
@@ -176,15 +175,9 @@ func NewHandler(opts Options) *Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.LLPIndex == 0 {
-		opts.LLPIndex = DefaultLLPIndex
-	}
-	if opts.Pools == 0 {
-		opts.Pools = DefaultPools
-	}
-	if opts.Trades == 0 {
-		opts.Trades = DefaultTrades
-	}
+	opts.LLPIndex = cmp.Or(opts.LLPIndex, DefaultLLPIndex)
+	opts.Pools = cmp.Or(opts.Pools, DefaultPools)
+	opts.Trades = cmp.Or(opts.Trades, DefaultTrades)
 	h := &Handler{
 		opts:       opts,
 		win:        window{limit: opts.Limit, span: opts.Window - opts.Jitter},

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sharedlimit/sharedlimit/lighter"
 	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
 )
 
@@ -20,26 +21,26 @@ func TestFailNext(t *testing.T) {
 	c := newClock()
 	h := lightertest.NewHandler(lightertest.Options{Limit: 2, Now: c.Now})
 	h.FailNext(1, http.StatusServiceUnavailable)
-	rec := get(h, lightertest.PathSystemConfig)
+	rec := get(h, lighter.PathSystemConfig)
 	if rec.Code != 503 || body(t, rec)["code"] != float64(503) {
 		t.Fatalf("first: %d %s, want 503 with code 503", rec.Code, rec.Body)
 	}
-	if rec := get(h, lightertest.PathSystemConfig); rec.Code != 200 {
+	if rec := get(h, lighter.PathSystemConfig); rec.Code != 200 {
 		t.Fatalf("second: %d, want 200", rec.Code)
 	}
 	// The failed request counted against the limit, as a real server's
 	// would.
-	if rec := get(h, lightertest.PathSystemConfig); rec.Code != 429 {
+	if rec := get(h, lighter.PathSystemConfig); rec.Code != 429 {
 		t.Fatalf("third: %d, want 429", rec.Code)
 	}
 	// A 429 does not use up an injected failure.
 	h.FailNext(2, http.StatusBadGateway)
-	if rec := get(h, lightertest.PathSystemConfig); rec.Code != 429 {
+	if rec := get(h, lighter.PathSystemConfig); rec.Code != 429 {
 		t.Fatalf("fourth: %d, want 429", rec.Code)
 	}
 	c.at(1000)
 	for i, want := range []int{502, 502, 200} {
-		if rec := get(h, lightertest.PathOrderBooks); rec.Code != want {
+		if rec := get(h, lighter.PathOrderBooks); rec.Code != want {
 			t.Fatalf("after the window, request %d: %d, want %d", i, rec.Code, want)
 		}
 		if i == 1 {
@@ -59,48 +60,48 @@ func TestFailNextCancel(t *testing.T) {
 	h := lightertest.NewHandler(lightertest.Options{})
 	h.FailNext(5, 503)
 	h.FailNext(0, 503)
-	if rec := get(h, lightertest.PathSystemConfig); rec.Code != 200 {
+	if rec := get(h, lighter.PathSystemConfig); rec.Code != 200 {
 		t.Fatalf("status %d after cancelling", rec.Code)
 	}
 }
 
 func TestSetPathStatus(t *testing.T) {
 	h := lightertest.NewHandler(lightertest.Options{})
-	h.SetPathStatus(lightertest.PathOrderBooks, 500)
-	if rec := get(h, lightertest.PathOrderBooks); rec.Code != 500 {
+	h.SetPathStatus(lighter.PathOrderBooks, 500)
+	if rec := get(h, lighter.PathOrderBooks); rec.Code != 500 {
 		t.Fatalf("orderBooks: %d, want 500", rec.Code)
 	}
-	if rec := get(h, lightertest.PathSystemConfig); rec.Code != 200 {
+	if rec := get(h, lighter.PathSystemConfig); rec.Code != 200 {
 		t.Fatalf("another path: %d, want 200", rec.Code)
 	}
-	h.SetPathStatus(lightertest.PathOrderBooks, 0)
-	if rec := get(h, lightertest.PathOrderBooks); rec.Code != 200 {
+	h.SetPathStatus(lighter.PathOrderBooks, 0)
+	if rec := get(h, lighter.PathOrderBooks); rec.Code != 200 {
 		t.Fatalf("restored: %d, want 200", rec.Code)
 	}
 }
 
 func TestSetPathCode(t *testing.T) {
 	h := lightertest.NewHandler(lightertest.Options{})
-	h.SetPathCode(lightertest.PathSystemConfig, 21100, "account not found")
-	rec := get(h, lightertest.PathSystemConfig)
+	h.SetPathCode(lighter.PathSystemConfig, 21100, "account not found")
+	rec := get(h, lighter.PathSystemConfig)
 	m := body(t, rec)
 	if rec.Code != 200 || m["code"] != float64(21100) || m["message"] != "account not found" {
 		t.Fatalf("got %d %v, want 200 with code 21100", rec.Code, m)
 	}
-	h.SetPathCode(lightertest.PathSystemConfig, 0, "")
-	if m := body(t, get(h, lightertest.PathSystemConfig)); m["code"] != float64(200) {
+	h.SetPathCode(lighter.PathSystemConfig, 0, "")
+	if m := body(t, get(h, lighter.PathSystemConfig)); m["code"] != float64(200) {
 		t.Fatalf("restored: %v", m)
 	}
 }
 
 func TestSetPathBody(t *testing.T) {
 	h := lightertest.NewHandler(lightertest.Options{})
-	h.SetPathBody(lightertest.PathAccount, `{"code":200,"accounts":[]}`)
-	if rec := get(h, lightertest.PathAccount+"?by=index&value=1"); rec.Body.String() != `{"code":200,"accounts":[]}` {
+	h.SetPathBody(lighter.PathAccount, `{"code":200,"accounts":[]}`)
+	if rec := get(h, lighter.PathAccount+"?by=index&value=1"); rec.Body.String() != `{"code":200,"accounts":[]}` {
 		t.Fatalf("body %q", rec.Body)
 	}
-	h.SetPathBody(lightertest.PathAccount, "")
-	if m := body(t, get(h, lightertest.PathAccount+"?by=index&value=1")); len(m["accounts"].([]any)) != 1 {
+	h.SetPathBody(lighter.PathAccount, "")
+	if m := body(t, get(h, lighter.PathAccount+"?by=index&value=1")); len(m["accounts"].([]any)) != 1 {
 		t.Fatalf("restored: %v", m)
 	}
 }
@@ -108,15 +109,15 @@ func TestSetPathBody(t *testing.T) {
 func TestReset(t *testing.T) {
 	c := newClock()
 	h := lightertest.NewHandler(lightertest.Options{Limit: 1, Now: c.Now})
-	get(h, lightertest.PathSystemConfig)
+	get(h, lighter.PathSystemConfig)
 	h.FailNext(1, 503)
-	h.SetPathStatus(lightertest.PathOrderBooks, 500)
+	h.SetPathStatus(lighter.PathOrderBooks, 500)
 	h.Reset()
 	if st := h.Stats(); st.Total != 0 || len(st.ByPath) != 0 || len(h.Requests()) != 0 {
 		t.Fatalf("stats after reset: %+v", st)
 	}
 	// The window, the failure and the path status are gone too.
-	if rec := get(h, lightertest.PathOrderBooks); rec.Code != 200 {
+	if rec := get(h, lighter.PathOrderBooks); rec.Code != 200 {
 		t.Fatalf("after reset: %d, want 200", rec.Code)
 	}
 }
@@ -124,11 +125,11 @@ func TestReset(t *testing.T) {
 func TestCountersAndArrivals(t *testing.T) {
 	c := newClock()
 	h := lightertest.NewHandler(lightertest.Options{Now: c.Now})
-	for i, p := range []string{lightertest.PathSystemConfig, lightertest.PathOrderBooks, lightertest.PathOrderBooks + "?filter=spot"} {
+	for i, p := range []string{lighter.PathSystemConfig, lighter.PathOrderBooks, lighter.PathOrderBooks + "?filter=spot"} {
 		c.at(i * 100)
 		get(h, p)
 	}
-	if got := h.Count(lightertest.PathOrderBooks); got != 2 {
+	if got := h.Count(lighter.PathOrderBooks); got != 2 {
 		t.Fatalf("Count(orderBooks) = %d, want 2", got)
 	}
 	at := h.Arrivals()
@@ -140,8 +141,8 @@ func TestCountersAndArrivals(t *testing.T) {
 	}
 	// Copies: changing them does not change the server's.
 	st := h.Stats()
-	st.ByPath[lightertest.PathOrderBooks] = 99
-	if h.Count(lightertest.PathOrderBooks) != 2 {
+	st.ByPath[lighter.PathOrderBooks] = 99
+	if h.Count(lighter.PathOrderBooks) != 2 {
 		t.Fatal("Stats returned the server's map")
 	}
 }
@@ -156,7 +157,7 @@ func (c *closeTracker) Close() error { c.closed = true; return nil }
 
 func TestBodyClosed(t *testing.T) {
 	h := lightertest.NewHandler(lightertest.Options{})
-	for _, path := range []string{"/api/v1/sendTx", lightertest.PathSystemConfig} {
+	for _, path := range []string{"/api/v1/sendTx", lighter.PathSystemConfig} {
 		b := &closeTracker{Reader: strings.NewReader("tx_type=14&tx_info={}")}
 		req := httptest.NewRequest(http.MethodPost, path, nil)
 		req.Body = b
@@ -165,7 +166,7 @@ func TestBodyClosed(t *testing.T) {
 		if !b.closed {
 			t.Fatalf("%s: body not closed", path)
 		}
-		if want := map[string]int{"/api/v1/sendTx": 404, lightertest.PathSystemConfig: 405}[path]; rec.Code != want {
+		if want := map[string]int{"/api/v1/sendTx": 404, lighter.PathSystemConfig: 405}[path]; rec.Code != want {
 			t.Fatalf("POST %s: %d, want %d", path, rec.Code, want)
 		}
 	}
@@ -182,7 +183,7 @@ func TestServerConcurrent(t *testing.T) {
 	codes := map[int]int{}
 	for range 40 {
 		wg.Go(func() {
-			resp, err := client.Get(srv.URL + lightertest.PathSystemConfig)
+			resp, err := client.Get(srv.URL + lighter.PathSystemConfig)
 			if err != nil {
 				t.Error(err)
 				return
@@ -205,13 +206,13 @@ func TestServerConcurrent(t *testing.T) {
 
 func TestServerClose(t *testing.T) {
 	srv := lightertest.NewServer(lightertest.Options{})
-	resp, err := srv.Client().Get(srv.URL + lightertest.PathSystemConfig)
+	resp, err := srv.Client().Get(srv.URL + lighter.PathSystemConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	srv.Close()
-	if resp, err := http.Get(srv.URL + lightertest.PathSystemConfig); err == nil {
+	if resp, err := http.Get(srv.URL + lighter.PathSystemConfig); err == nil {
 		resp.Body.Close()
 		t.Fatal("request succeeded after Close")
 	}

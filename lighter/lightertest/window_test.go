@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sharedlimit/sharedlimit/internal/testutil"
+	"github.com/sharedlimit/sharedlimit/lighter"
 	"github.com/sharedlimit/sharedlimit/lighter/lightertest"
 )
 
@@ -57,7 +58,7 @@ func runSteps(t *testing.T, opts lightertest.Options, steps []step) *lightertest
 		c.at(s.at)
 		path := s.path
 		if path == "" {
-			path = lightertest.PathSystemConfig
+			path = lighter.PathSystemConfig
 		}
 		rec := get(h, path)
 		if rec.Code != s.wantStatus {
@@ -84,7 +85,7 @@ func TestWindowLimit(t *testing.T) {
 		{at: 1900, wantStatus: 200},
 	})
 	st := h.Stats()
-	if st.Total != 9 || st.TooMany != 4 || st.ByPath[lightertest.PathSystemConfig] != 9 {
+	if st.Total != 9 || st.TooMany != 4 || st.ByPath[lighter.PathSystemConfig] != 9 {
 		t.Fatalf("stats %+v, want 9 total, 4 too many", st)
 	}
 }
@@ -158,9 +159,9 @@ func TestWindowWeighted(t *testing.T) {
 	}
 	h := runSteps(t, lightertest.Options{Limit: 1000, Window: time.Minute, Weight: weight}, []step{
 		{at: 0, path: "/api/v1/trades", wantStatus: 400}, // counted, then refused: no sort_by
-		{at: 10, path: lightertest.PathAccount + "?by=index&value=1", wantStatus: 200},
-		{at: 20, path: lightertest.PathOrderBooks, wantStatus: 429, wantRetry: "60"}, // 900 + 300 > 1000
-		{at: 59950, path: lightertest.PathOrderBooks, wantStatus: 200},               // the trades (600) left
+		{at: 10, path: lighter.PathAccount + "?by=index&value=1", wantStatus: 200},
+		{at: 20, path: lighter.PathOrderBooks, wantStatus: 429, wantRetry: "60"},     // 900 + 300 > 1000
+		{at: 59950, path: lighter.PathOrderBooks, wantStatus: 200},                   // the trades (600) left
 		{at: 59960, path: "/api/v1/tokens/create", wantStatus: 429, wantRetry: "60"}, // can never fit
 	})
 	var weights []int
@@ -187,7 +188,7 @@ func equal[T comparable](a, b []T) bool {
 func TestNoLimit(t *testing.T) {
 	h := lightertest.NewHandler(lightertest.Options{})
 	for range 1000 {
-		if rec := get(h, lightertest.PathSystemConfig); rec.Code != 200 {
+		if rec := get(h, lighter.PathSystemConfig); rec.Code != 200 {
 			t.Fatalf("status %d without a limit", rec.Code)
 		}
 	}

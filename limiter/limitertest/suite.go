@@ -265,69 +265,67 @@ func nextDelay(t *testing.T, l limiter.Limiter, k string, lim limiter.Limit) tim
 	return r.Delay
 }
 
-func testCancelGivesBack(t *testing.T, h Harness) {
-	a, b, c := open(t, h), open(t, h), newClock(t, h)
-	k := key(t)
-	lim := limiter.Limit{Rate: 1, Period: c.u(10), Burst: 1}
-	rs := reserveChain(t, a, k, lim, 2)
-	if err := rs[1].Cancel(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	// Another handle gets the cancelled slot, not the one after it.
-	if d := nextDelay(t, b, k, lim); !c.near(d, c.u(10)) {
-		t.Fatalf("after cancelling the last slot, the next one is in %s, want %s", d, c.u(10))
-	}
+// cancelCase is a queue of count reservations of one token each on a new
+// key (reserveChain), a limit of one token every 10 units, then a Hold of
+// hold units (0: none) and the cancel of slot cancel. The next slot,
+// probed from another handle (other) or the same, must come in want units
+// (with atLeast: no earlier than want).
+type cancelCase struct {
+	count, cancel  int
+	hold, want     float64 // in units
+	other, atLeast bool
+	what           string // the case, for the failure
 }
 
-func testCancelAfterLater(t *testing.T, h Harness) {
-	l, c := open(t, h), newClock(t, h)
+func (cc cancelCase) check(t *testing.T, h Harness) {
+	t.Helper()
+	l := open(t, h)
+	probe := l
+	if cc.other {
+		probe = open(t, h)
+	}
+	c := newClock(t, h)
 	k := key(t)
 	lim := limiter.Limit{Rate: 1, Period: c.u(10), Burst: 1}
-	rs := reserveChain(t, l, k, lim, 3)
-	// A slot in the middle of the queue cannot be given back without
-	// moving the later one: the cancel is a no-op.
-	if err := rs[1].Cancel(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if d := nextDelay(t, l, k, lim); !c.near(d, c.u(30)) {
-		t.Fatalf("after cancelling a slot under a later one, the next is in %s, want %s (no over-admission)", d, c.u(30))
-	}
-}
-
-func testCancelAfterHold(t *testing.T, h Harness) {
-	l, c := open(t, h), newClock(t, h)
-	k := key(t)
-	lim := limiter.Limit{Rate: 1, Period: c.u(10), Burst: 1}
-	rs := reserveChain(t, l, k, lim, 2) // tat = 20 units
+	rs := reserveChain(t, l, k, lim, cc.count)
 	ctx := context.Background()
-	if err := l.Hold(ctx, k, lim, c.u(25)); err != nil { // tat = 25
+	if cc.hold > 0 {
+		if err := l.Hold(ctx, k, lim, c.u(cc.hold)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rs[cc.cancel].Cancel(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := rs[1].Cancel(ctx); err != nil {
-		t.Fatal(err)
+	d, want := nextDelay(t, probe, k, lim), c.u(cc.want)
+	if cc.atLeast && d < want-c.tol() {
+		t.Fatalf("%s: the next slot comes in %s, below %s", cc.what, d, want)
 	}
-	if d := nextDelay(t, l, k, lim); !c.near(d, c.u(25)) {
-		t.Fatalf("after a Hold and a cancel, the next slot is in %s, want %s", d, c.u(25))
+	if !cc.atLeast && !c.near(d, want) {
+		t.Fatalf("%s: the next slot comes in %s, want %s", cc.what, d, want)
 	}
+}
+
+// Another handle gets the cancelled slot, not the one after it.
+func testCancelGivesBack(t *testing.T, h Harness) {
+	cancelCase{count: 2, cancel: 1, want: 10, other: true, what: "after cancelling the last slot"}.check(t, h)
+}
+
+// A slot in the middle of the queue cannot be given back without moving
+// the later one: the cancel is a no-op (no over-admission).
+func testCancelAfterLater(t *testing.T, h Harness) {
+	cancelCase{count: 3, cancel: 1, want: 30, what: "after cancelling a slot under a later one"}.check(t, h)
+}
+
+// A Hold past the queue (tat 20 -> 25), then a cancel: the hold stands.
+func testCancelAfterHold(t *testing.T, h Harness) {
+	cancelCase{count: 2, cancel: 1, hold: 25, want: 25, what: "after a Hold and a cancel"}.check(t, h)
 }
 
 // A Hold shorter than the queue does not move the next slot, but a cancel
-// after it must not take the key below the hold.
+// after it must not take the key below the hold (floor 25 < tat 30).
 func testCancelAfterShorterHold(t *testing.T, h Harness) {
-	l, c := open(t, h), newClock(t, h)
-	k := key(t)
-	lim := limiter.Limit{Rate: 1, Period: c.u(10), Burst: 1}
-	rs := reserveChain(t, l, k, lim, 3) // tat = 30 units
-	ctx := context.Background()
-	if err := l.Hold(ctx, k, lim, c.u(25)); err != nil { // floor 25 < 30
-		t.Fatal(err)
-	}
-	if err := rs[2].Cancel(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if d := nextDelay(t, l, k, lim); d < c.u(25)-c.tol() {
-		t.Fatalf("a cancel after a Hold of %s made the next slot come in %s: below the hold", c.u(25), d)
-	}
+	cancelCase{count: 3, cancel: 2, hold: 25, want: 25, atLeast: true, what: "a cancel after a Hold of 25 units"}.check(t, h)
 }
 
 func testHold(t *testing.T, h Harness) {

@@ -18,9 +18,7 @@ import (
 // ten requests passed where two may. Such a request is an error naming
 // both keys, before any round trip, and stores nothing.
 func TestCompositeAliasedKeys(t *testing.T) {
-	m := startMini(t)
-	l := open(t, m.Addr())
-	defer l.Close()
+	m, l := openMini(t)
 	ctx := context.Background()
 	if redis.Key("", "x") != redis.Key("", "{x}") {
 		t.Fatalf("Key(\"\", x) = %s, Key(\"\", {x}) = %s: the test wants them one key", redis.Key("", "x"), redis.Key("", "{x}"))

@@ -245,6 +245,11 @@ func (s *store) pack(g *batchGroup, r *driver.Request, rkeys []string) {
 		b = append(b, ',')
 		b = append(b, code...)
 	}
+	// need writes a need's key and limit, as the group's indexes.
+	need := func(rkey string, nd driver.Need) {
+		num(int64(g.key(rkey)))
+		num(int64(g.limit(nd.T, nd.Tau)))
+	}
 	switch r.Op {
 	case driver.Allow, driver.Reserve:
 		if r.Op == driver.Allow {
@@ -255,21 +260,16 @@ func (s *store) pack(g *batchGroup, r *driver.Request, rkeys []string) {
 		}
 		num(int64(len(r.Needs)))
 		for j, nd := range r.Needs {
-			num(int64(g.key(rkeys[j])))
-			num(int64(g.limit(nd.T, nd.Tau)))
+			need(rkeys[j], nd)
 			num(nd.N)
 		}
 	case driver.Hold:
-		nd := r.Needs[0]
 		op(bHold)
-		num(int64(g.key(rkeys[0])))
-		num(int64(g.limit(nd.T, nd.Tau)))
+		need(rkeys[0], r.Needs[0])
 		num(r.Hold)
 	case driver.Status:
-		nd := r.Needs[0]
 		op(bStatus)
-		num(int64(g.key(rkeys[0])))
-		num(int64(g.limit(nd.T, nd.Tau)))
+		need(rkeys[0], r.Needs[0])
 	case driver.Reset:
 		op(bReset)
 		num(int64(g.key(rkeys[0])))

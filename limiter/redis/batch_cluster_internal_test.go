@@ -331,48 +331,19 @@ func TestBatchClusterFlushLoad(t *testing.T) {
 			hook.take()
 			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 			defer cancel()
-			var wg sync.WaitGroup
-			var calls atomic.Int64
-			wg.Go(func() {
-				for ctx.Err() == nil {
-					for _, a := range c.Addrs() {
-						if _, err := redistest.Do(a, "", "SCRIPT", "FLUSH"); err != nil {
-							t.Error(err)
-							return
-						}
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
-			})
 			lim := limiter.Limit{Rate: 1_000_000, Period: time.Second, Burst: 1000}
 			bg := context.Background()
-			for g := range 16 {
-				wg.Go(func() {
-					for i := 0; ctx.Err() == nil; i++ {
-						key := fmt.Sprintf("k%d", (g*7+i)%40)
-						var err error
-						switch (g + i) % 4 {
-						case 0:
-							_, err = l.AllowN(bg, key, lim, 1)
-						case 1:
-							var r *limiter.Reservation
-							if r, err = l.ReserveN(bg, key, lim, 1, time.Second); err == nil {
-								err = r.Cancel(bg)
-							}
-						case 2:
-							_, err = l.Status(bg, key, lim)
-						case 3:
-							_, err = l.Allow(bg, limiter.Need{Key: "{" + key + "}:a", Limit: lim, N: 1}, limiter.Need{Key: "{" + key + "}:b", Limit: lim, N: 2})
-						}
-						if err != nil {
-							t.Errorf("call during SCRIPT FLUSH: %v", err)
-							return
-						}
-						calls.Add(1)
-					}
-				})
-			}
-			wg.Wait()
+			calls := redistest.FlushLoad(ctx, t, c.Addrs(), 20*time.Millisecond, 16, func(g, i int) error {
+				key := fmt.Sprintf("k%d", (g*7+i)%40)
+				var err error
+				switch kind := (g + i) % 4; kind {
+				case 0, 1, 2:
+					err = SimpleCall(bg, l, kind, key, lim)
+				case 3:
+					_, err = l.Allow(bg, limiter.Need{Key: "{" + key + "}:a", Limit: lim, N: 1}, limiter.Need{Key: "{" + key + "}:b", Limit: lim, N: 2})
+				}
+				return err
+			})
 			var multi, evals int
 			for _, p := range hook.take() {
 				sha := 0
@@ -389,7 +360,7 @@ func TestBatchClusterFlushLoad(t *testing.T) {
 				}
 			}
 			st := l.Stats()
-			t.Logf("%d calls, %d requests in %d round trips; %d pipelines of several slots, %d EVALs in pipelines", calls.Load(), st.Requests, st.RoundTrips, multi, evals)
+			t.Logf("%d calls, %d requests in %d round trips; %d pipelines of several slots, %d EVALs in pipelines", calls, st.Requests, st.RoundTrips, multi, evals)
 			if multi == 0 || evals == 0 {
 				t.Fatalf("%d pipelines of several slots, %d EVALs in pipelines: the load did not exercise NOSCRIPT within pipelines", multi, evals)
 			}

@@ -49,6 +49,26 @@ type diffWorld struct {
 	rated map[string]bool
 }
 
+// frozenMini is a client of a new miniredis whose clock stands at now,
+// 2025-06-01 12:00 UTC; both close when t ends.
+func frozenMini(t *testing.T) (m *miniredis.Miniredis, c *goredis.Client, now time.Time) {
+	m = miniredis.RunT(t)
+	now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	m.SetTime(now)
+	c = goredis.NewClient(&goredis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { c.Close() })
+	return m, c, now
+}
+
+// realClient is a client (ContextTimeoutEnabled) of a new real Redis;
+// both close when t ends.
+func realClient(t *testing.T) *goredis.Client {
+	srv := redistest.Start(t, redistest.Config{})
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func newStore(c goredis.UniversalClient, prefix string) *store {
 	s := &store{client: c, rate: redis_rate.NewLimiter(c), prefix: prefix, timeout: 5 * time.Second}
 	s.cluster, _ = c.(*goredis.ClusterClient)
@@ -325,11 +345,7 @@ func parseAny(v string) (int64, string) {
 // scripts decide the same requests one at a time on keys of their own;
 // and both leave the same tats, epochs and safe expiries.
 func TestBatchMatchesOneAtATime(t *testing.T) {
-	m := miniredis.RunT(t)
-	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	m.SetTime(now)
-	c := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
-	defer c.Close()
+	m, c, now := frozenMini(t)
 	ctx := context.Background()
 	seeds := uint64(150)
 	if raceEnabled {
@@ -362,9 +378,7 @@ func TestBatchMatchesOneAtATime(t *testing.T) {
 // limits of a minute per token, waits and holds half an interval away
 // from any boundary, durations within 2 s.
 func TestBatchMatchesOneAtATimeRealRedis(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
-	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
-	defer c.Close()
+	c := realClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const T = 60_000_000

@@ -3,10 +3,6 @@ package redis
 import (
 	"context"
 	"testing"
-	"time"
-
-	"github.com/alicebob/miniredis/v2"
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
@@ -17,11 +13,7 @@ import (
 // ones of the batch left, so the bucket admits exactly what one at a time
 // would (Burst at once, then one per T), never a token more.
 func TestBatchEdgesAdmitNoMore(t *testing.T) {
-	m := miniredis.RunT(t)
-	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	m.SetTime(now)
-	c := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
-	defer c.Close()
+	m, c, _ := frozenMini(t)
 	ctx := context.Background()
 	const T, tau = 100_000, 300_000 // Burst 3
 	need := func(key string, n int64) []driver.Need { return []driver.Need{{Key: key, T: T, Tau: tau, N: n}} }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,53 +44,26 @@ func TestBatchScriptFlushMidLoad(t *testing.T) {
 			defer l.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			var wg sync.WaitGroup
-			var calls atomic.Int64
-			wg.Go(func() {
-				for ctx.Err() == nil {
-					if _, err := redistest.Do(srv.Addr(), "", "SCRIPT", "FLUSH"); err != nil {
-						t.Error(err)
-						return
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
-			})
 			lim := limiter.Limit{Rate: 1_000_000, Period: time.Second, Burst: 1000}
 			bg := context.Background()
-			for g := range 16 {
-				wg.Go(func() {
-					for i := 0; ctx.Err() == nil; i++ {
-						key := fmt.Sprintf("k%d", i%3)
-						var err error
-						switch g % 5 {
-						case 0:
-							_, err = l.AllowN(bg, key, lim, 1)
-						case 1:
-							var r *limiter.Reservation
-							if r, err = l.ReserveN(bg, key, lim, 1, time.Second); err == nil {
-								err = r.Cancel(bg)
-							}
-						case 2:
-							_, err = l.Status(bg, key, lim)
-						case 3:
-							err = l.Hold(bg, "hold", lim, time.Microsecond)
-						case 4:
-							var r *limiter.Reservation
-							if r, err = l.Reserve(bg, time.Second, limiter.Need{Key: "{t}:a", Limit: lim, N: 1}, limiter.Need{Key: "{t}:b", Limit: lim, N: 2}); err == nil {
-								err = r.Cancel(bg)
-							}
-						}
-						if err != nil {
-							t.Errorf("call during SCRIPT FLUSH: %v", err)
-							return
-						}
-						calls.Add(1)
+			calls := redistest.FlushLoad(ctx, t, []string{srv.Addr()}, 5*time.Millisecond, 16, func(g, i int) error {
+				key := fmt.Sprintf("k%d", i%3)
+				var err error
+				switch kind := g % 5; kind {
+				case 0, 1, 2:
+					err = redis.SimpleCall(bg, l, kind, key, lim)
+				case 3:
+					err = l.Hold(bg, "hold", lim, time.Microsecond)
+				case 4:
+					var r *limiter.Reservation
+					if r, err = l.Reserve(bg, time.Second, limiter.Need{Key: "{t}:a", Limit: lim, N: 1}, limiter.Need{Key: "{t}:b", Limit: lim, N: 2}); err == nil {
+						err = r.Cancel(bg)
 					}
-				})
-			}
-			wg.Wait()
+				}
+				return err
+			})
 			st := l.Stats()
-			t.Logf("%d calls, %d requests in %d round trips, %d scripts sent again with EVAL", calls.Load(), st.Requests, st.RoundTrips, hook.evals.Load())
+			t.Logf("%d calls, %d requests in %d round trips, %d scripts sent again with EVAL", calls, st.Requests, st.RoundTrips, hook.evals.Load())
 			if st.RoundTrips >= st.Requests || hook.evals.Load() == 0 {
 				t.Fatalf("%d requests in %d round trips, %d EVALs: the flushes did not hit batches", st.Requests, st.RoundTrips, hook.evals.Load())
 			}

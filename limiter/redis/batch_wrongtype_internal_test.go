@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
-	"github.com/sharedlimit/sharedlimit/internal/redistest"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
@@ -21,9 +18,7 @@ import (
 // the batch, before and after them on the same keys, is decided as one at
 // a time; the hash, and the composite's other key, are left as they were.
 func TestBatchWrongType(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
-	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
-	defer c.Close()
+	c := realClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const T = 60_000_000
@@ -128,9 +123,7 @@ func TestBatchWrongType(t *testing.T) {
 // first key, which emptied it (a full Burst admitted again) while the
 // batch failed.
 func TestBatchWrongTypeCancelTouchesNothingElse(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
-	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
-	defer c.Close()
+	c := realClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const T = 60_000_000

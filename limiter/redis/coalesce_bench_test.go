@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -111,4 +112,137 @@ func BenchmarkCoalesce(b *testing.B) {
 		coalesceLatency(b, coalesceSides(b, srv, benchLimit))
 	})
 	b.Run("wait/rate=200000/goroutines=64", func(b *testing.B) { coalesceWait(b, srv, 64) })
+}
+
+// waitLimit is the limit of wait/rate=200000: a burst of 10 ms of it.
+var waitLimit = limiter.Limit{Rate: 200_000, Period: time.Second, Burst: 2000}
+
+// The phases of a coalesceWait run: warm (the burst and the queue
+// forming, not counted), then the steady window measured.
+const (
+	waitWarm   = 500 * time.Millisecond
+	waitWindow = 2 * time.Second
+)
+
+// coalesceWait is wait/rate=200000/goroutines=g: g goroutines loop on
+// limiter.Wait of one key under waitLimit, ours (coalescing on) and ours
+// uncoalesced, each on a client of its own. Over the steady window it
+// reports each one's used fraction of the limit (admissions over
+// Rate*window) and admissions per round trip (the client hook's count).
+func coalesceWait(b *testing.B, srv *redistest.Server, g int) {
+	for b.Loop() {
+		for _, on := range []bool{true, false} {
+			name := oursName
+			if !on {
+				name = "uncoalesced"
+			}
+			c := benchClient(b, srv)
+			h := &traffic{}
+			c.AddHook(h)
+			l, err := redis.New(c, redis.WithCoalescing(on), redis.WithPrefix("wait/"+name+"/"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			used, perTrip := waitRun(b, l, h, g)
+			l.Close()
+			b.ReportMetric(used, name+"-used")
+			b.ReportMetric(perTrip, name+"-admissions/roundtrip")
+		}
+	}
+}
+
+// waitRun runs g goroutines of Wait on l and returns the used fraction
+// and admissions per round trip over the steady window.
+func waitRun(b *testing.B, l *redis.Limiter, h *traffic, g int) (used, perTrip float64) {
+	var (
+		admitted atomic.Int64
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		once     sync.Once
+		first    error
+	)
+	ctx := context.Background()
+	for range g {
+		wg.Go(func() {
+			for !stop.Load() {
+				if err := limiter.Wait(ctx, l, "hot", waitLimit, 1); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+				admitted.Add(1)
+			}
+		})
+	}
+	time.Sleep(waitWarm)
+	a0, t0, s0 := admitted.Load(), h.trips.Load(), time.Now()
+	time.Sleep(waitWindow)
+	a1, t1, d := admitted.Load(), h.trips.Load(), time.Since(s0)
+	stop.Store(true)
+	wg.Wait()
+	if first != nil {
+		b.Fatal(first)
+	}
+	allowed := float64(waitLimit.Rate) * d.Seconds() / waitLimit.Period.Seconds()
+	return float64(a1-a0) / allowed, float64(a1-a0) / float64(max(t1-t0, 1))
+}
+
+// latencySlice is how long each round of coalesceLatency lasts.
+const latencySlice = 1500 * time.Millisecond
+
+// coalesceLatency is latency/goroutines=1: one call at a time, each timed
+// alone, the sides taking turns call by call (the first of each turn
+// rotating), so that a shared machine's drift hits them alike, for
+// benchround.Rounds rounds. It reports each side's median (over the
+// rounds) p50 and p99 in ns, and the median of the rounds' ours/redis_rate
+// p50 ratios (lower is better for ours).
+func coalesceLatency(b *testing.B, sides []*coalesceSide) {
+	ctx := context.Background()
+	p50, p99 := map[string][]float64{}, map[string][]float64{}
+	lat := make([][]time.Duration, len(sides))
+	for b.Loop() {
+		for range benchround.Rounds {
+			for i := range lat {
+				lat[i] = lat[i][:0]
+			}
+			for turn, end := 0, time.Now().Add(latencySlice); time.Now().Before(end); turn++ {
+				for j := range sides {
+					i := (turn + j) % len(sides)
+					s := sides[i]
+					t0 := time.Now()
+					if err := s.op(ctx, "latency/"+s.name); err != nil {
+						b.Fatalf("%s: %v", s.name, err)
+					}
+					lat[i] = append(lat[i], time.Since(t0))
+					s.decisions.Add(1)
+				}
+			}
+			for i, s := range sides {
+				slices.Sort(lat[i])
+				p50[s.name] = append(p50[s.name], float64(quantile(lat[i], 0.50)))
+				p99[s.name] = append(p99[s.name], float64(quantile(lat[i], 0.99)))
+			}
+		}
+	}
+	for _, s := range sides {
+		b.ReportMetric(benchround.Median(p50[s.name]), s.name+"-p50-ns")
+		b.ReportMetric(benchround.Median(p99[s.name]), s.name+"-p99-ns")
+		if d := s.decisions.Load(); d > 0 {
+			b.ReportMetric(float64(s.trips.trips.Load())/float64(d), s.name+"-roundtrips/decision")
+		}
+	}
+	for _, num := range []string{oursName, "uncoalesced"} {
+		rs := make([]float64, len(p50[rawName]))
+		for i := range rs {
+			rs[i] = p50[num][i] / p50[rawName][i]
+		}
+		b.ReportMetric(benchround.Median(rs), num+"/"+rawName+"-p50")
+	}
+}
+
+// quantile of sorted (nearest rank).
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(int(q*float64(len(sorted))), len(sorted)-1)]
 }

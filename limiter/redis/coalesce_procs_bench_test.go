@@ -1,15 +1,10 @@
 package redis_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,46 +12,28 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sharedlimit/sharedlimit/internal/benchround"
+	"github.com/sharedlimit/sharedlimit/internal/proctest"
 	"github.com/sharedlimit/sharedlimit/internal/redistest"
 	"github.com/sharedlimit/sharedlimit/limiter/redis"
 )
 
-// The environment of a BenchmarkCoalesceProcesses child (see TestMain).
+// The environment of a BenchmarkCoalesceProcesses child (see TestMain),
+// beside proctest's own.
 const (
-	envBenchImpl       = "SHAREDLIMIT_REDIS_BENCH_IMPL" // rawName, oursName or "uncoalesced"
-	envBenchAddr       = "SHAREDLIMIT_REDIS_BENCH_ADDR"
-	envBenchKey        = "SHAREDLIMIT_REDIS_BENCH_KEY"
-	envBenchGoroutines = "SHAREDLIMIT_REDIS_BENCH_GOROUTINES"
-	envBenchStart      = "SHAREDLIMIT_REDIS_BENCH_START" // Unix ns
-	envBenchDuration   = "SHAREDLIMIT_REDIS_BENCH_DURATION"
-	benchPrefix        = "REDIS-BENCH-DECISIONS "
+	envBenchImpl = "SHAREDLIMIT_REDIS_BENCH_IMPL" // rawName, oursName or "uncoalesced"
+	envBenchAddr = "SHAREDLIMIT_REDIS_BENCH_ADDR"
+	envBenchKey  = "SHAREDLIMIT_REDIS_BENCH_KEY"
 )
 
-// TestMain runs a benchmark child when the environment names one, and the
-// tests otherwise.
-func TestMain(m *testing.M) {
-	if os.Getenv(envBenchImpl) != "" {
-		if err := benchChild(); err != nil {
-			fmt.Fprintln(os.Stderr, "bench child:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+// TestMain runs a benchmark child (benchChild) in a child of runProcs, and
+// the tests otherwise.
+func TestMain(m *testing.M) { proctest.BenchMain(m, benchChild) }
 
-// benchChild makes decisions from G goroutines on one key between the
-// shared start and its end, and prints how many it made and in how many
+// benchChild makes decisions from c's goroutines on one key between the
+// shared start and its end, and reports how many it made and in how many
 // round trips (its client's hook).
-func benchChild() error {
-	g, err1 := strconv.Atoi(os.Getenv(envBenchGoroutines))
-	startNS, err2 := strconv.ParseInt(os.Getenv(envBenchStart), 10, 64)
-	dur, err3 := time.ParseDuration(os.Getenv(envBenchDuration))
-	if err1 != nil || err2 != nil || err3 != nil || g < 1 {
-		return fmt.Errorf("bad environment: goroutines %q (%v), start %v, duration %v",
-			os.Getenv(envBenchGoroutines), err1, err2, err3)
-	}
-	c := goredis.NewClient(&goredis.Options{Addr: os.Getenv(envBenchAddr), PoolSize: g, ContextTimeoutEnabled: true})
+func benchChild(bc *proctest.Bench) error {
+	c := goredis.NewClient(&goredis.Options{Addr: os.Getenv(envBenchAddr), PoolSize: bc.Goroutines, ContextTimeoutEnabled: true})
 	defer c.Close()
 	trips := &traffic{}
 	c.AddHook(trips)
@@ -82,88 +59,24 @@ func benchChild() error {
 	// Dial the pool's connections before the start, so that the load
 	// measures decisions.
 	var warm sync.WaitGroup
-	for range g {
+	for range bc.Goroutines {
 		warm.Go(func() { _ = c.Ping(ctx).Err() })
 	}
 	warm.Wait()
 	t0 := trips.trips.Load()
-	start := time.Unix(0, startNS)
-	end := start.Add(dur)
-	time.Sleep(time.Until(start))
-	var (
-		count atomic.Int64
-		wg    sync.WaitGroup
-	)
-	errc := make(chan error, g)
-	for range g {
-		wg.Go(func() {
-			for time.Now().Before(end) {
-				if err := decide(ctx); err != nil {
-					errc <- err
-					return
-				}
-				count.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	close(errc)
-	if err := <-errc; err != nil {
+	n, err := bc.Run(ctx, decide)
+	if err != nil {
 		return err
 	}
-	fmt.Printf("%s%d %d\n", benchPrefix, count.Load(), trips.trips.Load()-t0)
+	bc.Report(n, trips.trips.Load()-t0)
 	return nil
-}
-
-// procsResult is what the children of runProcs did, summed.
-type procsResult struct {
-	rate                  float64 // decisions per second
-	decisions, roundTrips int64
 }
 
 // runProcs runs procs child processes of goroutines each, deciding on key
 // of srv for dur: impl rawName, oursName or "uncoalesced".
-func runProcs(b *testing.B, srv *redistest.Server, impl, key string, procs, goroutines int, dur time.Duration) procsResult {
-	// Far enough ahead for every child to start and dial.
-	start := time.Now().Add(time.Second)
-	counts, trips := make([]int64, procs), make([]int64, procs)
-	errs := make([]error, procs)
-	ctx, cancel := context.WithTimeout(context.Background(), dur+time.Minute)
-	defer cancel()
-	var wg sync.WaitGroup
-	for i := range procs {
-		wg.Go(func() {
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$", "-test.bench=^$")
-			cmd.Env = append(os.Environ(), envBenchImpl+"="+impl, envBenchAddr+"="+srv.Addr(), envBenchKey+"="+key,
-				envBenchGoroutines+"="+strconv.Itoa(goroutines), envBenchStart+"="+strconv.FormatInt(start.UnixNano(), 10),
-				envBenchDuration+"="+dur.String())
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				errs[i] = fmt.Errorf("%v: %s", err, stderr.String())
-				return
-			}
-			errs[i] = fmt.Errorf("no %q line in its output: %s", benchPrefix, out)
-			sc := bufio.NewScanner(strings.NewReader(string(out)))
-			for sc.Scan() {
-				if rest, ok := strings.CutPrefix(sc.Text(), benchPrefix); ok {
-					_, errs[i] = fmt.Sscan(rest, &counts[i], &trips[i])
-				}
-			}
-		})
-	}
-	wg.Wait()
-	var res procsResult
-	for i := range procs {
-		if errs[i] != nil {
-			b.Fatalf("%s child %d: %v", impl, i, errs[i])
-		}
-		res.decisions += counts[i]
-		res.roundTrips += trips[i]
-	}
-	res.rate = float64(res.decisions) / dur.Seconds()
-	return res
+func runProcs(b *testing.B, srv *redistest.Server, impl, key string, procs, goroutines int, dur time.Duration) proctest.BenchResult {
+	return proctest.RunBench(b, []string{envBenchImpl + "=" + impl, envBenchAddr + "=" + srv.Addr(), envBenchKey + "=" + key},
+		procs, goroutines, dur)
 }
 
 // BenchmarkCoalesceProcesses is issue 17's processes figure: 4 child
@@ -185,9 +98,9 @@ func BenchmarkCoalesceProcesses(b *testing.B) {
 			for i := range impls {
 				impl := impls[(r+i)%len(impls)]
 				res := runProcs(b, srv, impl, "procs/"+impl, procs, goroutines, time.Second)
-				rates[impl] = append(rates[impl], res.rate)
-				decisions[impl] += res.decisions
-				trips[impl] += res.roundTrips
+				rates[impl] = append(rates[impl], res.Rate)
+				decisions[impl] += res.Decisions
+				trips[impl] += res.RoundTrips
 			}
 		}
 	}
@@ -198,10 +111,6 @@ func BenchmarkCoalesceProcesses(b *testing.B) {
 		}
 	}
 	for _, impl := range impls[1:] {
-		rs := make([]float64, len(rates[impl]))
-		for i := range rs {
-			rs[i] = rates[impl][i] / rates[rawName][i]
-		}
-		b.ReportMetric(benchround.Median(rs), impl+"/"+rawName)
+		benchround.ReportRatio(b, impl+"/"+rawName, rates[impl], rates[rawName])
 	}
 }

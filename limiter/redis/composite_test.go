@@ -44,9 +44,7 @@ func needResults(t *testing.T, what string, got []limiter.NeedResult, keys []str
 // on a tie) with its RetryAfter, reports what each key has left, and
 // leaves every stored value as it was.
 func TestCompositeAllOrNothing(t *testing.T) {
-	m := startMini(t)
-	l := open(t, m.Addr(), redis.WithPrefix("p:"))
-	defer l.Close()
+	m, l := openMini(t, redis.WithPrefix("p:"))
 	ctx := context.Background()
 	small := limiter.Limit{Rate: 1, Period: time.Second, Burst: 2} // T 1 s
 	big := limiter.Limit{Rate: 10, Period: time.Second, Burst: 10} // T 100 ms
@@ -121,9 +119,7 @@ func TestCompositeAllOrNothing(t *testing.T) {
 // sets charges the second from that slot (documented), and every key
 // stores the format of scripts.go with its own token and expiry.
 func TestCompositeReserveFromSlot(t *testing.T) {
-	m := startMini(t)
-	l := open(t, m.Addr(), redis.WithPrefix("p:"))
-	defer l.Close()
+	m, l := openMini(t, redis.WithPrefix("p:"))
 	ctx := context.Background()
 	slow := limiter.Limit{Rate: 1, Period: time.Second, Burst: 1}   // T 1 s
 	fast := limiter.Limit{Rate: 10, Period: time.Second, Burst: 10} // T 100 ms
@@ -155,9 +151,7 @@ func TestCompositeReserveFromSlot(t *testing.T) {
 // leaves a key that another write touched; a key that had no value is
 // deleted again.
 func TestCompositeCancelRestoresUntouched(t *testing.T) {
-	m := startMini(t)
-	l := open(t, m.Addr(), redis.WithPrefix("p:"))
-	defer l.Close()
+	m, l := openMini(t, redis.WithPrefix("p:"))
 	ctx := context.Background()
 	lim := limiter.Limit{Rate: 1, Period: time.Second, Burst: 1}
 	a, b, c := "{t}:a", "{t}:b", "{t}:c"
@@ -261,9 +255,7 @@ func TestCompositeSharesWithRedisRate(t *testing.T) {
 // rate:<prefix><key>, by the composite script, redis_rate's AllowN and the
 // other scripts alike; untagged keys keep rate:{<prefix><key>}.
 func TestCompositeTaggedKeys(t *testing.T) {
-	m := startMini(t)
-	l := open(t, m.Addr(), redis.WithPrefix("p:"))
-	defer l.Close()
+	m, l := openMini(t, redis.WithPrefix("p:"))
 	ctx := context.Background()
 	lim := limiter.Limit{Rate: 10, Period: time.Second, Burst: 10}
 	for k, want := range map[string]string{
@@ -307,9 +299,7 @@ func TestCompositeTaggedKeys(t *testing.T) {
 // TestCompositeFloors: after Redis lost its data, a composite reservation
 // does not hand out the handle's queued slots again, on any of its keys.
 func TestCompositeFloors(t *testing.T) {
-	m := startMini(t)
-	l := open(t, m.Addr())
-	defer l.Close()
+	m, l := openMini(t)
 	ctx := context.Background()
 	lim := limiter.Limit{Rate: 1, Period: 10 * time.Second, Burst: 1}
 	needs := []limiter.Need{{Key: "{f}:a", Limit: lim, N: 1}, {Key: "{f}:b", Limit: lim, N: 1}}

@@ -52,14 +52,8 @@ func ExampleRateKey() {
 // The GCRA in a Redis whose clock is fixed (miniredis): PerSecond(2) with
 // Burst 1 admits one request, then one every half second.
 func Example() {
-	m, err := miniredis.Run()
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer m.Close()
-	m.SetTime(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	client := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
-	defer client.Close()
+	client, cleanup := fixedClockRedis()
+	defer cleanup()
 	lim, err := redis.New(client)
 	if err != nil {
 		log.Fatal(err)
@@ -95,14 +89,8 @@ func Example() {
 // all. The keys share the hash tag {account:42}, so that on a Redis
 // Cluster they live in one slot and one script decides them.
 func ExampleLimiter_Allow() {
-	m, err := miniredis.Run()
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer m.Close()
-	m.SetTime(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	client := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
-	defer client.Close()
+	client, cleanup := fixedClockRedis()
+	defer cleanup()
 	lim, err := redis.New(client, redis.WithPrefix("myapp:"))
 	if err != nil {
 		log.Fatal(err)
@@ -126,4 +114,19 @@ func ExampleLimiter_Allow() {
 	// weight 20000: allowed=true requests left 59, weight left 4000, binding need 0, retry after 0s
 	// weight 6000: allowed=false requests left 59, weight left 4000, binding need 1, retry after 5s
 	// rate:myapp:{account:42}:weight
+}
+
+// fixedClockRedis is a client of a new in-process Redis (miniredis) whose
+// clock stands at 2025-01-01, and the function that closes both.
+func fixedClockRedis() (client *goredis.Client, cleanup func()) {
+	m, err := miniredis.Run()
+	if err != nil {
+		log.Fatal(err)
+	}
+	m.SetTime(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	client = goredis.NewClient(&goredis.Options{Addr: m.Addr()})
+	return client, func() {
+		client.Close()
+		m.Close()
+	}
 }

@@ -25,9 +25,7 @@ func reserveDelay(t *testing.T, l limiter.Limiter, k string, lim limiter.Limit) 
 // a handle's queued slots a second time: the handle's next slot comes after
 // the last it holds.
 func TestLostDataKeepsQueuedSlots(t *testing.T) {
-	m := startMini(t)
-	l := open(t, m.Addr())
-	defer l.Close()
+	m, l := openMini(t)
 	lim := limiter.Limit{Rate: 1, Period: 10 * time.Second, Burst: 1}
 	for i := range 3 {
 		if _, d := reserveDelay(t, l, "k", lim); d != time.Duration(i)*10*time.Second {
@@ -50,9 +48,7 @@ func TestLostDataKeepsQueuedSlots(t *testing.T) {
 // The floor follows cancels and Reset, so that it never holds back more than
 // the handle really holds.
 func TestFloorFollowsCancelAndReset(t *testing.T) {
-	m := startMini(t)
-	l := open(t, m.Addr())
-	defer l.Close()
+	m, l := openMini(t)
 	lim := limiter.Limit{Rate: 1, Period: 10 * time.Second, Burst: 1}
 	ctx := context.Background()
 	reserveDelay(t, l, "k", lim)
@@ -81,9 +77,7 @@ var valueForm = regexp.MustCompile(`^([0-9]+)\.([0-9]{6})0([0-9]{9})[0-9]{16}$`)
 // per write; a Reset keeps the key, with tat = now - 1 µs under a new
 // epoch, which later writes keep.
 func TestStoredValue(t *testing.T) {
-	m := startMini(t)
-	l := open(t, m.Addr())
-	defer l.Close()
+	m, l := openMini(t)
 	lim := limiter.Limit{Rate: 1, Period: 10 * time.Second, Burst: 1}
 	ctx := context.Background()
 	nowUS := miniStart.Sub(time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)).Microseconds()
@@ -163,9 +157,7 @@ func TestLostDataAfterReset(t *testing.T) {
 // full and admitted at once, beside the 3 waiters still queued: the
 // handle's own queue given twice.
 func TestLostDataAllowKeepsQueuedSlots(t *testing.T) {
-	m := startMini(t)
-	l := open(t, m.Addr())
-	defer l.Close()
+	m, l := openMini(t)
 	ctx := context.Background()
 	lim := limiter.Limit{Rate: 1, Period: 10 * time.Second, Burst: 1}
 	for range 3 {

@@ -3,6 +3,7 @@ package redis
 import (
 	"fmt"
 	"github.com/sharedlimit/sharedlimit/internal/coalesce"
+	"github.com/sharedlimit/sharedlimit/internal/handleopt"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -43,8 +44,7 @@ var (
 type config struct {
 	prefix  string
 	timeout time.Duration
-	policy  limiter.Policy
-	batch   coalesce.Options
+	handleopt.Common
 }
 
 // Option configures New.
@@ -74,27 +74,19 @@ func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = 
 // back to an in-process limiter. Under limiter.FailFallback without a
 // Policy.Fallback, an in-process store of its own is used. The default
 // value is limiter.Policy{} (FailWait, 30 s).
-func WithPolicy(p limiter.Policy) Option {
-	return func(c *config) {
-		obs := c.policy.Observer
-		c.policy = p
-		if p.Observer == nil {
-			c.policy.Observer = obs
-		}
-	}
-}
+func WithPolicy(p limiter.Policy) Option { return func(c *config) { c.SetPolicy(p) } }
 
 // WithCoalescing turns coalescing on or off. On, concurrent calls on the
 // Limiter share round trips: a call that finds none in flight goes at
 // once, and calls arriving meanwhile go together as the next batch, decided
 // by Redis in one script call, each request in arrival order as if alone. Off, every
 // call is a round trip of its own. The default value is true.
-func WithCoalescing(on bool) Option { return func(c *config) { c.batch.Off = !on } }
+func WithCoalescing(on bool) Option { return func(c *config) { c.SetCoalescing(on) } }
 
 // WithObserver reports the Limiter's decisions, store errors and policy
 // switches to o (see [limiter.Observer]); limiter.Wait reports its waits
 // to it too. The default value is none.
-func WithObserver(o limiter.Observer) Option { return func(c *config) { c.policy.Observer = o } }
+func WithObserver(o limiter.Observer) Option { return func(c *config) { c.SetObserver(o) } }
 
 // New returns a Limiter on client, which may be any go-redis client (single
 // node, cluster, sentinel failover, ring). Close does not close client.
@@ -102,7 +94,7 @@ func New(client goredis.UniversalClient, opts ...Option) (*Limiter, error) {
 	if client == nil {
 		return nil, fmt.Errorf("limiter: redis.New: nil client: %w", limiter.ErrInvalidArgument)
 	}
-	c := config{timeout: DefaultTimeout, batch: coalesce.Options{InFlight: batchesInFlight}}
+	c := config{timeout: DefaultTimeout, Common: handleopt.Common{Batch: coalesce.Options{InFlight: batchesInFlight}}}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -120,11 +112,7 @@ func New(client goredis.UniversalClient, opts ...Option) (*Limiter, error) {
 	if s.ring, _ = client.(*goredis.Ring); s.ring != nil {
 		s.ringShards = len(s.ring.Options().Addrs)
 	}
-	cs, err := coalesce.New(s, c.batch)
-	if err != nil {
-		return nil, fmt.Errorf("limiter: redis.New: %w", err)
-	}
-	h, err := limiter.NewHandle(cs, c.policy)
+	h, err := c.Handle(s)
 	if err != nil {
 		return nil, fmt.Errorf("limiter: redis.New: %w", err)
 	}

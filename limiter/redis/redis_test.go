@@ -60,6 +60,16 @@ func open(t testing.TB, addr string, opts ...redis.Option) *redis.Limiter {
 	return l
 }
 
+// openMini is a Limiter (open) on a new miniredis (startMini), closed
+// when t ends.
+func openMini(t testing.TB, opts ...redis.Option) (*fakeRedis, *redis.Limiter) {
+	t.Helper()
+	m := startMini(t)
+	l := open(t, m.Addr(), opts...)
+	t.Cleanup(func() { l.Close() })
+	return m, l
+}
+
 func miniHarness(t testing.TB) limitertest.Harness {
 	m := startMini(t)
 	return limitertest.Harness{

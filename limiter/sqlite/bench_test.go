@@ -1,17 +1,10 @@
 package sqlite_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -202,154 +195,6 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// The environment of a benchmark child process (see TestMain).
-const (
-	envBenchImpl       = "SHAREDLIMIT_SQLITE_BENCH_IMPL" // "ours" or "baseline"
-	envBenchPath       = "SHAREDLIMIT_SQLITE_BENCH_PATH"
-	envBenchGoroutines = "SHAREDLIMIT_SQLITE_BENCH_GOROUTINES"
-	envBenchStart      = "SHAREDLIMIT_SQLITE_BENCH_START" // Unix ns
-	envBenchDuration   = "SHAREDLIMIT_SQLITE_BENCH_DURATION"
-	benchPrefix        = "SQLITE-BENCH-DECISIONS "
-)
-
-func TestMain(m *testing.M) {
-	if os.Getenv(envBenchImpl) != "" {
-		if err := benchChild(); err != nil {
-			fmt.Fprintln(os.Stderr, "bench child:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-// benchChild makes decisions from G goroutines on one key between the
-// shared start and its end, and prints how many it made and in how many
-// round trips (transactions).
-func benchChild() (err error) {
-	g, err1 := strconv.Atoi(os.Getenv(envBenchGoroutines))
-	startNS, err2 := strconv.ParseInt(os.Getenv(envBenchStart), 10, 64)
-	dur, err3 := time.ParseDuration(os.Getenv(envBenchDuration))
-	if err1 != nil || err2 != nil || err3 != nil {
-		return fmt.Errorf("bad environment: %v %v %v", err1, err2, err3)
-	}
-	ctx := context.Background()
-	path := os.Getenv(envBenchPath)
-	var decide func() error
-	var count atomic.Int64
-	roundTrips := int64(-1) // the baseline's: one per decision
-	defer func() {
-		if err == nil {
-			if roundTrips < 0 {
-				roundTrips = count.Load()
-			}
-			fmt.Printf("%s%d %d\n", benchPrefix, count.Load(), roundTrips)
-		}
-	}()
-	switch impl := os.Getenv(envBenchImpl); impl {
-	case "ours", "off":
-		l, err := sqlite.New(ctx, path, sqlite.WithCoalescing(impl == "ours"))
-		if err != nil {
-			return err
-		}
-		defer l.Close()
-		defer func() { roundTrips = l.Stats().RoundTrips }()
-		decide = func() error { _, err := l.AllowN(ctx, "bench", benchLimit, 1); return err }
-	case "baseline":
-		bl, err := openBaseline(path)
-		if err != nil {
-			return err
-		}
-		defer bl.db.Close()
-		decide = func() error { _, err := bl.allow(ctx); return err }
-	default:
-		return fmt.Errorf("unknown implementation %q", impl)
-	}
-	start := time.Unix(0, startNS)
-	end := start.Add(dur)
-	time.Sleep(time.Until(start))
-	var wg sync.WaitGroup
-	errc := make(chan error, g)
-	for range g {
-		wg.Go(func() {
-			for time.Now().Before(end) {
-				if err := decide(); err != nil {
-					errc <- err
-					return
-				}
-				count.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	close(errc)
-	return <-errc
-}
-
-// procsResult is what the children of runProcs did, summed.
-type procsResult struct {
-	rate                  float64 // decisions per second
-	decisions, roundTrips int64
-}
-
-// runProcs runs procs child processes of goroutines each on a new file for
-// dur: impl "ours", "off" (ours uncoalesced) or "baseline".
-func runProcs(b *testing.B, impl string, procs, goroutines int, dur time.Duration) procsResult {
-	path := filepath.Join(b.TempDir(), impl+".sqlite")
-	// Create the file first, so that the children measure decisions,
-	// not the creation of the schema.
-	switch impl {
-	case "ours", "off":
-		l, err := sqlite.New(context.Background(), path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		l.Close()
-	default:
-		bl, err := openBaseline(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		bl.db.Close()
-	}
-	start := time.Now().Add(time.Second)
-	counts, trips := make([]int64, procs), make([]int64, procs)
-	errs := make([]error, procs)
-	var wg sync.WaitGroup
-	for i := range procs {
-		wg.Go(func() {
-			cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
-			cmd.Env = append(os.Environ(), envBenchImpl+"="+impl, envBenchPath+"="+path,
-				envBenchGoroutines+"="+strconv.Itoa(goroutines), envBenchStart+"="+strconv.FormatInt(start.UnixNano(), 10),
-				envBenchDuration+"="+dur.String())
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				errs[i] = fmt.Errorf("%v: %s", err, stderr.String())
-				return
-			}
-			sc := bufio.NewScanner(strings.NewReader(string(out)))
-			for sc.Scan() {
-				if rest, ok := strings.CutPrefix(sc.Text(), benchPrefix); ok {
-					_, errs[i] = fmt.Sscan(rest, &counts[i], &trips[i])
-				}
-			}
-		})
-	}
-	wg.Wait()
-	var res procsResult
-	for i := range procs {
-		if errs[i] != nil {
-			b.Fatalf("%s child %d: %v", impl, i, errs[i])
-		}
-		res.decisions += counts[i]
-		res.roundTrips += trips[i]
-	}
-	res.rate = float64(res.decisions) / dur.Seconds()
-	return res
-}
-
 // BenchmarkProcesses measures decisions per second summed over real
 // processes, ours and the baseline side by side: 1 process x 1 goroutine,
 // 1 x 8 and 4 x 4. Each run lasts 2 s whatever b.N is: use -benchtime=1x.
@@ -359,7 +204,7 @@ func BenchmarkProcesses(b *testing.B) {
 			b.Run(fmt.Sprintf("%dx%d/%s", shape.procs, shape.goroutines, impl), func(b *testing.B) {
 				var rate float64
 				for b.Loop() {
-					rate = runProcs(b, impl, shape.procs, shape.goroutines, 2*time.Second).rate
+					rate = runProcs(b, impl, shape.procs, shape.goroutines, 2*time.Second).Rate
 				}
 				b.ReportMetric(rate, "decisions/s")
 			})

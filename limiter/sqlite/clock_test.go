@@ -20,9 +20,8 @@ import (
 // with a queue in the file; the shift and new reservations rebuild the very
 // tat a queued reservation stored. Its cancel must not take it for its own.
 func TestCancelAfterClockBackKT(t *testing.T) {
-	clk := newFakeClock()
-	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
-	a, b, c := open(t, path, sqlite.WithClock(clk.Now)), open(t, path, sqlite.WithClock(clk.Now)), open(t, path, sqlite.WithClock(clk.Now))
+	clk, ls := onOneFile(t, 3)
+	a, b, c := ls[0], ls[1], ls[2]
 	ctx := context.Background()
 	lim := limiter.Every(time.Second)
 	const k = "k"

@@ -32,21 +32,9 @@ func BenchmarkCoalesce(b *testing.B) {
 func coalesceInProcess(b *testing.B, g int) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	bl, err := openBaseline(filepath.Join(dir, "baseline.sqlite"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bl.db.Close()
-	ours, err := sqlite.New(ctx, filepath.Join(dir, "ours.sqlite"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ours.Close()
-	off, err := sqlite.New(ctx, filepath.Join(dir, "off.sqlite"), sqlite.WithCoalescing(false))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer off.Close()
+	bl := baselineAt(b, filepath.Join(dir, "baseline.sqlite"))
+	ours := open(b, filepath.Join(dir, "ours.sqlite"))
+	off := open(b, filepath.Join(dir, "off.sqlite"), sqlite.WithCoalescing(false))
 	allow := func(l *sqlite.Limiter) func() error {
 		return func() error { _, err := l.AllowN(ctx, "bench", benchLimit, 1); return err }
 	}
@@ -56,6 +44,16 @@ func coalesceInProcess(b *testing.B, g int) {
 		{Name: "off", Goroutines: g, Op: allow(off)},
 	}, benchround.Ratio{Num: "ours", Den: "minimal"}, benchround.Ratio{Num: "off", Den: "minimal"})
 	reportRoundTrips(b, ours.Stats())
+}
+
+// baselineAt opens the baseline's file at path, closed when b ends.
+func baselineAt(b *testing.B, path string) *baseline {
+	bl, err := openBaseline(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { bl.db.Close() })
+	return bl
 }
 
 // reportRoundTrips reports st's round trips per decision.
@@ -77,9 +75,9 @@ func coalesceProcesses(b *testing.B, procs, goroutines int) {
 			for i := range impls {
 				impl := impls[(r+i)%len(impls)]
 				res := runProcs(b, impl, procs, goroutines, time.Second)
-				rates[impl] = append(rates[impl], res.rate)
+				rates[impl] = append(rates[impl], res.Rate)
 				if impl == "ours" {
-					trips, decisions = trips+res.roundTrips, decisions+res.decisions
+					trips, decisions = trips+res.RoundTrips, decisions+res.Decisions
 				}
 			}
 		}
@@ -88,11 +86,7 @@ func coalesceProcesses(b *testing.B, procs, goroutines int) {
 		b.ReportMetric(benchround.Median(rates[impl]), impl+"-decisions/s")
 	}
 	for _, impl := range impls[1:] {
-		rs := make([]float64, len(rates[impl]))
-		for i := range rs {
-			rs[i] = rates[impl][i] / rates["baseline"][i]
-		}
-		b.ReportMetric(benchround.Median(rs), impl+"/minimal")
+		benchround.ReportRatio(b, impl+"/minimal", rates[impl], rates["baseline"])
 	}
 	reportRoundTrips(b, limiter.Stats{Requests: decisions, RoundTrips: trips})
 }

@@ -122,9 +122,8 @@ func TestCompositeRefusedChangesNothing(t *testing.T) {
 func TestCompositeCancelRestoresUntouchedKeys(t *testing.T) {
 	for _, touched := range []int{0, 1, -1} {
 		t.Run(fmt.Sprint("touched", touched), func(t *testing.T) {
-			clk := newFakeClock()
-			path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
-			a, b := open(t, path, sqlite.WithClock(clk.Now)), open(t, path, sqlite.WithClock(clk.Now))
+			_, ls := onOneFile(t, 2)
+			a, b := ls[0], ls[1]
 			ctx := context.Background()
 			lim := limiter.Every(time.Second)
 			needs := []limiter.Need{{Key: "x", Limit: lim, N: 1}, {Key: "y", Limit: lim, N: 1}}
@@ -164,9 +163,8 @@ func TestCompositeCancelRestoresUntouchedKeys(t *testing.T) {
 // composite is being written (after its first row), sees neither key's new
 // value; once it returns, both.
 func TestCompositeOneTransaction(t *testing.T) {
-	clk := newFakeClock()
-	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
-	a, b := open(t, path, sqlite.WithClock(clk.Now)), open(t, path, sqlite.WithClock(clk.Now))
+	_, ls := onOneFile(t, 2)
+	a, b := ls[0], ls[1]
 	ctx := context.Background()
 	lim := limiter.Limit{Rate: 1, Period: time.Second, Burst: 6}
 	needs := []limiter.Need{{Key: "p", Limit: lim, N: 1}, {Key: "q", Limit: lim, N: 2}}
@@ -276,9 +274,8 @@ func TestCompositeConcurrentAllOrNothing(t *testing.T) {
 // binding one's, so that neither key's wait stays frozen: 5 s later the
 // key held for 5 s is free and the other waits 4 s more.
 func TestCompositeClockBack(t *testing.T) {
-	clk := newFakeClock()
-	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
-	a, b := open(t, path, sqlite.WithClock(clk.Now)), open(t, path, sqlite.WithClock(clk.Now))
+	clk, ls := onOneFile(t, 2)
+	a, b := ls[0], ls[1]
 	ctx := context.Background()
 	lim := limiter.Every(time.Second)
 	x, y := limiter.Need{Key: "x", Limit: lim, N: 1}, limiter.Need{Key: "y", Limit: lim, N: 1}

@@ -12,11 +12,8 @@ import (
 )
 
 func Example() {
-	dir, err := os.MkdirTemp("", "sqlite-example-")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
+	dir, cleanup := exampleDir()
+	defer cleanup()
 	ctx := context.Background()
 
 	// Every process that opens this file shares the limit. The URL form
@@ -42,15 +39,13 @@ func Example() {
 
 // A request of two needs, as Lighter counts a standard account: 60
 // requests a minute per account, and a heavy endpoint 10 a minute of its
-// own. Both are taken at one instant, or neither.
+// own. Both are taken at one instant, or neither. The limiter is opened
+// by its URL here.
 func Example_composite() {
-	dir, err := os.MkdirTemp("", "sqlite-example-")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
+	dir, cleanup := exampleDir()
+	defer cleanup()
 	ctx := context.Background()
-	l, err := sqlite.New(ctx, filepath.Join(dir, "rate-limit.sqlite"))
+	l, err := limiter.Open(ctx, "sqlite://"+filepath.Join(dir, "rate-limit.sqlite"))
 	if err != nil {
 		panic(err)
 	}
@@ -68,4 +63,14 @@ func Example_composite() {
 	// Output:
 	// true 0 0s 59
 	// false 1 6s 59
+}
+
+// exampleDir is a new temporary folder for an example's file, and the
+// function that removes it.
+func exampleDir() (dir string, cleanup func()) {
+	dir, err := os.MkdirTemp("", "sqlite-example-")
+	if err != nil {
+		panic(err)
+	}
+	return dir, func() { os.RemoveAll(dir) }
 }

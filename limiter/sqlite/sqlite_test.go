@@ -31,6 +31,18 @@ func open(t testing.TB, path string, opts ...sqlite.Option) *sqlite.Limiter {
 	return l
 }
 
+// onOneFile is n handles (open) on one new file, on one fake clock.
+func onOneFile(t testing.TB, n int) (*testutil.Clock, []*sqlite.Limiter) {
+	t.Helper()
+	clk := newFakeClock()
+	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
+	ls := make([]*sqlite.Limiter, n)
+	for i := range ls {
+		ls[i] = open(t, path, sqlite.WithClock(clk.Now))
+	}
+	return clk, ls
+}
+
 func harness(t testing.TB) limitertest.Harness {
 	clk := newFakeClock()
 	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
@@ -75,9 +87,8 @@ func TestConformanceRealClock(t *testing.T) {
 // no years), and admissions measured on the true timeline stay within the
 // bound.
 func TestClockBack(t *testing.T) {
-	clk := newFakeClock()
-	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
-	a, b := open(t, path, sqlite.WithClock(clk.Now)), open(t, path, sqlite.WithClock(clk.Now))
+	clk, ls := onOneFile(t, 2)
+	a, b := ls[0], ls[1]
 	ctx := context.Background()
 	lim := limiter.Limit{Rate: 1, Period: time.Second, Burst: 2}
 	const k = "clock-back"
