@@ -35,7 +35,7 @@ func SetAfterPut(l *Limiter, f func(key string)) { l.s.afterPut = f }
 
 // WithLinger forces batches, for the tests: every call queues and each
 // batch waits d before it goes (coalesce.Options.Linger).
-func WithLinger(d time.Duration) Option { return func(c *config) { c.batch.Linger = d } }
+func WithLinger(d time.Duration) Option { return func(c *config) { c.Batch.Linger = d } }
 
 // DoBatch gives batch to l's store directly, as one batch (the coalescing
 // layer bypassed).

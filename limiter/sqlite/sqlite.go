@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/sharedlimit/sharedlimit/internal/coalesce"
+	"github.com/sharedlimit/sharedlimit/internal/handleopt"
 	"io/fs"
 	"net/url"
 	"os"
@@ -55,8 +55,7 @@ type config struct {
 	host    hostClock
 	busy    time.Duration
 	cleanup time.Duration
-	policy  limiter.Policy
-	batch   coalesce.Options
+	handleopt.Common
 }
 
 // Option configures New.
@@ -97,15 +96,7 @@ func WithCleanupInterval(d time.Duration) Option { return func(c *config) { c.cl
 // back to an in-process store. A Policy without an Observer keeps the one
 // of an earlier WithObserver. The default value is limiter.Policy{}
 // (FailWait, 30 s).
-func WithPolicy(p limiter.Policy) Option {
-	return func(c *config) {
-		obs := c.policy.Observer
-		c.policy = p
-		if p.Observer == nil {
-			c.policy.Observer = obs
-		}
-	}
-}
+func WithPolicy(p limiter.Policy) Option { return func(c *config) { c.SetPolicy(p) } }
 
 // WithCoalescing turns coalescing on or off. On, concurrent calls on the
 // Limiter share round trips: a call that finds none in flight goes at
@@ -113,12 +104,12 @@ func WithPolicy(p limiter.Policy) Option {
 // by the file in one transaction (each key read and written once), each
 // request in arrival order as if alone. Off, every call is a transaction of
 // its own. The default value is true.
-func WithCoalescing(on bool) Option { return func(c *config) { c.batch.Off = !on } }
+func WithCoalescing(on bool) Option { return func(c *config) { c.SetCoalescing(on) } }
 
 // WithObserver reports the Limiter's decisions, store errors and policy
 // switches to o (see [limiter.Observer]); limiter.Wait reports its waits
 // to it too. The default value is none.
-func WithObserver(o limiter.Observer) Option { return func(c *config) { c.policy.Observer = o } }
+func WithObserver(o limiter.Observer) Option { return func(c *config) { c.SetObserver(o) } }
 
 // New opens the SQLite file at path, an absolute path (~ is not expanded),
 // creating it (mode 0600) and its missing parent folders (mode 0700). It
@@ -147,12 +138,7 @@ func New(ctx context.Context, path string, opts ...Option) (*Limiter, error) {
 	}
 	s.lastCleanup = s.nowUS()
 	s.startSweeper()
-	cs, err := coalesce.New(s, cfg.batch)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("limiter: sqlite.New: %w", err)
-	}
-	h, err := limiter.NewHandle(cs, cfg.policy)
+	h, err := cfg.Handle(s)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("limiter: sqlite.New: %w", err)
