@@ -32,4 +32,12 @@ func TestQuantile(t *testing.T) {
 			t.Errorf("Quantile(%v) = %v, want %v", c.q, got, c.want)
 		}
 	}
+	for d, want := range map[time.Duration]int{0: 1000, 1: 999, 990: 10, 1000: 0} {
+		if got := l.Over(d); got != want {
+			t.Errorf("Over(%v) = %d, want %d", d, got, want)
+		}
+	}
+	if got := LatenciesOf([]time.Duration{3, 1, 2}).Quantile(0.5); got != 2 {
+		t.Errorf("LatenciesOf(3, 1, 2).Quantile(0.5) = %v, want 2", got)
+	}
 }

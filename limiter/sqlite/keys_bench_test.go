@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sharedlimit/sharedlimit/internal/benchround"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/sqlite"
 )
@@ -105,25 +105,22 @@ func benchKeys(b *testing.B, idle int, churn, cleanup time.Duration) {
 			b.Fatal(err)
 		}
 	}
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	if len(all) == 0 {
+	all := benchround.LatenciesOf(slices.Concat(lat...))
+	if all.Len() == 0 {
 		b.Fatal("no calls")
 	}
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-	b.ReportMetric(float64(elapsed)/float64(len(all)), "ns/op")
-	b.ReportMetric(us(all[len(all)*999/1000]), "p99.9-µs")
-	b.ReportMetric(us(all[len(all)-1]), "max-µs")
-	b.ReportMetric(float64(len(all)-sort.Search(len(all), func(i int) bool { return all[i] > 5*time.Millisecond })), "calls>5ms")
-	if slices.Sort(holds); len(holds) > 0 {
-		slices.Sort(cpus)
-		b.ReportMetric(us(cpus[len(cpus)-1]), "sweep-cpu-max-µs")
-		b.ReportMetric(us(holds[len(holds)*99/100]), "sweep-hold-p99-µs")
-		b.ReportMetric(us(holds[len(holds)-1]), "sweep-hold-max-µs")
-		b.ReportMetric(float64(len(holds)), "sweep-steps")
+	b.ReportMetric(float64(elapsed)/float64(all.Len()), "ns/op")
+	all.Report(b)
+	b.ReportMetric(float64(all.Over(5*time.Millisecond)), "calls>5ms")
+	if hs := benchround.LatenciesOf(holds); hs.Len() > 0 {
+		b.ReportMetric(us(benchround.LatenciesOf(cpus).Quantile(1)), "sweep-cpu-max-µs")
+		b.ReportMetric(us(hs.Quantile(0.99)), "sweep-hold-p99-µs")
+		b.ReportMetric(us(hs.Quantile(1)), "sweep-hold-max-µs")
+		b.ReportMetric(float64(hs.Len()), "sweep-steps")
 	}
 	b.ReportMetric(float64(fileSize(b, path))/float64(start), "size-ratio")
-	b.ReportMetric(float64(len(all)), "calls")
+	b.ReportMetric(float64(all.Len()), "calls")
 	b.ReportMetric(float64(rows(b, path)), "rows-end")
 }
 
