@@ -51,3 +51,10 @@ func WaitSweep(l *Limiter) { l.s.sw.waitIdle() }
 // the file's lock and the CPU time it took (f runs on the sweeper's
 // goroutine). Set it before l is used.
 func SetSweepHolds(l *Limiter, f func(wall, cpu time.Duration)) { l.s.sw.holds = f }
+
+// The sweep's bounds, for the tests that check a pass keeps them.
+const (
+	SweepChunk      = sweepChunk
+	SweepChunkBytes = sweepChunkBytes
+	SweepMinPause   = minPause
+)

@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -127,21 +126,13 @@ func benchKeys(b *testing.B, idle int, churn, cleanup time.Duration) {
 // fillIdle writes n rows idle since at (their tat and last write) into the
 // file's table, in one transaction: SQLite generates them (a recursive
 // CTE), so that a million take a few seconds.
-func fillIdle(b testing.TB, path string, n int, at time.Time) {
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	old := at.UnixMicro()
-	if _, err := db.Exec(`WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1)
-		INSERT INTO `+keysTable+` (key, tat, at, tok) SELECT printf('idle-%09d', i), ?2, ?2, 1 FROM c`, /* idleKey */ n-1, old); err != nil {
-		b.Fatal(err)
-	}
-}
+func fillIdle(b testing.TB, path string, n int, at time.Time) { fillKeys(b, path, n, idleKeyStem, at) }
+
+// idleKeyStem is the printf form of fillIdle's keys.
+const idleKeyStem = "idle-%09d"
 
 // idleKey is the key of fillIdle's row i.
-func idleKey(i int) string { return fmt.Sprintf("idle-%09d", i) }
+func idleKey(i int) string { return fmt.Sprintf(idleKeyStem, i) }
 
 func fileSize(b testing.TB, path string) int64 {
 	fi, err := os.Stat(path)

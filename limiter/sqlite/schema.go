@@ -98,6 +98,12 @@ const (
 	// key after the cursor ?1 (?2 = sweepChunk-1): a walk of the primary
 	// key, whatever the share of idle rows.
 	qSweepBound = "SELECT key FROM " + table + " WHERE key > ?1 ORDER BY key LIMIT 1 OFFSET ?2"
+	// qSweepBytes is the size of the next ?2 keys after ?1, and
+	// qSweepSizes their sizes one by one: a chunk is also bounded by
+	// sweepChunkBytes, whatever the keys' length (octet_length reads a
+	// key's size from the row's header, not its bytes).
+	qSweepBytes = "SELECT coalesce(sum(n), 0) FROM (SELECT octet_length(key) AS n FROM " + table + " WHERE key > ?1 ORDER BY key LIMIT ?2)"
+	qSweepSizes = "SELECT octet_length(key) FROM " + table + " WHERE key > ?1 ORDER BY key LIMIT ?2"
 	// qSweepRange deletes the idle rows of the chunk (?3, ?4]; qSweepTail
 	// those after ?3 (the last chunk, shorter).
 	qSweepRange = "DELETE FROM " + table + " WHERE key > ?3 AND key <= ?4 AND " + idle

@@ -39,8 +39,11 @@ import (
 // waits for it (a step in progress ends first, and the sweeper's
 // connection is closed) before it closes the handle's.
 const (
-	// sweepChunk is the most rows a chunk reads and deletes.
-	sweepChunk = 256
+	// sweepChunk is the most rows a chunk reads and deletes, and
+	// sweepChunkBytes the most bytes of keys (one key at least): keys of
+	// any length keep a step short.
+	sweepChunk      = 256
+	sweepChunkBytes = 16 << 10
 	// vacuumStep is the most free pages one step gives back; vacuumStepS
 	// is its digits, for the pragma.
 	vacuumStep  = 64
@@ -189,8 +192,12 @@ func (s *store) pass() {
 			return false, err
 		}
 		bg := context.Background()
+		n, err := s.chunkLen(cursor)
+		if err != nil {
+			return false, err
+		}
 		var hi string
-		err := s.sw.st.bound.QueryRowContext(bg, cursor, sweepChunk-1).Scan(&hi)
+		err = s.sw.st.bound.QueryRowContext(bg, cursor, n-1).Scan(&hi)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			_, err = s.sw.st.sweepTail.ExecContext(bg, now, int64(clockSlack), cursor)
@@ -212,15 +219,25 @@ func (s *store) pass() {
 		}
 		cursor, last = next, nextLast
 	}
-	free := 1
+	// The free pages, until none is left or a step gave none back (a
+	// file made without auto_vacuum=INCREMENTAL, which the pragma cannot
+	// change once it has tables, gives none).
+	free, before := 1, -1
 	vacuum := func(now int64) (bool, error) {
 		if ok, err := s.renewLease(now); !ok || err != nil {
 			return false, err
 		}
 		bg := context.Background()
-		if err := s.sw.st.free.QueryRowContext(bg).Scan(&free); err != nil || free == 0 {
-			return err == nil, err
+		if err := s.sw.st.free.QueryRowContext(bg).Scan(&free); err != nil {
+			return false, err
 		}
+		if free == before {
+			free = 0 // the last step gave none back: done
+		}
+		if free == 0 {
+			return true, nil
+		}
+		before = free
 		return true, drain(s.sw.st.vacuum.QueryContext(bg))
 	}
 	for i := 0; free > 0 && i < maxVacuumSteps; i++ {
@@ -235,6 +252,33 @@ func (s *store) pass() {
 	}) {
 		_ = drain(s.sw.st.checkpoint.QueryContext(context.Background()))
 	}
+}
+
+// chunkLen is how many keys after cursor the next chunk takes:
+// sweepChunk, or fewer when their keys pass sweepChunkBytes (at least one).
+func (s *store) chunkLen(cursor string) (int, error) {
+	bg := context.Background()
+	var bytes int64
+	if err := s.sw.st.bytes.QueryRowContext(bg, cursor, sweepChunk).Scan(&bytes); err != nil || bytes <= sweepChunkBytes {
+		return sweepChunk, err
+	}
+	rows, err := s.sw.st.sizes.QueryContext(bg, cursor, sweepChunk)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n, sum := 0, int64(0)
+	for rows.Next() {
+		var size int64
+		if err := rows.Scan(&size); err != nil {
+			return 0, err
+		}
+		if sum += size; n > 0 && sum > sweepChunkBytes {
+			break
+		}
+		n++
+	}
+	return max(n, 1), rows.Err()
 }
 
 // claimLease takes the lease at now unless another handle holds it or a
@@ -349,9 +393,10 @@ func (s *store) sweepTx(f func(now int64) (bool, error)) (err error) {
 
 // sweepStmts are the prepared statements of the sweeper's connection.
 type sweepStmts struct {
-	begin, commit, rollback                                          *sql.Stmt
-	bound, sweepRange, sweepTail, lease, claim, renew, release, done *sql.Stmt
-	vacuum, free, checkpoint                                         *sql.Stmt
+	begin, commit, rollback                    *sql.Stmt
+	bound, bytes, sizes, sweepRange, sweepTail *sql.Stmt
+	lease, claim, renew, release, done         *sql.Stmt
+	vacuum, free, checkpoint                   *sql.Stmt
 }
 
 // openSweep opens the sweeper's connection to the file, if it is there,
@@ -384,7 +429,8 @@ func (s *store) openSweep() (err error) {
 		q   string
 	}{
 		{&st.begin, qBegin}, {&st.commit, qCommit}, {&st.rollback, qRollback},
-		{&st.bound, qSweepBound}, {&st.sweepRange, qSweepRange}, {&st.sweepTail, qSweepTail},
+		{&st.bound, qSweepBound}, {&st.bytes, qSweepBytes}, {&st.sizes, qSweepSizes},
+		{&st.sweepRange, qSweepRange}, {&st.sweepTail, qSweepTail},
 		{&st.lease, qLease}, {&st.claim, qClaim}, {&st.renew, qRenew}, {&st.release, qRelease}, {&st.done, qDone},
 		{&st.vacuum, qVacuumStep}, {&st.free, qFree}, {&st.checkpoint, qCheckpoint},
 	} {
@@ -399,7 +445,7 @@ func (s *store) openSweep() (err error) {
 func (s *store) closeSweep() {
 	w := &s.sw
 	st := &w.st
-	for _, p := range []*sql.Stmt{st.begin, st.commit, st.rollback, st.bound, st.sweepRange, st.sweepTail,
+	for _, p := range []*sql.Stmt{st.begin, st.commit, st.rollback, st.bound, st.bytes, st.sizes, st.sweepRange, st.sweepTail,
 		st.lease, st.claim, st.renew, st.release, st.done, st.vacuum, st.free, st.checkpoint} {
 		if p != nil {
 			p.Close()
