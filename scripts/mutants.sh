@@ -281,6 +281,20 @@ mutant session-retry-outside-limiter lighter/session.go \
   'retrypolicy.NewTransport(func() http.RoundTripper { _ = limited; return base }(), retrypolicy.Config{' \
   ./lighter/ '^TestEveryAttemptPaysItsToken$'
 
+# The memory sweep forgets keys 1 µs ahead of now: a slot or a Hold lost,
+# its key admitted again.
+mutant memory-sweep-early internal/memstore/memstore.go \
+  'gcra.Idle(sl.tat, now)' \
+  'gcra.Idle(sl.tat, now+1)' \
+  ./internal/memstore/ '^TestSweepDifferential$'
+
+# The SQLite sweep keeps half of its clock slack only: a row needed again
+# by a clock step back within the slack is deleted.
+mutant sqlite-sweep-half-slack limiter/sqlite/schema.go \
+  'ELSE tat <= ?1 - ?2 END' \
+  'ELSE tat <= ?1 - ?2 + 500000 END' \
+  ./limiter/sqlite/ '^TestSweepRacesKeepLiveKeys$'
+
 # ---------------------------------------------------------------------------
 took=$(($(date +%s) - t0))
 if [ $count = 0 ]; then
