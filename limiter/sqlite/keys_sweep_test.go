@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/limiter"
 	"github.com/sharedlimit/sharedlimit/limiter/limitertest"
 	"github.com/sharedlimit/sharedlimit/limiter/sqlite"
@@ -273,7 +275,9 @@ func TestSweepLeavesRemovedFile(t *testing.T) {
 	clk := newFakeClock()
 	path := filepath.Join(t.TempDir(), "rate-limit.sqlite")
 	ctx := context.Background()
-	l := open(t, path, sqlite.WithClock(clk.Now), sqlite.WithCleanupInterval(time.Second))
+	var log testutil.LogBuffer
+	l := open(t, path, sqlite.WithClock(clk.Now), sqlite.WithCleanupInterval(time.Second),
+		sqlite.WithPolicy(limiter.Policy{Logger: log.Logger()}))
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
@@ -286,5 +290,8 @@ func TestSweepLeavesRemovedFile(t *testing.T) {
 	sqlite.WaitSweep(l)
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("after a sweep of a handle whose file was removed: stat %s: %v, want no file", path, err)
+	}
+	if got := log.String(); !strings.Contains(got, "sweep of idle rows stopped") || !strings.Contains(got, path) {
+		t.Errorf("the log after a sweep that could not open the file: %q, want a warning naming the file", got)
 	}
 }

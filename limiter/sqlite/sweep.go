@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"runtime"
 	"sync"
 	"time"
@@ -74,6 +75,7 @@ type sweeper struct {
 	st    sweepStmts
 	steps int
 
+	err    error // what stopped the pass in progress, if not the lease
 	id     int64 // the lease's owner: random, never 0
 	kick   chan struct{}
 	ctx    context.Context // ends at stop
@@ -176,9 +178,12 @@ func (s *store) pass() {
 		defer runtime.UnlockOSThread()
 	}
 	if err := s.openSweep(); err != nil {
+		s.sweepFailed(err)
 		return
 	}
 	defer s.closeSweep()
+	defer func() { s.sweepFailed(s.sw.err) }()
+	s.sw.err = nil
 	if !s.sweepStep(s.claimLease) {
 		return
 	}
@@ -281,6 +286,20 @@ func (s *store) chunkLen(cursor string) (int, error) {
 	return max(n, 1), rows.Err()
 }
 
+// sweepFailed logs err, if any, as the reason a pass stopped, to the
+// handle's Policy.Logger (slog.Default when none), once a pass: a file
+// whose idle rows are never swept says why.
+func (s *store) sweepFailed(err error) {
+	if err == nil || s.sw.ctx.Err() != nil {
+		return
+	}
+	log := s.cfg.Policy.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Warn("limiter: sqlite: the sweep of idle rows stopped; it starts again after the cleanup interval", "path", s.path, "err", err)
+}
+
 // claimLease takes the lease at now unless another handle holds it or a
 // pass ended less than a cleanup interval ago (false: skip).
 func (s *store) claimLease(now int64) (bool, error) {
@@ -342,6 +361,8 @@ func (s *store) sweepStep(f func(now int64) (bool, error)) bool {
 		}
 		if err == nil {
 			w.steps++
+		} else if !isBusy(err) && !errors.Is(err, errStop) {
+			w.err = err
 		}
 		if err == nil && w.steps%checkpointEvery == 0 {
 			// The WAL into the file, without the lock (passive):
