@@ -13,11 +13,15 @@ import (
 )
 
 // Check returns an error naming the first query option of u that is
-// not in accepted, and listing the accepted ones; nil when all are known.
+// not in accepted, and listing the accepted ones, or that is given more
+// than once; nil when all are known and given once.
 func Check(u *url.URL, accepted ...string) error {
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return fmt.Errorf("limiter: malformed options in %q: %w", limiter.Redact(u.String()), limiter.ErrInvalidArgument)
+	}
+	if err := Once(limiter.Redact(u.String()), q, accepted...); err != nil {
+		return err
 	}
 	keys := make([]string, 0, len(q))
 	for k := range q {
@@ -32,6 +36,19 @@ func Check(u *url.URL, accepted ...string) error {
 			}
 			return fmt.Errorf("limiter: unknown option %q in %s (accepted: %s): %w",
 				k, limiter.Redact(u.String()), list, limiter.ErrInvalidArgument)
+		}
+	}
+	return nil
+}
+
+// Once returns an error naming the first of the options names that q
+// gives more than once (which value would count?), with the URL redacted
+// as red; nil when each is given once at most.
+func Once(red string, q url.Values, names ...string) error {
+	for _, name := range names {
+		if vs := q[name]; len(vs) > 1 {
+			return fmt.Errorf("limiter: option %s given %d times in %s: give it once: %w",
+				name, len(vs), red, limiter.ErrInvalidArgument)
 		}
 	}
 	return nil

@@ -19,3 +19,14 @@ func TestUnknownOptionListsAccepted(t *testing.T) {
 		t.Fatalf("Check with all accepted: %v", err)
 	}
 }
+
+func TestOptionGivenTwice(t *testing.T) {
+	u, _ := url.Parse("x://:secret@h/?cleanup_interval=1h&cleanup_interval=2s&prefix=a")
+	err := Check(u, "prefix", "cleanup_interval")
+	if err == nil || !strings.Contains(err.Error(), "option cleanup_interval given 2 times") || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("Check of an option given twice: %v, want an error naming it, without the password", err)
+	}
+	if err := Once("x", url.Values{"addr": {"a", "b"}, "prefix": {"p"}}, "prefix"); err != nil {
+		t.Fatalf("Once of options given once (addr, not named, twice): %v", err)
+	}
+}

@@ -76,6 +76,9 @@ func (p *urlParser) fail(format string, args ...any) error {
 func parseURL(u *url.URL) (goredis.UniversalClient, []Option, error) {
 	p := &urlParser{u: u, redacted: limiter.Redact(u.String()), secrets: redact.Secrets(u.String())}
 	q := u.Query()
+	if err := urlopt.Once(p.redacted, q, ourOptions...); err != nil {
+		return nil, nil, err
+	}
 	lopts, err := p.ours(q)
 	if err != nil {
 		return nil, nil, err
