@@ -62,6 +62,7 @@ func BenchmarkKeys(b *testing.B) {
 				keys[i] = "user:" + strconv.Itoa(i)
 			}
 			m := map[string]int64{}
+			lat := benchround.NewLatencies(b.N)
 			b.ResetTimer()
 			for i := range b.N {
 				if i > 0 && i%n == 0 {
@@ -69,10 +70,14 @@ func BenchmarkKeys(b *testing.B) {
 					m = map[string]int64{}
 					b.StartTimer()
 				}
+				start := time.Now()
 				if _, ok := m[keys[i%n]]; !ok {
 					m[keys[i%n]] = int64(i)
 				}
+				lat.Add(time.Since(start))
 			}
+			b.StopTimer()
+			lat.Report(b)
 		})
 	}
 }
