@@ -293,7 +293,7 @@ mutant memory-sweep-early internal/memstore/memstore.go \
 mutant sqlite-sweep-half-slack limiter/sqlite/schema.go \
   'ELSE tat <= ?1 - ?2 END' \
   'ELSE tat <= ?1 - ?2 + 500000 END' \
-  ./limiter/sqlite/ '^TestSweepRacesKeepLiveKeys$'
+  ./limiter/sqlite/ '^TestSweepKeepsRowsWithinSlack$'
 
 # ---------------------------------------------------------------------------
 took=$(($(date +%s) - t0))

@@ -58,3 +58,6 @@ const (
 	SweepChunkBytes = sweepChunkBytes
 	SweepMinPause   = minPause
 )
+
+// ClockSlack is how far back the clock may step and be obeyed.
+const ClockSlack = clockSlack * time.Microsecond
