@@ -164,8 +164,8 @@ mutant reserve-early-lua limiter/redis/scripts.go \
 # A cancel that ignores its compare-and-set (Go: memory): it restores the
 # value it replaced even when another write came after it.
 mutant cancel-no-cas-go internal/memstore/memstore.go \
-  'if cur, ok := s.get(k.key); ok && cur == k.mine {' \
-  'if _, ok := s.get(k.key); ok {' \
+  'if i, ok := s.pos.find(k.key, &s.slots); ok && s.slots.at(i).entry == k.mine {' \
+  'if i, ok := s.pos.find(k.key, &s.slots); ok {' \
   ./limiter/memory/ '^TestConformance$'
 
 # The same in SQLite's statement (the token compared).

@@ -87,15 +87,8 @@ func (s *State) store(key string, tat, now int64) entry {
 	return e
 }
 
-// restore puts back prev as the value of key, which is held.
-func (s *State) restore(key string, prev entry) {
-	i, _ := s.pos.find(key, &s.slots)
-	s.slots.at(i).entry = prev
-}
-
-// remove forgets key, which is held; called with mu held.
-func (s *State) remove(key string) {
-	i, _ := s.pos.find(key, &s.slots)
+// remove forgets key, held at i; called with mu held.
+func (s *State) remove(key string, i int) {
 	s.pos.del(key, i)
 	if moved, from, ok := s.slots.removeAt(i); ok {
 		s.pos.set(moved, from, i)
@@ -114,7 +107,7 @@ func (s *State) sweep(now int64) {
 			}
 		}
 		if sl := s.slots.at(s.next); gcra.Idle(sl.tat, now) {
-			s.remove(sl.key) // the last key moves to next: look at it next
+			s.remove(sl.key, s.next) // the last key moves to next: look at it next
 			continue
 		}
 		s.next++
@@ -199,8 +192,8 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		e, _ := s.get(nd.Key)
 		a.Needs = append(a.Needs[:0], gcra.Status(e.tat, now, nd.T, nd.Tau))
 	case driver.Reset:
-		if _, ok := s.pos.find(r.Needs[0].Key, &s.slots); ok {
-			s.remove(r.Needs[0].Key)
+		if i, ok := s.pos.find(r.Needs[0].Key, &s.slots); ok {
+			s.remove(r.Needs[0].Key, i)
 		}
 	case driver.Cancel:
 		// Compare-and-set on each key's token: only where this
@@ -209,11 +202,11 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		// run newest first chain.
 		u, _ := r.Undo.([]undo)
 		for _, k := range u {
-			if cur, ok := s.get(k.key); ok && cur == k.mine {
+			if i, ok := s.pos.find(k.key, &s.slots); ok && s.slots.at(i).entry == k.mine {
 				if k.had {
-					s.restore(k.key, k.prev)
+					s.slots.at(i).entry = k.prev
 				} else {
-					s.remove(k.key)
+					s.remove(k.key, i)
 				}
 				a.OK = true
 			}
