@@ -24,10 +24,7 @@ func BenchmarkKeys(b *testing.B) {
 	live := limiter.Every(time.Hour)
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		b.Run("keys="+strconv.Itoa(n), func(b *testing.B) {
-			keys := make([]string, n)
-			for i := range keys {
-				keys[i] = "user:" + strconv.Itoa(i)
-			}
+			keys := userKeys(n)
 			open := func() limiter.Limiter {
 				l, err := limiter.Open(ctx, "memory://")
 				if err != nil {
@@ -57,10 +54,7 @@ func BenchmarkKeys(b *testing.B) {
 			lat.Report(b)
 		})
 		b.Run("keys="+strconv.Itoa(n)+"/go-map", func(b *testing.B) {
-			keys := make([]string, n)
-			for i := range keys {
-				keys[i] = "user:" + strconv.Itoa(i)
-			}
+			keys := userKeys(n)
 			m := map[string]int64{}
 			lat := benchround.NewLatencies(b.N)
 			b.ResetTimer()
@@ -80,4 +74,13 @@ func BenchmarkKeys(b *testing.B) {
 			lat.Report(b)
 		})
 	}
+}
+
+// userKeys is the n keys of BenchmarkKeys.
+func userKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "user:" + strconv.Itoa(i)
+	}
+	return keys
 }
