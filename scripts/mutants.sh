@@ -254,13 +254,13 @@ mutant redis-cross-slot-unchecked limiter/redis/composite.go \
 
 # A Hold that does not hold (Go: memory and SQLite).
 mutant hold-no-hold-go internal/gcra/gcra.go \
-  'func Hold(tat, now, t, tau, d int64) int64 { return max(tat+1, now+d+tau-t) }' \
-  'func Hold(tat, now, t, tau, d int64) int64 { return tat + 1 }' \
+  'held := now + d + tau - t' \
+  'held := tat + 1' \
   ./limiter/memory/ '^TestConformance$'
 
 # The same in Redis's hold script.
 mutant hold-no-hold-lua limiter/redis/scripts.go \
-  'local held = math.max(tat + 1, now + d + tau - T)' \
+  'local held = now + d + tau - T' \
   'local held = tat + 1' \
   ./limiter/redis/ '^TestConformanceMiniredis$'
 

@@ -65,9 +65,16 @@ func TakeOne(tat, now int64, nd driver.Need, maxWait int64) (driver.NeedAnswer, 
 func Remaining(tat, now, t, tau int64) int64 { return max(0, (tau-(max(tat, now)-now))/t) }
 
 // Hold returns the tat after a hold of d: no token for d, then the steady
-// rate. The tat always changes, by one microsecond at least, so that a
-// reservation granted before the hold can no longer be cancelled below it.
-func Hold(tat, now, t, tau, d int64) int64 { return max(tat+1, now+d+tau-t) }
+// rate. A tat ahead of now moves by one microsecond at least, so that a
+// reservation granted before the hold can no longer be cancelled below it;
+// an idle tat is as good as none (a swept or expired key gives the same).
+func Hold(tat, now, t, tau, d int64) int64 {
+	held := now + d + tau - t
+	if !Idle(tat, now) {
+		held = max(held, tat+1)
+	}
+	return held
+}
 
 // Status reports a key without changing it: Remaining, ResetAfter (the
 // time until full) and NextAfter.

@@ -78,3 +78,25 @@ func TestTakeOneIsTake(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldIdleIsNone: Hold on a key whose tat is idle (at or before now)
+// gives what it gives on a key without a value, as a swept or expired key
+// would; ahead of now the tat still moves by 1 µs at least. Before, a tat
+// equal to now gave now + 1 µs where a missing key gave now: the model
+// test on miniredis (whose key had expired) failed with rapid seed
+// 4328083208808239944.
+func TestHoldIdleIsNone(t *testing.T) {
+	const now, T = int64(1_000_000), int64(1000)
+	for _, c := range []struct{ tat, tau, d, want int64 }{
+		{now, T, 0, now},     // idle at now, Burst 1, no hold
+		{now - 5, T, 0, now}, // idle before now
+		{0, T, 0, now},       // no value
+		{now, 4 * T, 10, now + 10 + 3*T},
+		{now + 1, T, 0, now + 2},      // ahead: moves by 1 µs
+		{now + 50, T, 100, now + 100}, // ahead, the hold beyond it
+	} {
+		if got := Hold(c.tat, now, T, c.tau, c.d); got != c.want {
+			t.Errorf("Hold(tat %d, now %d, T %d, tau %d, d %d) = %d, want %d", c.tat, now, T, c.tau, c.d, got, c.want)
+		}
+	}
+}

@@ -88,9 +88,14 @@ func (m *refModel) take(now int64, needs []refNeed, maxWait int64) refAnswer {
 	return a
 }
 
-// hold is docs/design.md's Hold(d): tat = max(tat+1, now+d+tau-T).
+// hold is docs/design.md's Hold(d): tat = max(tat+1, now+d+tau-T), an
+// idle tat (at or before now) counting as none.
 func (m *refModel) hold(now int64, nd refNeed, d int64) {
-	m.put(nd.key, max(m.get(nd.key).tat+1, now+d+nd.tau-nd.t))
+	held := now + d + nd.tau - nd.t
+	if tat := m.get(nd.key).tat; tat > now {
+		held = max(held, tat+1)
+	}
+	m.put(nd.key, held)
 }
 
 // reset forgets the key: its next value carries a new token, so that no

@@ -240,7 +240,8 @@ while p <= nv do
       put("E")
       put(k - 1)
     else
-      local held = math.max(tat[k] + 1, now + d + Ltau[l] - LT[l])
+      local held = now + d + Ltau[l] - LT[l]
+      if tat[k] > now then held = math.max(held, tat[k] + 1) end -- idle: as good as none (gcra.Hold)
       if held > now then
         write(k, held, req)
       end

@@ -140,12 +140,14 @@ return 1
 `)
 
 // holdScript stops the key for d, then lets it resume at the steady rate:
-// tat = max(tat + 1 µs, now + d + tau - T). The tat always moves, so that a
+// tat = max(tat + 1 µs, now + d + tau - T), an idle tat counting as none
+// (gcra.Hold). A tat ahead of now always moves, so that a
 // reservation granted before the Hold can no longer be cancelled below it
 // (gcra.Hold). ARGV: T, tau, d, token.
 var holdScript = goredis.NewScript(prelude + `
 local T, tau, d = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local held = math.max(tat + 1, now + d + tau - T)
+local held = now + d + tau - T
+if tat > now then held = math.max(held, tat + 1) end -- idle: as good as none, as an expired key
 if held > now then
   store(held, ARGV[4])
 end
