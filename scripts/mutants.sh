@@ -284,9 +284,26 @@ mutant session-retry-outside-limiter lighter/session.go \
 # The memory sweep forgets keys 1 µs ahead of now: a slot or a Hold lost,
 # its key admitted again.
 mutant memory-sweep-early internal/memstore/memstore.go \
-  'gcra.Idle(sl.tat, now)' \
-  'gcra.Idle(sl.tat, now+1)' \
+  'gcra.Idle(s.slots.at(s.next).tat, now)' \
+  'gcra.Idle(s.slots.at(s.next).tat, now+1)' \
   ./internal/memstore/ '^TestSweepDifferential$'
+
+# The memory index looks for a key in the old table only when its home is
+# after the cursor of the copy, not at it: a key still there is not found,
+# and comes back as a new key with a full burst.
+mutant memory-index-skips-old internal/memstore/index.go \
+  'return (x.old.home(tg)-x.from)&m >= (x.at-x.from)&m' \
+  'return (x.old.home(tg)-x.from)&m > (x.at-x.from)&m' \
+  ./internal/memstore/ '^TestIndexDifferential$'
+
+# A key moved behind the sweep while it evacuates is not copied out: its
+# chunk is freed at the end of the pass, under it.
+mutant memory-evacuate-behind internal/memstore/memstore.go \
+  'if i < s.next {
+			s.slots.evacuate(i)' \
+  'if i < s.next {
+			_ = i' \
+  ./internal/memstore/ '^TestRemoveBehindSweepEvacuates$'
 
 # The SQLite sweep keeps half of its clock slack only: a row needed again
 # by a clock step back within the slack is deleted.

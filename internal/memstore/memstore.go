@@ -10,11 +10,13 @@ import (
 )
 
 // sweepPerWrite is how many held keys each write looks at, in turn, to
-// forget the idle ones. A write adds at most one key, so with two looked
-// at per write the sweep passes over every key within half as many
-// writes as there are keys: idle keys leave at about the rate keys come,
-// and no call pays for more than two.
-const sweepPerWrite = 2
+// forget the idle ones. A write adds at most one key, and a key forgotten
+// moves the last one, often the newest and live, into its place, to be
+// looked at next: with four looks a write still forgets two idle keys
+// while one comes, so idle keys never pile up (with two, a write forgot
+// one at most, and idle keys piled up with each pass over the live ones:
+// TestSweepKeepsUp).
+const sweepPerWrite = 4
 
 // maxNeeds is how many needs a request decides without allocating.
 const maxNeeds = 8
@@ -47,7 +49,7 @@ func NewState(now func() time.Time) *State {
 	if mono {
 		now = time.Now
 	}
-	return &State{pos: newIndex(), now: now, mono: mono, epoch: now()}
+	return &State{pos: newIndex(), slots: newSlotList(), now: now, mono: mono, epoch: now()}
 }
 
 func (s *State) nowUS() int64 {
@@ -78,20 +80,26 @@ func (s *State) get(key string) (entry, bool) {
 func (s *State) store(key string, tat, now int64) entry {
 	s.seq++
 	e := entry{tat: tat, tok: s.seq}
-	if i, ok := s.pos.find(key, &s.slots); ok {
+	h := s.pos.sum(key)
+	if i, ok := s.pos.findHash(h, key, &s.slots); ok {
 		s.slots.at(i).entry = e
 	} else {
-		s.pos.add(key, s.slots.push(slot{key: key, entry: e}))
+		s.pos.add(h, s.slots.push(key, h, e))
 	}
 	s.sweep(now)
 	return e
 }
 
-// remove forgets key, held at i; called with mu held.
-func (s *State) remove(key string, i int) {
-	s.pos.del(key, i)
+// remove forgets the key held at i; called with mu held. The last key
+// moves into its place: behind the sweep's place, its key is evacuated
+// now (see keyArena), since the pass running will not look at it.
+func (s *State) remove(i int) {
+	s.pos.del(s.slots.at(i).h, i)
 	if moved, from, ok := s.slots.removeAt(i); ok {
 		s.pos.set(moved, from, i)
+		if i < s.next {
+			s.slots.evacuate(i)
+		}
 	}
 }
 
@@ -102,14 +110,16 @@ func (s *State) sweep(now int64) {
 	for range sweepPerWrite {
 		if s.next >= s.slots.len() {
 			s.next = 0
+			s.slots.keys.passStarts()
 			if s.slots.len() == 0 {
 				return
 			}
 		}
-		if sl := s.slots.at(s.next); gcra.Idle(sl.tat, now) {
-			s.remove(sl.key, s.next) // the last key moves to next: look at it next
+		if gcra.Idle(s.slots.at(s.next).tat, now) {
+			s.remove(s.next) // the last key moves to next: look at it next
 			continue
 		}
+		s.slots.evacuate(s.next)
 		s.next++
 	}
 }
@@ -193,7 +203,7 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 		a.Needs = append(a.Needs[:0], gcra.Status(e.tat, now, nd.T, nd.Tau))
 	case driver.Reset:
 		if i, ok := s.pos.find(r.Needs[0].Key, &s.slots); ok {
-			s.remove(r.Needs[0].Key, i)
+			s.remove(i)
 		}
 	case driver.Cancel:
 		// Compare-and-set on each key's token: only where this
@@ -206,7 +216,7 @@ func (s *State) decide(r *driver.Request, a *driver.Answer, now int64) {
 				if k.had {
 					s.slots.at(i).entry = k.prev
 				} else {
-					s.remove(k.key, i)
+					s.remove(i)
 				}
 				a.OK = true
 			}

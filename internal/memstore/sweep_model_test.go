@@ -14,7 +14,8 @@ import (
 
 // TestSweepDifferential runs random requests (composite Allow, Reserve,
 // Cancel of any reservation, Hold, Reset, clock steps) on a State hashing
-// keys as it does and on one whose hashes take one to three values only:
+// keys as it does and on one whose hashes take one to three values only,
+// with chunks of keys small enough that keys are evacuated (keyArena):
 // both must answer alike and hold the same slots, each index must find
 // every key at its place, and after each step every key whose tat was
 // ahead of now and that the step did not touch keeps its value exactly
@@ -26,6 +27,8 @@ func TestSweepDifferential(t *testing.T) {
 		a, b := NewState(clock.Now), NewState(clock.Now)
 		nh := rapid.Uint64Range(1, 3).Draw(rt, "hashes")
 		b.pos.hash = func(_ maphash.Seed, key string) uint64 { return maphash.String(b.pos.seed, key) % nh }
+		chunk := rapid.SampledFrom([]int{4, 16, maxChunk}).Draw(rt, "chunk") // small: keys evacuated often
+		a.slots.keys.max, b.slots.keys.max = chunk, chunk
 		nkeys := rapid.IntRange(1, 40).Draw(rt, "nkeys")
 		key := func(rt *rapid.T) string { return "k" + strconv.Itoa(rapid.IntRange(0, nkeys-1).Draw(rt, "key")) }
 		now := int64(0)
@@ -84,13 +87,14 @@ func TestSweepDifferential(t *testing.T) {
 				}
 			}
 		check:
-			// Each index finds every key at its place.
+			// Each index finds every key at its place, in its chunk.
 			for _, st := range []*State{a, b} {
+				checkArena(rt, st)
 				if st.pos.len() != st.slots.len() {
 					rt.Fatalf("step %d: index %d keys, slots %d", step, st.pos.len(), st.slots.len())
 				}
 				for i := range st.slots.len() {
-					k := st.slots.at(i).key
+					k := st.slots.key(i)
 					if p, ok := st.pos.find(k, &st.slots); !ok || p != i {
 						rt.Fatalf("step %d: %s at %d found at %d %v", step, k, i, p, ok)
 					}
@@ -101,8 +105,8 @@ func TestSweepDifferential(t *testing.T) {
 			}
 			for i := range a.slots.len() {
 				sa, sb := a.slots.at(i), b.slots.at(i)
-				if sa.key != sb.key || sa.tat != sb.tat {
-					rt.Fatalf("step %d slot %d: %s/%d vs %s/%d", step, i, sa.key, sa.tat, sb.key, sb.tat)
+				if ka, kb := a.slots.key(i), b.slots.key(i); ka != kb || sa.tat != sb.tat {
+					rt.Fatalf("step %d slot %d: %s/%d vs %s/%d", step, i, ka, sa.tat, kb, sb.tat)
 				}
 			}
 			// No key ahead of now lost or changed but those the step
@@ -120,8 +124,7 @@ func TestSweepDifferential(t *testing.T) {
 			}
 			shadow = map[string]entry{}
 			for i := range a.slots.len() {
-				s := a.slots.at(i)
-				shadow[s.key] = s.entry
+				shadow[a.slots.key(i)] = a.slots.at(i).entry
 			}
 			r = driver.Request{}
 		}
