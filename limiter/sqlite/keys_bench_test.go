@@ -28,6 +28,9 @@ const keysTable = "sharedlimit_gcra_v1"
 // not) or one a sweep deleted, which comes back as a new row; a key is idle
 // a second after its call (clockSlack). It reports:
 //   - ns/op, the wall time per call; p99.9-µs, max-µs and calls>5ms;
+//   - calls>5ms-in-step>5ms, the calls over 5 ms that overlap one sweep
+//     step by more than 5 ms: those that may have waited over 5 ms for a
+//     sweep (a call waiting for a step's lock overlaps it as long);
 //   - sweep-hold-p99-µs and sweep-hold-max-µs, how long the sweep's
 //     transactions held the file's lock (a call that finds it locked by one
 //     waits as long at most, plus its backoff), sweep-cpu-max-µs, the most
@@ -66,33 +69,42 @@ func benchKeys(b *testing.B, idle int, churn, cleanup time.Duration) {
 	ls := make([]*sqlite.Limiter, 2)
 	var mu sync.Mutex
 	var holds, cpus []time.Duration
+	var steps []span // each sweep step's hold of the lock
+	t0 := time.Now()
 	for i := range ls {
 		if ls[i], err = sqlite.New(ctx, path, sqlite.WithCleanupInterval(cleanup)); err != nil {
 			b.Fatal(err)
 		}
 		sqlite.SetSweepHolds(ls[i], func(wall, cpu time.Duration) {
+			end := time.Since(t0)
 			mu.Lock()
 			holds, cpus = append(holds, wall), append(cpus, cpu)
+			steps = append(steps, span{end - wall, end})
 			mu.Unlock()
 		})
 	}
 	lim := limiter.Limit{Rate: 1000, Period: time.Second, Burst: 1}
 	lat := make([][]time.Duration, len(ls))
+	slow := make([][]span, len(ls)) // the calls over 5 ms
 	var wg sync.WaitGroup
 	b.StartTimer()
-	t0 := time.Now()
+	t0 = time.Now()
 	for g := range ls {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(g), 1))
 			for i := 0; time.Since(t0) < churn; i++ {
-				c0 := time.Now()
+				c0 := time.Since(t0)
 				if _, err := ls[g].AllowN(ctx, idleKey(rng.IntN(idle)), lim, 1); err != nil {
 					b.Error(err)
 					return
 				}
-				lat[g] = append(lat[g], time.Since(c0))
+				d := time.Since(t0) - c0
+				lat[g] = append(lat[g], d)
+				if d > 5*time.Millisecond {
+					slow[g] = append(slow[g], span{c0, c0 + d})
+				}
 			}
 		}()
 	}
@@ -112,6 +124,11 @@ func benchKeys(b *testing.B, idle int, churn, cleanup time.Duration) {
 	b.ReportMetric(float64(elapsed)/float64(all.Len()), "ns/op")
 	all.Report(b)
 	b.ReportMetric(float64(all.Over(5*time.Millisecond)), "calls>5ms")
+	if cleanup < 24*time.Hour {
+		// The calls over 5 ms that a sweep step held the lock for more
+		// than 5 ms of: those that may have waited that long for it.
+		b.ReportMetric(float64(waitedOn(slices.Concat(slow...), steps, 5*time.Millisecond)), "calls>5ms-in-step>5ms")
+	}
 	if hs := benchround.LatenciesOf(holds); hs.Len() > 0 {
 		b.ReportMetric(us(benchround.LatenciesOf(cpus).Quantile(1)), "sweep-cpu-max-µs")
 		b.ReportMetric(us(hs.Quantile(0.99)), "sweep-hold-p99-µs")
@@ -121,6 +138,25 @@ func benchKeys(b *testing.B, idle int, churn, cleanup time.Duration) {
 	b.ReportMetric(float64(fileSize(b, path))/float64(start), "size-ratio")
 	b.ReportMetric(float64(all.Len()), "calls")
 	b.ReportMetric(float64(rows(b, path)), "rows-end")
+}
+
+// span is an interval of time since a benchmark's start.
+type span struct{ from, to time.Duration }
+
+// waitedOn is how many of calls overlap one of steps by more than d: a
+// call that waited that long for a step's lock overlaps it that long at
+// least.
+func waitedOn(calls, steps []span, d time.Duration) int {
+	n := 0
+	for _, c := range calls {
+		for _, s := range steps {
+			if min(c.to, s.to)-max(c.from, s.from) > d {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
 
 // fillIdle writes n rows idle since at (their tat and last write) into the
