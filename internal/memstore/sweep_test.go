@@ -31,11 +31,20 @@ func allow(key string, t int64) driver.Request {
 // two looked at per write, so that after as many writes as there are keys
 // every idle key has gone and every live one stays.
 func TestSweepForgetsIdleKeys(t *testing.T) {
-	forHashes(t, testSweepForgetsIdleKeys)
+	forHashes(t, func(t *testing.T, st *State, clock *testutil.StepClock) {
+		// Keys whose hashes are equal share a run of the index's
+		// cells, so that a lookup reads them all: fewer keys there.
+		n := 10_000
+		if st.pos.sum("a") == st.pos.sum("b") {
+			n = 1_000
+		}
+		testSweepForgetsIdleKeys(t, st, clock, n)
+	})
 }
 
 // forHashes runs test on a State hashing keys as it does, and on one
-// whose keys' hashes take four values only (nearly every key clashes).
+// whose keys' hashes take four values only (nearly every key clashes: "a"
+// and "b" do).
 func forHashes(t *testing.T, test func(t *testing.T, st *State, clock *testutil.StepClock)) {
 	for _, clash := range []bool{false, true} {
 		t.Run(map[bool]string{false: "hashed", true: "clashing"}[clash], func(t *testing.T) {
@@ -49,8 +58,7 @@ func forHashes(t *testing.T, test func(t *testing.T, st *State, clock *testutil.
 	}
 }
 
-func testSweepForgetsIdleKeys(t *testing.T, st *State, clock *testutil.StepClock) {
-	const n = 10_000
+func testSweepForgetsIdleKeys(t *testing.T, st *State, clock *testutil.StepClock, n int) {
 	for i := range n {
 		do(st, allow("idle"+strconv.Itoa(i), 1000)) // idle 1 ms after
 	}
