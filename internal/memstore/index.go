@@ -21,6 +21,10 @@ import "hash/maphash"
 //     (see inOld). The old table is read from the cursor on only, where it
 //     is unchanged but for its keys' removals and moves.
 //
+// The table does not shrink when keys leave (nor does a Go map): a State
+// keeps 8 to 32 bytes of cells per key it once held at the most, where the
+// keys' slots and bytes are given back.
+//
 // Places are 32-bit: a State holds fewer than 2^32-1 keys (a memory of
 // over 128 GiB).
 type index struct {
