@@ -111,3 +111,31 @@ func TestRemoveBehindSweepEvacuates(t *testing.T) {
 	}
 	checkArena(t, st)
 }
+
+// TestArenaSmallStateFrees churns keys through a State that holds two
+// live keys: its arena must stay within a few minimal chunks of the live
+// bytes, as strings would (the garbage collector frees a removed key's
+// string), so that a program of many small States, each churning keys,
+// does not keep a quarter of a MiB of removed keys in each. (Evacuating
+// only past four chunks of 64 KiB over twice the live bytes kept up to
+// 346,072 bytes for 20 live.)
+func TestArenaSmallStateFrees(t *testing.T) {
+	clock := testutil.NewStepClock(time.Unix(0, 0))
+	st := NewState(clock.Now)
+	do(st, allow("live", hour))
+	most := 0
+	for i := range 20_000 {
+		clock.Set(time.Unix(0, int64(i+1)*1000))
+		do(st, allow("user:churn:"+strconv.Itoa(i), 1)) // idle 1 µs after
+		most = max(most, st.slots.keys.size)
+		if i%997 == 0 {
+			checkArena(t, st)
+		}
+	}
+	checkArena(t, st)
+	// Four minimal chunks over twice the live bytes start evacuation,
+	// and the pass adds a chunk of up to half the arena meanwhile.
+	if bound := 2*st.slots.keys.live + 16*minChunk; most > bound {
+		t.Fatalf("arena of %d bytes at most for %d live bytes, want at most %d", most, st.slots.keys.live, bound)
+	}
+}
