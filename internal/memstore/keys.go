@@ -13,7 +13,8 @@ package memstore
 // before the pass (evacuate); at the end of the pass none is left in them,
 // and they are freed. A pass looks at every slot (see State.remove for the
 // slots moved behind it), so the arena stays within about twice the live
-// bytes plus what one pass adds, and each write copies two keys at most.
+// bytes plus what one pass adds, and each write copies sweepPerWrite keys
+// at most, and one more by a removal (State.remove).
 type keyArena struct {
 	chunks [][]byte // by index; nil: free
 	epochs []uint32 // the epoch each chunk was made in
@@ -80,8 +81,9 @@ func (a *keyArena) old(chunk uint32) bool { return a.evac && a.epochs[chunk] < a
 
 // passStarts is called as the sweep starts a pass over the slots: it frees
 // the chunks the pass that ended evacuated, and starts evacuating in this
-// pass when the chunks hold more than twice the live bytes (and more than
-// a few chunks' worth).
+// pass when the chunks hold more than twice the live bytes and a few
+// minimal chunks (a few of the largest would keep a quarter of a MiB of
+// removed keys in each small State: TestArenaSmallStateFrees).
 func (a *keyArena) passStarts() {
 	if a.evac {
 		for c, ch := range a.chunks {
@@ -93,7 +95,7 @@ func (a *keyArena) passStarts() {
 		}
 		a.evac = false
 	}
-	if a.size > 2*a.live+4*a.max {
+	if a.size > 2*a.live+4*min(minChunk, a.max) {
 		a.epoch++
 		a.evac = true
 		a.cur = -1 // the chunk in use is evacuated too

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,4 +111,64 @@ func TestRemoveBehindSweepEvacuates(t *testing.T) {
 		}
 	}
 	checkArena(t, st)
+}
+
+// TestArenaSmallStateFrees churns keys through a State that holds two
+// live keys: its arena must stay within a few minimal chunks of the live
+// bytes, as strings would (the garbage collector frees a removed key's
+// string), so that a program of many small States, each churning keys,
+// does not keep a quarter of a MiB of removed keys in each. (Evacuating
+// only past four chunks of 64 KiB over twice the live bytes kept up to
+// 346,072 bytes for 20 live.)
+func TestArenaSmallStateFrees(t *testing.T) {
+	clock := testutil.NewStepClock(time.Unix(0, 0))
+	st := NewState(clock.Now)
+	do(st, allow("live", hour))
+	most := 0
+	for i := range 20_000 {
+		clock.Set(time.Unix(0, int64(i+1)*1000))
+		do(st, allow("user:churn:"+strconv.Itoa(i), 1)) // idle 1 µs after
+		most = max(most, st.slots.keys.size)
+		if i%997 == 0 {
+			checkArena(t, st)
+		}
+	}
+	checkArena(t, st)
+	// Four minimal chunks over twice the live bytes start evacuation,
+	// and the pass adds a chunk of up to half the arena meanwhile.
+	if bound := 2*st.slots.keys.live + 16*minChunk; most > bound {
+		t.Fatalf("arena of %d bytes at most for %d live bytes, want at most %d", most, st.slots.keys.live, bound)
+	}
+}
+
+// TestKeysEmptyAndHuge: the empty key (which the limiter refuses, but a
+// driver.Store from limiter/memory.NewStore takes) and a key of 1 MiB,
+// larger than any chunk, are held as any key, through passes that
+// evacuate them again and again, and the 1 MiB keys that leave are freed.
+func TestKeysEmptyAndHuge(t *testing.T) {
+	clock := testutil.NewStepClock(time.Unix(0, 0))
+	st := NewState(clock.Now)
+	big := strings.Repeat("k", 1<<20)
+	for _, k := range []string{"", big} {
+		if a := do(st, allow(k, hour)); !a.OK {
+			t.Fatalf("key of %d bytes: the first Allow at burst 1 refused", len(k))
+		}
+	}
+	for i := range 300 {
+		clock.Set(time.Unix(0, int64(i+1)*1000))
+		do(st, allow(big[:len(big)-1]+strconv.Itoa(i), 1)) // 1 MiB, idle 1 µs after
+		if i%17 == 0 {
+			checkArena(t, st)
+		}
+	}
+	checkArena(t, st)
+	for _, k := range []string{"", big} {
+		if a := do(st, allow(k, hour)); a.OK {
+			t.Fatalf("key of %d bytes: a second Allow within the hour admitted: the key was lost", len(k))
+		}
+	}
+	// Two 1 MiB keys live, 300 of them written: the arena holds a few.
+	if most := 8 << 20; st.slots.keys.size > most {
+		t.Fatalf("arena of %d bytes for %d live, want at most %d", st.slots.keys.size, st.slots.keys.live, most)
+	}
 }

@@ -28,7 +28,7 @@ func allow(key string, t int64) driver.Request {
 }
 
 // TestSweepForgetsIdleKeys: keys that went idle leave as new keys come,
-// two looked at per write, so that after as many writes as there are keys
+// four looked at per write, so that after as many writes as there are keys
 // every idle key has gone and every live one stays.
 func TestSweepForgetsIdleKeys(t *testing.T) {
 	forHashes(t, func(t *testing.T, st *State, clock *testutil.StepClock) {
