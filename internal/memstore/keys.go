@@ -68,12 +68,13 @@ func (a *keyArena) grow(n int) {
 }
 
 // bytes is the key at chunk, off of n bytes.
-func (a *keyArena) bytes(chunk, off, n uint32) []byte {
-	return a.chunks[chunk][off : off+n : off+n]
+func (a *keyArena) bytes(chunk, off uint32, n int) []byte {
+	end := int(off) + n
+	return a.chunks[chunk][off:end:end]
 }
 
 // drop accounts for a key of n bytes that left.
-func (a *keyArena) drop(n uint32) { a.live -= int(n) }
+func (a *keyArena) drop(n int) { a.live -= n }
 
 // old reports whether a key in chunk is to be copied out by the pass
 // running.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/sharedlimit/sharedlimit/internal/testutil"
 	"github.com/sharedlimit/sharedlimit/limiter/driver"
@@ -19,7 +20,7 @@ func checkArena(t interface{ Fatalf(string, ...any) }, st *State) {
 	live := 0
 	for i := range l.len() {
 		sl := l.at(i)
-		if int(sl.chunk) >= len(a.chunks) || a.chunks[sl.chunk] == nil || int(sl.off+sl.n) > len(a.chunks[sl.chunk]) {
+		if int(sl.chunk) >= len(a.chunks) || a.chunks[sl.chunk] == nil || int(sl.off)+sl.n > len(a.chunks[sl.chunk]) {
 			t.Fatalf("slot %d: key in chunk %d at %d+%d, which is not there (%d chunks)", i, sl.chunk, sl.off, sl.n, len(a.chunks))
 		}
 		if k := l.key(i); st.pos.sum(k) != sl.h {
@@ -171,4 +172,35 @@ func TestKeysEmptyAndHuge(t *testing.T) {
 	if most := 8 << 20; st.slots.keys.size > most {
 		t.Fatalf("arena of %d bytes for %d live, want at most %d", st.slots.keys.size, st.slots.keys.live, most)
 	}
+}
+
+// TestSmallStateIsSmall: a State of a few keys takes a few KiB, not a page
+// of slots of 160 KiB (as it did, so that 10,000 such States took 1.6 GB),
+// and its first page still grows to a full page as keys come, every key
+// found at its place.
+func TestSmallStateIsSmall(t *testing.T) {
+	st := NewState(nil)
+	for i := range 3 {
+		do(st, allow("k"+strconv.Itoa(i), hour))
+	}
+	slots := 0
+	for _, p := range st.slots.pages {
+		slots += len(p)
+	}
+	if bytes := slots*int(unsafe.Sizeof(slot{})) + st.slots.keys.size + 8*int(st.pos.cur.size); slots > firstPage || bytes > 4096 {
+		t.Fatalf("a State of 3 keys: %d slots, %d bytes of slots, key chunks and cells", slots, bytes)
+	}
+	for i := 3; i < 2*pageSize+5; i++ {
+		do(st, allow("k"+strconv.Itoa(i), hour))
+	}
+	if len(st.slots.pages) != 3 || len(st.slots.pages[0]) != pageSize {
+		t.Fatalf("%d pages, the first of %d slots, for %d keys", len(st.slots.pages), len(st.slots.pages[0]), st.Len())
+	}
+	for i := range 2*pageSize + 5 {
+		k := "k" + strconv.Itoa(i)
+		if p, ok := st.pos.find(k, &st.slots); !ok || !st.slots.keyIs(p, k) {
+			t.Fatalf("%s: held %v at %d", k, ok, p)
+		}
+	}
+	checkArena(t, st)
 }

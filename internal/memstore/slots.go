@@ -3,20 +3,26 @@ package memstore
 // pageSize is how many keys one page of a slotList holds.
 const pageSize = 4096
 
+// firstPage is the size the first page starts at: it doubles up to
+// pageSize as keys come, so that a State of a few keys is small (a page
+// is 160 KiB).
+const firstPage = 16
+
 // slot is a key held and its value: the key's hash, where its bytes are in
 // the list's keyArena, and its entry. It holds no pointer, so that the
 // garbage collector does not look into the pages.
 type slot struct {
 	h          uint64
-	chunk, off uint32
-	n          uint32
+	chunk, off uint32 // off fits: a key past a chunk's size has a chunk of its own, at 0
+	n          int
 	entry
 }
 
-// slotList is the keys of a State and their values in pages of pageSize,
-// so that the sweep reads them in order without a map lookup, and the
-// list grows without ever copying them (a single slice would copy every
-// key when it doubled: milliseconds at a million keys, under the lock).
+// slotList is the keys of a State and their values in pages of pageSize
+// (the first one smaller until it fills), so that the sweep reads them in
+// order without a map lookup, and the list grows without copying more
+// than a page (a single slice would copy every key when it doubled:
+// milliseconds at a million keys, under the lock).
 type slotList struct {
 	pages [][]slot
 	n     int
@@ -38,17 +44,26 @@ func (l *slotList) key(i int) string {
 // keyIs reports whether slot i holds key.
 func (l *slotList) keyIs(i int, key string) bool {
 	sl := l.at(i)
-	return int(sl.n) == len(key) && string(l.keys.bytes(sl.chunk, sl.off, sl.n)) == key
+	return sl.n == len(key) && string(l.keys.bytes(sl.chunk, sl.off, sl.n)) == key
 }
 
 // push appends key, of hash h, with e and returns its place.
 func (l *slotList) push(key string, h uint64, e entry) int {
-	if l.n == len(l.pages)*pageSize {
+	switch {
+	case len(l.pages) == 0:
+		l.pages = [][]slot{make([]slot, firstPage)}
+	case l.n < pageSize && l.n == len(l.pages[0]):
+		// The first page, full below pageSize: doubled (copying under
+		// pageSize slots).
+		p := make([]slot, min(2*l.n, pageSize))
+		copy(p, l.pages[0])
+		l.pages[0] = p
+	case l.n == len(l.pages)*pageSize:
 		l.pages = append(l.pages, make([]slot, pageSize))
 	}
 	i := l.n
 	chunk, off := putKey(&l.keys, key)
-	*l.at(i) = slot{h: h, chunk: chunk, off: off, n: uint32(len(key)), entry: e}
+	*l.at(i) = slot{h: h, chunk: chunk, off: off, n: len(key), entry: e}
 	l.n++
 	return i
 }
