@@ -4,8 +4,8 @@ package memstore
 // which the garbage collector neither scans nor follows: a slot refers to
 // its key by chunk, offset and length, not by a Go string, so that a
 // State of a million keys is a few dozen objects to the collector rather
-// than a million strings to mark on every cycle (each a cache miss, and
-// milliseconds of assists charged to the calls that allocate meanwhile).
+// than a million strings to mark on every cycle (each a cache miss; calls
+// of milliseconds came during those cycles).
 //
 // A removed key's bytes stay in their chunk until its chunk is freed.
 // When the chunks hold more than twice the live keys' bytes, the next pass
