@@ -89,13 +89,33 @@ func missing(tb testing.TB, what string) {
 
 var warnOnce sync.Once
 
+// shm is the memory-backed file system dataDir prefers.
+const shm = "/dev/shm"
+
+// dataDir is a new directory for a server's config, data and log, removed
+// when tb ends: under /dev/shm where there is one, so that a server's
+// fsyncs (appendfsync always: one before every reply) go to memory, not to
+// a shared disk whose latency spikes stretch a round trip between a
+// script's run and its reply by hundreds of milliseconds; tb.TempDir()
+// elsewhere. Files there outlive the server's process, as on a disk, so a
+// server killed and started again finds its data.
+func dataDir(tb testing.TB) string {
+	if fi, err := os.Stat(shm); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp(shm, "sharedlimit-redis-"); err == nil {
+			tb.Cleanup(func() { _ = os.RemoveAll(d) })
+			return d
+		}
+	}
+	return tb.TempDir()
+}
+
 // Start runs a redis-server with cfg on a free 127.0.0.1 port in a
-// directory under tb.TempDir(), waits until it answers PING, and stops it
-// when tb ends. It skips or fails tb when there is no binary (see Binary)
-// and fails tb when the server does not come up.
+// directory of its own (see dataDir), waits until it answers PING, and
+// stops it when tb ends. It skips or fails tb when there is no binary (see
+// Binary) and fails tb when the server does not come up.
 func Start(tb testing.TB, cfg Config) *Server {
 	tb.Helper()
-	s := &Server{tb: tb, bin: Binary(tb), cfg: cfg, dir: tb.TempDir()}
+	s := &Server{tb: tb, bin: Binary(tb), cfg: cfg, dir: dataDir(tb)}
 	var err error
 	// A free port can be taken by someone else between our probe and the
 	// server's bind: try a few.
