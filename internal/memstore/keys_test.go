@@ -11,6 +11,13 @@ import (
 	"github.com/sharedlimit/sharedlimit/limiter/driver"
 )
 
+// key is the key of slot i, as a new string (the store compares keys in
+// place: keyIs).
+func (l *slotList) key(i int) string {
+	sl := l.at(i)
+	return string(l.keys.bytes(sl.chunk, sl.off, sl.n))
+}
+
 // checkArena fails unless every slot's key is in a chunk that is there
 // and has the hash the slot holds (the bytes are still the key's), and
 // the arena's counts are its chunks' and its keys' bytes.

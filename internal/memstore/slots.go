@@ -35,12 +35,6 @@ func (l *slotList) len() int { return l.n }
 
 func (l *slotList) at(i int) *slot { return &l.pages[i/pageSize][i%pageSize] }
 
-// key is the key of slot i, as a new string.
-func (l *slotList) key(i int) string {
-	sl := l.at(i)
-	return string(l.keys.bytes(sl.chunk, sl.off, sl.n))
-}
-
 // keyIs reports whether slot i holds key.
 func (l *slotList) keyIs(i int, key string) bool {
 	sl := l.at(i)
